@@ -1,0 +1,92 @@
+// Package atomicfile writes files so that a reader never sees a partial one.
+//
+// A File is created as a hidden temporary file in the destination's directory
+// (".name.tmp-XXXX"). Commit flushes it to stable storage and renames it over
+// the destination; Abort (or a crash before Commit) leaves the destination
+// untouched. Every output file grain writes — activation stores, probes,
+// checkpoints, rankings — goes through this package.
+package atomicfile
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// File is an output file that becomes visible under its final name only when
+// Commit succeeds. It buffers writes; use Write, or W for an io.Writer.
+type File struct {
+	path string
+	tmp  *os.File
+	W    *bufio.Writer
+	done bool
+}
+
+// Create opens a temporary file beside path.
+func Create(path string) (*File, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	return &File{path: path, tmp: tmp, W: bufio.NewWriterSize(tmp, 1<<20)}, nil
+}
+
+// Write appends p to the file.
+func (f *File) Write(p []byte) (int, error) { return f.W.Write(p) }
+
+// Path is the final destination path.
+func (f *File) Path() string { return f.path }
+
+// Commit flushes, syncs and renames the temporary file to its destination.
+// After a failed Commit the temporary file is removed and the destination is
+// unchanged.
+func (f *File) Commit() error {
+	if f.done {
+		return fmt.Errorf("%s: already committed or aborted", f.path)
+	}
+	f.done = true
+	err := f.W.Flush()
+	if err == nil {
+		err = f.tmp.Sync()
+	}
+	if cerr := f.tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.tmp.Name(), f.path)
+	}
+	if err != nil {
+		os.Remove(f.tmp.Name())
+		return fmt.Errorf("write %s: %w", f.path, err)
+	}
+	return nil
+}
+
+// Abort discards the temporary file. It is safe to call after Commit (it
+// does nothing then), so `defer f.Abort()` is the idiom.
+func (f *File) Abort() {
+	if f.done {
+		return
+	}
+	f.done = true
+	f.tmp.Close()
+	os.Remove(f.tmp.Name())
+}
+
+// WriteFile writes data to path atomically.
+func WriteFile(path string, data []byte) error {
+	f, err := Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	return f.Commit()
+}

@@ -1,0 +1,109 @@
+package openblas
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// TestGemmMatchesGonum compares every transpose combination and odd sizes
+// (leading dimensions larger than the width) with gonum's pure-Go GEMM.
+func TestGemmMatchesGonum(t *testing.T) {
+	if err := Load(); err != nil {
+		t.Logf("OpenBLAS not loaded (%v): checking the pure-Go fallback path", err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var im Impl
+	var ref gonum.Implementation
+	for _, tA := range []blas.Transpose{blas.NoTrans, blas.Trans} {
+		for _, tB := range []blas.Transpose{blas.NoTrans, blas.Trans} {
+			for _, sz := range [][3]int{{1, 1, 1}, {7, 5, 3}, {64, 33, 129}, {130, 70, 257}} {
+				m, n, k := sz[0], sz[1], sz[2]
+				ra, ca := m, k
+				if tA == blas.Trans {
+					ra, ca = k, m
+				}
+				rb, cb := k, n
+				if tB == blas.Trans {
+					rb, cb = n, k
+				}
+				lda, ldb, ldc := ca+3, cb+1, n+2
+				a := randF32(rng, (ra-1)*lda+ca)
+				b := randF32(rng, (rb-1)*ldb+cb)
+				c := randF32(rng, (m-1)*ldc+n)
+				c2 := append([]float32(nil), c...)
+				im.Sgemm(tA, tB, m, n, k, 1.5, a, lda, b, ldb, -0.5, c, ldc)
+				ref.Sgemm(tA, tB, m, n, k, 1.5, a, lda, b, ldb, -0.5, c2, ldc)
+				for i := range c {
+					if d := math.Abs(float64(c[i] - c2[i])); d > 1e-4*(1+math.Abs(float64(c2[i]))) {
+						t.Fatalf("tA=%v tB=%v %v: c[%d]=%g want %g", tA, tB, sz, i, c[i], c2[i])
+					}
+				}
+				// float64 too
+				a64, b64, c64 := toF64(a), toF64(b), toF64(c)
+				d64 := append([]float64(nil), c64...)
+				im.Dgemm(tA, tB, m, n, k, 1.5, a64, lda, b64, ldb, -0.5, c64, ldc)
+				ref.Dgemm(tA, tB, m, n, k, 1.5, a64, lda, b64, ldb, -0.5, d64, ldc)
+				for i := range c64 {
+					if d := math.Abs(c64[i] - d64[i]); d > 1e-11*(1+math.Abs(d64[i])) {
+						t.Fatalf("Dgemm tA=%v tB=%v %v: %g want %g", tA, tB, sz, c64[i], d64[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestGemvMatchesGonum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var im Impl
+	var ref gonum.Implementation
+	for _, tr := range []blas.Transpose{blas.NoTrans, blas.Trans} {
+		m, n, lda := 37, 53, 60
+		a := randF32(rng, (m-1)*lda+n)
+		lx, ly := n, m
+		if tr == blas.Trans {
+			lx, ly = m, n
+		}
+		x := randF32(rng, 2*lx)
+		y := randF32(rng, ly)
+		y2 := append([]float32(nil), y...)
+		im.Sgemv(tr, m, n, 0.7, a, lda, x, 2, 0.3, y, 1)
+		ref.Sgemv(tr, m, n, 0.7, a, lda, x, 2, 0.3, y2, 1)
+		for i := range y {
+			if math.Abs(float64(y[i]-y2[i])) > 1e-4 {
+				t.Fatalf("Sgemv %v: y[%d]=%g want %g", tr, i, y[i], y2[i])
+			}
+		}
+	}
+}
+
+func TestBadArgumentsPanicBeforeC(t *testing.T) {
+	var im Impl
+	defer func() {
+		if recover() == nil {
+			t.Fatal("short C slice did not panic")
+		}
+	}()
+	a := make([]float32, 4)
+	im.Sgemm(blas.NoTrans, blas.NoTrans, 2, 2, 2, 1, a, 2, a, 2, 0, make([]float32, 3), 2)
+}
+
+func randF32(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(rng.NormFloat64())
+	}
+	return s
+}
+
+func toF64(s []float32) []float64 {
+	d := make([]float64, len(s))
+	for i, v := range s {
+		d[i] = float64(v)
+	}
+	return d
+}

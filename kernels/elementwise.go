@@ -1,0 +1,108 @@
+package kernels
+
+import "math"
+
+// Standardize sets dst[r,c] = (src[r,c] − mean[c])·invStd[c] for rows
+// [r0, r1) of a row-major matrix with len(mean) columns. dst may alias src.
+func Standardize(dst, src []float32, r0, r1 int, mean, invStd []float32) {
+	cols := len(mean)
+	for r := r0; r < r1; r++ {
+		s := src[r*cols : (r+1)*cols]
+		d := dst[r*cols : (r+1)*cols]
+		for c := range s {
+			d[c] = (s[c] - mean[c]) * invStd[c]
+		}
+	}
+}
+
+// SoftThreshold sets x[i] ← sign(x[i])·max(|x[i]| − t, 0), the proximal
+// operator of t·‖x‖₁.
+func SoftThreshold(x []float32, t float32) {
+	for i, v := range x {
+		switch {
+		case v > t:
+			x[i] = v - t
+		case v < -t:
+			x[i] = v + t
+		default:
+			x[i] = 0
+		}
+	}
+}
+
+// AxpySign sets y[i] += alpha·sign(x[i]) with sign(0) = 0.
+func AxpySign(alpha float32, x, y []float32) {
+	_ = y[:len(x)]
+	for i, v := range x {
+		switch {
+		case v > 0:
+			y[i] += alpha
+		case v < 0:
+			y[i] -= alpha
+		}
+	}
+}
+
+// Adam applies one Adam step to p with gradient g and moments m, v, in
+// float32 arithmetic as torch.optim.Adam does for float32 parameters:
+//
+//	m ← m + (1−β1)(g − m)                 (torch's lerp_)
+//	v ← β2·v + (1−β2)·g²
+//	p ← p − stepSize · m / (sqrt(v)/bc2Sqrt + eps)
+//
+// where stepSize = lr/(1−β1^t) and bc2Sqrt = sqrt(1−β2^t) are computed by
+// the caller in float64 (see AdamScalars).
+func Adam(p, g, m, v []float32, beta1, beta2 float64, stepSize, bc2Sqrt, eps float64) {
+	_ = g[:len(p)]
+	_ = m[:len(p)]
+	_ = v[:len(p)]
+	w1 := float32(1 - beta1)
+	b2, w2 := float32(beta2), float32(1-beta2)
+	ss, bc, ep := float32(stepSize), float32(bc2Sqrt), float32(eps)
+	for i := range p {
+		gi := g[i]
+		mi := m[i] + w1*(gi-m[i])
+		vi := b2*v[i] + w2*gi*gi
+		m[i], v[i] = mi, vi
+		denom := float32(math.Sqrt(float64(vi)))/bc + ep
+		p[i] -= ss * mi / denom
+	}
+}
+
+// AdamScalars returns Adam's step size lr/(1−β1^t) and sqrt(1−β2^t).
+func AdamScalars(lr, beta1, beta2 float64, step int) (stepSize, bc2Sqrt float64) {
+	return lr / (1 - math.Pow(beta1, float64(step))), math.Sqrt(1 - math.Pow(beta2, float64(step)))
+}
+
+// SoftmaxCrossEntropy processes rows [r0, r1) of the n×k logits: with
+// p = softmax(row) computed with the max-shift, it returns Σ −log p[label]
+// over those rows (float64) and, if grad is non-nil, writes
+// grad[r,:] = scale·(p − onehot(label)) (grad may alias logits).
+func SoftmaxCrossEntropy(logits []float32, k int, labels []int32, grad []float32, scale float32, r0, r1 int) float64 {
+	var loss float64
+	for r := r0; r < r1; r++ {
+		row := logits[r*k : (r+1)*k]
+		mx := row[0]
+		for _, v := range row[1:] {
+			if v > mx {
+				mx = v
+			}
+		}
+		var sum float64
+		for _, v := range row {
+			sum += math.Exp(float64(v - mx))
+		}
+		lab := labels[r]
+		logZ := math.Log(sum)
+		loss += logZ - float64(row[lab]-mx)
+		if grad != nil {
+			g := grad[r*k : (r+1)*k]
+			inv := 1 / sum
+			for j, v := range row {
+				g[j] = scale * float32(math.Exp(float64(v-mx))*inv)
+			}
+			g[lab] -= scale
+		}
+	}
+	return loss
+}

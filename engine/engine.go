@@ -228,3 +228,12 @@ type Backend interface {
 	// x ← sign(x)·max(|x| − thresh, 0).
 	SoftThreshold(t *Tensor, thresh float32)
 }
+
+// HostMemory is implemented by backends whose tensors live in host memory
+// (the CPU backend). Wrap makes a Float32 tensor that uses data (rows·cols
+// values) as its storage without copying, so host data such as a
+// memory-mapped activation block needs no upload. Callers check for it with
+// a type assertion and fall back to Alloc + Upload.
+type HostMemory interface {
+	Wrap(data []float32, rows, cols int) *Tensor
+}

@@ -33,12 +33,11 @@ func SoftThreshold(x []float32, t float32) {
 // AxpySign sets y[i] += alpha·sign(x[i]) with sign(0) = 0.
 func AxpySign(alpha float32, x, y []float32) {
 	_ = y[:len(x)]
+	a := math.Float32bits(alpha)
 	for i, v := range x {
-		switch {
-		case v > 0:
-			y[i] += alpha
-		case v < 0:
-			y[i] -= alpha
+		if v != 0 {
+			// alpha with its sign flipped where v < 0: no branch on the sign.
+			y[i] += math.Float32frombits(a ^ math.Float32bits(v)&(1<<31))
 		}
 	}
 }

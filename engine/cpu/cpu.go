@@ -25,6 +25,8 @@ import (
 func init() {
 	engine.Register("cpu", driver{})
 	tensor.Use(openblas.Impl{})
+	// grain splits GEMMs across cores itself (see sgemm).
+	openblas.SetThreads(1)
 }
 
 type driver struct{}
@@ -240,6 +242,15 @@ func (b *Backend) Gemm(transA, transB bool, alpha float32, a, bm *engine.Tensor,
 		})
 		return
 	}
+	b.sgemm(transA, transB, m, n, k, alpha, as, a.Cols(), bs, bm.Cols(), beta, cs, n)
+}
+
+// sgemm splits C into one block of rows (or of columns, when C is wide) per
+// core and runs single-threaded BLAS on each block concurrently. Owning the
+// threads keeps small products from paying for BLAS's own thread pool,
+// whose idle threads spin between calls, and the split is fixed, so results
+// are deterministic.
+func (b *Backend) sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bs []float32, ldb int, beta float32, c []float32, ldc int) {
 	tA, tB := blas.NoTrans, blas.NoTrans
 	if transA {
 		tA = blas.Trans
@@ -247,5 +258,33 @@ func (b *Backend) Gemm(transA, transB bool, alpha float32, a, bm *engine.Tensor,
 	if transB {
 		tB = blas.Trans
 	}
-	b.blas.Sgemm(tA, tB, m, n, k, alpha, as, a.Cols(), bs, bm.Cols(), beta, cs, n)
+	parts := runtime.GOMAXPROCS(0)
+	if 2*m*n*k < gemmSplitFlops {
+		parts = 1
+	}
+	if m >= n {
+		parts = min(parts, m)
+		parallelParts(parts, func(p int) {
+			i0, i1 := m*p/parts, m*(p+1)/parts
+			aOff := i0 * lda // rows of op(A) are rows of A
+			if transA {
+				aOff = i0 // ... or columns of A
+			}
+			b.blas.Sgemm(tA, tB, i1-i0, n, k, alpha, a[aOff:], lda, bs, ldb, beta, c[i0*ldc:], ldc)
+		})
+		return
+	}
+	parts = min(parts, n)
+	parallelParts(parts, func(p int) {
+		j0, j1 := n*p/parts, n*(p+1)/parts
+		bOff := j0 // columns of op(B) are columns of B
+		if transB {
+			bOff = j0 * ldb // ... or rows of B
+		}
+		b.blas.Sgemm(tA, tB, m, j1-j0, k, alpha, a, lda, bs[bOff:], ldb, beta, c[j0:], ldc)
+	})
 }
+
+// gemmSplitFlops is the product size (2mnk) below which a GEMM runs on one
+// core.
+const gemmSplitFlops = 1 << 21

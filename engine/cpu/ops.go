@@ -258,3 +258,4 @@ func (b *Backend) SoftThreshold(t *engine.Tensor, thresh float32) {
 }
 
 var _ engine.Backend = (*Backend)(nil)
+var _ engine.HostMemory = (*Backend)(nil)

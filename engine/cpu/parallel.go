@@ -66,3 +66,20 @@ func parallelSum(n, cost int, fn func(lo, hi int) float64) float64 {
 	}
 	return s
 }
+
+// parallelParts calls fn(0), ..., fn(parts−1) concurrently.
+func parallelParts(parts int, fn func(p int)) {
+	if parts <= 1 {
+		fn(0)
+		return
+	}
+	var wg sync.WaitGroup
+	for p := 0; p < parts; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(p)
+		}()
+	}
+	wg.Wait()
+}

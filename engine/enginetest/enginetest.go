@@ -359,17 +359,20 @@ func (s *suite) elementwise(t *testing.T) {
 	tsx := s.upload(t, rows, cols, sx)
 	acc := randn(r, rows*cols, 1)
 	tacc := s.upload(t, rows, cols, acc)
-	s.b.AxpySign(0.3, tsx, tacc)
-	for i := range want {
-		sg := 0.0
-		if sx[i] > 0 {
-			sg = 1
-		} else if sx[i] < 0 {
-			sg = -1
+	for _, alpha := range []float32{0.3, -0.7} {
+		s.b.Upload(tacc, acc)
+		s.b.AxpySign(alpha, tsx, tacc)
+		for i := range want {
+			sg := 0.0
+			if sx[i] > 0 {
+				sg = 1
+			} else if sx[i] < 0 {
+				sg = -1
+			}
+			want[i] = float64(acc[i]) + float64(alpha)*sg
 		}
-		want[i] = float64(acc[i]) + 0.3*sg
+		closeTo(t, fmt.Sprintf("AxpySign(%g)", alpha), s.f32(t, tacc), want, 1e-6)
 	}
-	closeTo(t, "AxpySign", s.f32(t, tacc), want, 1e-6)
 
 	v := randn(r, cols, 1)
 	tv := s.upload(t, 1, cols, v)

@@ -1,0 +1,230 @@
+package dataset
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+)
+
+// Unknown is the label id of a row whose label was not seen when the label
+// set was made (e.g. a tag that occurs in test but not in train). Probes
+// never train on such rows; evaluation counts them as errors.
+const Unknown int32 = -1
+
+// Dataset is a labeled design matrix: row i of X has label Y[i] (an index
+// into Labels, or Unknown) and, when known, the token text Tokens[i].
+type Dataset struct {
+	X      Matrix
+	Y      []int32
+	Labels []string
+	Tokens []string
+}
+
+// Validate checks that the pieces agree in length and that labels are in
+// range.
+func (d *Dataset) Validate() error {
+	rows, _ := d.X.Dims()
+	if len(d.Y) != rows {
+		return fmt.Errorf("dataset: %d labels for %d activation rows", len(d.Y), rows)
+	}
+	if d.Tokens != nil && len(d.Tokens) != rows {
+		return fmt.Errorf("dataset: %d tokens for %d activation rows", len(d.Tokens), rows)
+	}
+	for i, y := range d.Y {
+		if y != Unknown && (y < 0 || int(y) >= len(d.Labels)) {
+			return fmt.Errorf("dataset: row %d has label id %d outside [0, %d)", i, y, len(d.Labels))
+		}
+	}
+	return nil
+}
+
+// LabelSet maps label names to ids. Ids follow sorted order of the names
+// (numerically when every name is an integer, e.g. word positions), so they
+// do not depend on corpus order.
+type LabelSet struct {
+	Names []string
+	index map[string]int32
+}
+
+// NewLabelSet collects the distinct labels of the given sequences.
+func NewLabelSet(labels [][]string) *LabelSet {
+	seen := map[string]bool{}
+	for _, s := range labels {
+		for _, l := range s {
+			seen[l] = true
+		}
+	}
+	names := make([]string, 0, len(seen))
+	for l := range seen {
+		names = append(names, l)
+	}
+	return LabelSetOf(names)
+}
+
+// LabelSetOf makes a label set of the given names (duplicates removed).
+func LabelSetOf(names []string) *LabelSet {
+	uniq := map[string]bool{}
+	var ns []string
+	for _, n := range names {
+		if !uniq[n] {
+			uniq[n] = true
+			ns = append(ns, n)
+		}
+	}
+	numeric := true
+	for _, n := range ns {
+		if _, err := strconv.Atoi(n); err != nil {
+			numeric = false
+			break
+		}
+	}
+	sort.Slice(ns, func(i, j int) bool {
+		if numeric {
+			a, _ := strconv.Atoi(ns[i])
+			b, _ := strconv.Atoi(ns[j])
+			return a < b
+		}
+		return ns[i] < ns[j]
+	})
+	s := &LabelSet{Names: ns, index: make(map[string]int32, len(ns))}
+	for i, n := range ns {
+		s.index[n] = int32(i)
+	}
+	return s
+}
+
+// ID returns the id of a label name, or Unknown.
+func (s *LabelSet) ID(name string) int32 {
+	if id, ok := s.index[name]; ok {
+		return id
+	}
+	return Unknown
+}
+
+// Aligned is a Matrix whose rows are the tokens of sentences, such as an
+// activation file; *activations.Reader satisfies it.
+type Aligned interface {
+	Matrix
+	NumSentences() int
+	SentenceRange(i int) (start, end int)
+	Tokens(i int) []string
+}
+
+// Join makes a Dataset from activations and a labeled corpus (per-sentence
+// tokens and labels). The activations must cover exactly the corpus: the
+// same number of sentences, and in each the same tokens; otherwise the error
+// names the first differing sentence and token. Labels are mapped with
+// labels (make it from the training split and reuse it for dev and test).
+func Join(acts Aligned, tokens, labels [][]string, set *LabelSet) (*Dataset, error) {
+	if len(tokens) != len(labels) {
+		return nil, fmt.Errorf("corpus has %d token sentences but %d label sentences", len(tokens), len(labels))
+	}
+	if acts.NumSentences() != len(tokens) {
+		return nil, fmt.Errorf("activations hold %d sentences, corpus has %d", acts.NumSentences(), len(tokens))
+	}
+	rows, _ := acts.Dims()
+	d := &Dataset{X: acts, Labels: set.Names, Y: make([]int32, 0, rows), Tokens: make([]string, 0, rows)}
+	for i, sent := range tokens {
+		if len(labels[i]) != len(sent) {
+			return nil, fmt.Errorf("sentence %d: %d tokens but %d labels", i, len(sent), len(labels[i]))
+		}
+		start, end := acts.SentenceRange(i)
+		if end-start != len(sent) {
+			return nil, fmt.Errorf("sentence %d: activations have %d tokens, corpus has %d (%q...)", i, end-start, len(sent), head(sent))
+		}
+		at := acts.Tokens(i)
+		for j, w := range sent {
+			if at[j] != w {
+				return nil, fmt.Errorf("sentence %d token %d: activations have %q, corpus has %q", i, j, at[j], w)
+			}
+			d.Y = append(d.Y, set.ID(labels[i][j]))
+			d.Tokens = append(d.Tokens, w)
+		}
+	}
+	if len(d.Y) != rows {
+		return nil, fmt.Errorf("activations hold %d token rows, corpus %d tokens", rows, len(d.Y))
+	}
+	return d, nil
+}
+
+func head(s []string) []string {
+	if len(s) > 5 {
+		return s[:5]
+	}
+	return s
+}
+
+// Subset returns the rows in spans as a new Dataset (a view: X is not
+// copied).
+func (d *Dataset) Subset(spans []Span) (*Dataset, error) {
+	x, err := Rows(d.X, spans)
+	if err != nil {
+		return nil, err
+	}
+	out := &Dataset{X: x, Labels: d.Labels}
+	for _, s := range spans {
+		out.Y = append(out.Y, d.Y[s.Start:s.End]...)
+		if d.Tokens != nil {
+			out.Tokens = append(out.Tokens, d.Tokens[s.Start:s.End]...)
+		}
+	}
+	return out, nil
+}
+
+// WithX returns a copy of d whose design matrix is x (e.g. a column view);
+// x must have the same number of rows.
+func (d *Dataset) WithX(x Matrix) (*Dataset, error) {
+	rows, _ := x.Dims()
+	if rows != len(d.Y) {
+		return nil, fmt.Errorf("dataset: view has %d rows, labels %d", rows, len(d.Y))
+	}
+	c := *d
+	c.X = x
+	return &c, nil
+}
+
+// HoldOut splits rows [0, n) into contiguous blocks of blockRows rows and
+// assigns a seeded random fraction frac of the blocks to the held-out side.
+// Blocks keep neighbouring tokens (the same sentence) on one side. Both
+// results are sorted and together cover [0, n) exactly.
+func HoldOut(n, blockRows int, frac float64, seed uint64) (keep, held []Span) {
+	blocks := (n + blockRows - 1) / blockRows
+	nHeld := int(float64(blocks)*frac + 0.5)
+	if frac > 0 && nHeld == 0 && blocks > 1 {
+		nHeld = 1
+	}
+	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	isHeld := make([]bool, blocks)
+	for _, b := range r.Perm(blocks)[:nHeld] {
+		isHeld[b] = true
+	}
+	for b := 0; b < blocks; b++ {
+		s := Span{b * blockRows, min((b+1)*blockRows, n)}
+		if isHeld[b] {
+			held = appendSpan(held, s)
+		} else {
+			keep = appendSpan(keep, s)
+		}
+	}
+	return keep, held
+}
+
+func appendSpan(spans []Span, s Span) []Span {
+	if k := len(spans); k > 0 && spans[k-1].End == s.Start {
+		spans[k-1].End = s.End
+		return spans
+	}
+	return append(spans, s)
+}
+
+// Counts returns how many rows carry each label (Unknown rows excluded).
+func (d *Dataset) Counts() []int {
+	c := make([]int, len(d.Labels))
+	for _, y := range d.Y {
+		if y != Unknown {
+			c[y]++
+		}
+	}
+	return c
+}

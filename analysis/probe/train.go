@@ -1,0 +1,418 @@
+package probe
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/grainlab/grain/analysis/dataset"
+	"github.com/grainlab/grain/engine"
+	"github.com/grainlab/grain/engine/progress"
+)
+
+// Mode selects a training protocol (see the package documentation).
+type Mode string
+
+const (
+	// ModeNeuroX is NeuroX's exact protocol.
+	ModeNeuroX Mode = "neurox"
+	// ModeFast is grain's faster protocol with early stopping.
+	ModeFast Mode = "fast"
+)
+
+// ParseMode parses "neurox" or "fast".
+func ParseMode(s string) (Mode, error) {
+	switch Mode(s) {
+	case ModeNeuroX, ModeFast:
+		return Mode(s), nil
+	}
+	return "", fmt.Errorf("unknown probe mode %q (want neurox or fast)", s)
+}
+
+// Config holds the training settings. Zero fields take the mode's defaults
+// from DefaultConfig.
+type Config struct {
+	Mode Mode
+	// L1 and L2 are λ1 and λ2 of the elastic-net penalty.
+	L1, L2 float64
+	// Epochs is the number of epochs (neurox) or the maximum (fast).
+	Epochs int
+	// BatchSize is the number of rows per Adam step.
+	BatchSize int
+	// LR is Adam's learning rate.
+	LR float64
+	// Seed seeds the weight initialisation, the dev split and the batch
+	// order.
+	Seed uint64
+	// DevFraction is the share of training rows held out for early
+	// stopping (fast mode).
+	DevFraction float64
+	// Patience is the number of epochs without dev improvement before fast
+	// mode stops.
+	Patience int
+	// MemoryBudget caps the bytes of design matrix kept on the device at
+	// once; larger data is streamed in chunks every epoch.
+	MemoryBudget int64
+	// Precision of the GEMMs (FP32 unless asked otherwise).
+	Precision engine.Precision
+}
+
+// DefaultConfig returns the defaults of a mode, with λ1 = λ2 = 1e-5.
+func DefaultConfig(mode Mode) Config {
+	c := Config{Mode: mode, L1: 1e-5, L2: 1e-5, Seed: 1, MemoryBudget: 2 << 30}
+	switch mode {
+	case ModeNeuroX:
+		c.Epochs, c.BatchSize, c.LR = 10, 32, 1e-3
+	default:
+		c.Mode = ModeFast
+		c.Epochs, c.BatchSize, c.DevFraction, c.Patience = 30, 512, 0.1, 2
+		c.LR = 2e-3 * math.Sqrt(512.0/32)
+	}
+	return c
+}
+
+func (c Config) withDefaults() (Config, error) {
+	d := DefaultConfig(c.Mode)
+	if c.Mode != ModeNeuroX && c.Mode != ModeFast {
+		return c, fmt.Errorf("unknown probe mode %q", c.Mode)
+	}
+	if c.Epochs == 0 {
+		c.Epochs = d.Epochs
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = d.BatchSize
+	}
+	if c.LR == 0 {
+		c.LR = d.LR
+	}
+	if c.MemoryBudget == 0 {
+		c.MemoryBudget = d.MemoryBudget
+	}
+	if c.Mode == ModeFast {
+		if c.DevFraction == 0 {
+			c.DevFraction = d.DevFraction
+		}
+		if c.Patience == 0 {
+			c.Patience = d.Patience
+		}
+	}
+	switch {
+	case c.L1 < 0 || c.L2 < 0 || math.IsNaN(c.L1) || math.IsNaN(c.L2):
+		return c, fmt.Errorf("elastic-net λ1=%g λ2=%g must be ≥ 0", c.L1, c.L2)
+	case c.Epochs < 1 || c.BatchSize < 1 || c.LR <= 0:
+		return c, fmt.Errorf("need epochs ≥ 1, batch ≥ 1, lr > 0 (got %d, %d, %g)", c.Epochs, c.BatchSize, c.LR)
+	case c.DevFraction < 0 || c.DevFraction >= 1:
+		return c, fmt.Errorf("dev fraction %g outside [0, 1)", c.DevFraction)
+	}
+	return c, nil
+}
+
+// Epoch records one epoch of training.
+type Epoch struct {
+	Epoch int `json:"epoch"`
+	// Loss is the mean cross-entropy over the epoch's batches plus the
+	// penalty at the end of the epoch.
+	Loss float64 `json:"loss"`
+	// DevAccuracy is the dev-split accuracy after the epoch (fast mode).
+	DevAccuracy float64       `json:"dev_accuracy,omitempty"`
+	Elapsed     time.Duration `json:"elapsed_ns"`
+}
+
+// Log is the history of a training run.
+type Log struct {
+	Epochs []Epoch `json:"epochs"`
+	// BestEpoch is the epoch whose weights were kept (1-based).
+	BestEpoch int `json:"best_epoch"`
+	// Steps is the number of Adam steps taken.
+	Steps int `json:"steps"`
+}
+
+// InitialWeights returns the seeded initial weight (k × n) and bias (k),
+// drawn U(−1/√n, 1/√n) like PyTorch's nn.Linear: weights first, then bias.
+func InitialWeights(k, n int, seed uint64) (w, b []float32) {
+	r := rand.New(rand.NewPCG(seed, 0x1a2b3c4d))
+	bound := 1 / math.Sqrt(float64(n))
+	w, b = make([]float32, k*n), make([]float32, k)
+	for i := range w {
+		w[i] = float32((2*r.Float64() - 1) * bound)
+	}
+	for i := range b {
+		b[i] = float32((2*r.Float64() - 1) * bound)
+	}
+	return w, b
+}
+
+// Train fits a probe on d (every row must have a known label) with cfg on
+// backend b, reporting progress to rep.
+func Train(b engine.Backend, d *dataset.Dataset, cfg Config, rep progress.Reporter) (*Probe, *Log, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := d.Validate(); err != nil {
+		return nil, nil, err
+	}
+	rows, n := d.X.Dims()
+	k := len(d.Labels)
+	if k < 2 {
+		return nil, nil, fmt.Errorf("probe needs at least 2 labels, have %d", k)
+	}
+	if rows == 0 || n == 0 {
+		return nil, nil, fmt.Errorf("probe needs data, have %d rows × %d neurons", rows, n)
+	}
+	for i, y := range d.Y {
+		if y == dataset.Unknown {
+			return nil, nil, fmt.Errorf("training row %d has a label outside the label set", i)
+		}
+	}
+	if rep == nil {
+		rep = progress.Nop
+	}
+	train, dev := d, (*dataset.Dataset)(nil)
+	if cfg.Mode == ModeFast && cfg.DevFraction > 0 && rows >= 20 {
+		keep, held := dataset.HoldOut(rows, 256, cfg.DevFraction, cfg.Seed)
+		if len(held) > 0 && len(keep) > 0 {
+			if train, err = d.Subset(keep); err != nil {
+				return nil, nil, err
+			}
+			if dev, err = d.Subset(held); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	t, err := newTrainer(b, train, k, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer t.free()
+	log, err := t.run(dev, rep)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := New(d.Labels, n)
+	if err := t.download(p); err != nil {
+		return nil, nil, err
+	}
+	p.Meta = map[string]string{
+		"mode": string(cfg.Mode), "l1": fmt.Sprint(cfg.L1), "l2": fmt.Sprint(cfg.L2),
+		"epochs": strconv.Itoa(len(log.Epochs)), "best_epoch": strconv.Itoa(log.BestEpoch),
+		"batch_size": strconv.Itoa(cfg.BatchSize), "lr": fmt.Sprint(cfg.LR), "seed": fmt.Sprint(cfg.Seed),
+		"train_rows": strconv.Itoa(rows), "device": b.Name(),
+	}
+	return p, log, p.Check()
+}
+
+// trainer holds the device state of one training run.
+type trainer struct {
+	b        engine.Backend
+	cfg      Config
+	k, n     int
+	data     *staged
+	w, bias  *engine.Tensor // k×n, 1×k
+	mw, vw   *engine.Tensor
+	mb, vb   *engine.Tensor
+	gw, gb   *engine.Tensor
+	logits   *engine.Tensor // batch×k
+	losses   *engine.Tensor // one slot per batch of an epoch, 1×1 each
+	sumSq    *engine.Tensor
+	bestW    *engine.Tensor
+	bestBias *engine.Tensor
+	step     int
+	allocs   []*engine.Tensor
+}
+
+func newTrainer(b engine.Backend, d *dataset.Dataset, k int, cfg Config) (*trainer, error) {
+	rows, n := d.X.Dims()
+	t := &trainer{b: b, cfg: cfg, k: k, n: n}
+	var err error
+	alloc := func(r, c int, dt engine.DType) *engine.Tensor {
+		if err != nil {
+			return nil
+		}
+		var x *engine.Tensor
+		x, err = b.Alloc(r, c, dt)
+		if err == nil {
+			t.allocs = append(t.allocs, x)
+		}
+		return x
+	}
+	t.w, t.bias = alloc(k, n, engine.Float32), alloc(1, k, engine.Float32)
+	t.mw, t.vw = alloc(k, n, engine.Float32), alloc(k, n, engine.Float32)
+	t.mb, t.vb = alloc(1, k, engine.Float32), alloc(1, k, engine.Float32)
+	t.gw, t.gb = alloc(k, n, engine.Float32), alloc(1, k, engine.Float32)
+	t.logits = alloc(cfg.BatchSize, k, engine.Float32)
+	nb := (rows + cfg.BatchSize - 1) / cfg.BatchSize
+	t.losses = alloc(nb, 1, engine.Float64)
+	t.sumSq = alloc(1, 1, engine.Float64)
+	if cfg.Mode == ModeFast {
+		t.bestW, t.bestBias = alloc(k, n, engine.Float32), alloc(1, k, engine.Float32)
+	}
+	if err != nil {
+		t.free()
+		return nil, fmt.Errorf("probe: device memory: %w", err)
+	}
+	w0, b0 := InitialWeights(k, n, cfg.Seed)
+	b.Upload(t.w, w0)
+	b.Upload(t.bias, b0)
+	if t.data, err = stage(b, d.X, d.Y, cfg.BatchSize, cfg.MemoryBudget); err != nil {
+		t.free()
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *trainer) free() {
+	for _, x := range t.allocs {
+		t.b.Free(x)
+	}
+	t.allocs = nil
+	if t.data != nil {
+		t.data.free()
+	}
+}
+
+// run trains for up to cfg.Epochs epochs.
+func (t *trainer) run(dev *dataset.Dataset, rep progress.Reporter) (*Log, error) {
+	cfg := t.cfg
+	log := &Log{}
+	rows := t.data.rows
+	bar := rep.Start(fmt.Sprintf("probe (%s)", cfg.Mode), int64(cfg.Epochs)*int64(rows))
+	defer bar.Finish()
+	order := rand.New(rand.NewPCG(cfg.Seed, 0xba7c4))
+	best, sinceBest := -1.0, 0
+	lossHost := make([]float64, t.losses.Rows())
+	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+		start := time.Now()
+		var shuffle *rand.Rand
+		if cfg.Mode == ModeFast {
+			shuffle = order
+		}
+		nb := 0
+		err := t.data.each(shuffle, func(x, y *engine.Tensor) {
+			t.stepBatch(x, y, t.losses.Slice(nb, nb+1))
+			nb++
+			bar.Add(int64(x.Rows()))
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := t.b.Download(lossHost, t.losses); err != nil {
+			return nil, fmt.Errorf("probe training: %w", err)
+		}
+		// Each slot holds a batch's summed cross-entropy.
+		var ce float64
+		for _, l := range lossHost[:nb] {
+			ce += l
+		}
+		pen, err := t.penalty()
+		if err != nil {
+			return nil, err
+		}
+		e := Epoch{Epoch: epoch, Loss: ce/float64(rows) + pen}
+		if math.IsNaN(e.Loss) || math.IsInf(e.Loss, 0) {
+			return nil, fmt.Errorf("probe training diverged at epoch %d (loss %g): lower the learning rate", epoch, e.Loss)
+		}
+		status := fmt.Sprintf("epoch %d loss %.4f", epoch, e.Loss)
+		if dev != nil {
+			acc, err := t.devAccuracy(dev)
+			if err != nil {
+				return nil, err
+			}
+			e.DevAccuracy = acc
+			status += fmt.Sprintf(" dev acc %.4f", acc)
+			if acc > best {
+				best, sinceBest, log.BestEpoch = acc, 0, epoch
+				t.b.Copy(t.bestW, t.w)
+				t.b.Copy(t.bestBias, t.bias)
+			} else {
+				sinceBest++
+			}
+		} else {
+			log.BestEpoch = epoch
+		}
+		e.Elapsed = time.Since(start)
+		log.Epochs = append(log.Epochs, e)
+		bar.SetStatus(status)
+		if dev != nil && sinceBest >= cfg.Patience {
+			break
+		}
+	}
+	if dev != nil {
+		t.b.Copy(t.w, t.bestW)
+		t.b.Copy(t.bias, t.bestBias)
+	}
+	log.Steps = t.step
+	return log, t.b.Sync()
+}
+
+// stepBatch takes one Adam step on the batch x (rows × n) with labels y,
+// writing the batch's summed cross-entropy into lossSlot.
+func (t *trainer) stepBatch(x, y, lossSlot *engine.Tensor) {
+	b, rows := t.b, x.Rows()
+	logits := t.logits.Slice(0, rows)
+	b.Gemm(false, true, 1, x, t.w, 0, logits, t.cfg.Precision)
+	b.AddRowVector(logits, t.bias)
+	// d(mean CE)/d(logits) = (softmax − onehot)/rows, written over logits.
+	b.SoftmaxCrossEntropy(logits, y, logits, lossSlot, 1/float32(rows))
+	b.Gemm(true, false, 1, logits, x, 0, t.gw, t.cfg.Precision)
+	b.SumCols(t.gb, logits)
+	if t.cfg.L1 > 0 {
+		b.AxpySign(float32(t.cfg.L1), t.w, t.gw)
+	}
+	if t.cfg.L2 > 0 {
+		// d sqrt(ΣW²)/dW = W/‖W‖ (PyTorch gives 0 at W = 0).
+		if norm := t.norm(); norm > 0 {
+			b.Axpy(float32(t.cfg.L2/norm), t.w, t.gw)
+		}
+	}
+	t.step++
+	h := engine.Adam{LR: t.cfg.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Step: t.step}
+	b.AdamUpdate(t.w, t.gw, t.mw, t.vw, h)
+	b.AdamUpdate(t.bias, t.gb, t.mb, t.vb, h)
+}
+
+// norm returns ‖W‖_F (a device synchronisation).
+func (t *trainer) norm() float64 {
+	t.b.SumSquares(t.sumSq, t.w)
+	var s [1]float64
+	if err := t.b.Download(s[:], t.sumSq); err != nil {
+		return math.NaN()
+	}
+	return math.Sqrt(s[0])
+}
+
+func (t *trainer) penalty() (float64, error) {
+	w := make([]float32, t.k*t.n)
+	if err := t.b.Download(w, t.w); err != nil {
+		return 0, err
+	}
+	p := &Probe{Weight: w}
+	return p.Penalty(t.cfg.L1, t.cfg.L2), nil
+}
+
+func (t *trainer) download(p *Probe) error {
+	if err := t.b.Download(p.Weight, t.w); err != nil {
+		return err
+	}
+	return t.b.Download(p.Bias, t.bias)
+}
+
+func (t *trainer) devAccuracy(dev *dataset.Dataset) (float64, error) {
+	p := New(dev.Labels, t.n)
+	if err := t.download(p); err != nil {
+		return 0, err
+	}
+	pred, err := Predict(t.b, p, dev.X)
+	if err != nil {
+		return 0, err
+	}
+	correct := 0
+	for i, y := range dev.Y {
+		if pred[i] == y {
+			correct++
+		}
+	}
+	return float64(correct) / float64(len(dev.Y)), nil
+}

@@ -1,0 +1,199 @@
+package ranking
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+
+	"github.com/grainlab/grain/engine/atomicfile"
+)
+
+// FormatVersion is the version of the ranking file format that WriteFile
+// writes and ReadFile accepts.
+const FormatVersion = 1
+
+// Method names for File.Method used by grain's own rankings. Other tools may
+// store rankings under their own method names.
+const (
+	MethodTop              = "top"               // Ranker.TopNeurons
+	MethodBottom           = "bottom"            // Ranker.BottomNeurons
+	MethodHardThreshold    = "hard-threshold"    // Ranker.HardThreshold
+	MethodRandom           = "random"            // Random
+	MethodOrdering         = "ordering"          // Ranker.Ordering
+	MethodGranularOrdering = "granular-ordering" // Ranker.GranularOrdering
+	MethodFixedBottom      = "fixed-bottom"      // Ranker.FixedBottom
+	MethodProbeless        = "probeless"         // Probeless
+)
+
+// File is a neuron ranking as stored on disk: a JSON object with one field
+// per line,
+//
+//	{
+//	  "version": 1,
+//	  "method": "ordering",
+//	  "parameters": {"stride": 100},
+//	  "num_neurons": 2048,
+//	  "labels": ["NOUN", "VERB"],
+//	  "ordering": [17, 3, …],
+//	  "cutoffs": [1, 4, …],
+//	  "per_label": [[17, …], [3, …]],
+//	  "scores": [0.5, …]
+//	}
+//
+// Only version, method, num_neurons and ordering are required.
+type File struct {
+	// Version is FormatVersion.
+	Version int `json:"version"`
+	// Method names the ranking method, such as MethodOrdering.
+	Method string `json:"method"`
+	// Parameters holds the method's numeric parameters (stride,
+	// granularity, percentage, seed …) exactly as written.
+	Parameters map[string]json.Number `json:"parameters,omitempty"`
+	// NumNeurons is the number of neurons of the ranked model or layer.
+	NumNeurons int `json:"num_neurons"`
+	// Labels names the labels; PerLabel[i] belongs to Labels[i].
+	Labels []string `json:"labels,omitempty"`
+	// Ordering lists neurons, most important first (for a selection, the
+	// selected set); no neuron twice.
+	Ordering []int `json:"ordering"`
+	// Cutoffs are non-decreasing positions in Ordering (see Ordering).
+	Cutoffs []int `json:"cutoffs,omitempty"`
+	// PerLabel lists each label's neurons; no neuron twice in one list.
+	PerLabel [][]int `json:"per_label,omitempty"`
+	// Scores, if present, has one finite score per neuron.
+	Scores []float64 `json:"scores,omitempty"`
+}
+
+// Validate checks f: the version, a method name, NumNeurons ≥ 1, every
+// neuron index in [0, NumNeurons) and none repeated within Ordering or one
+// per-label list, cutoffs non-decreasing within [0, len(Ordering)], unique
+// non-empty label names, one per-label list per label, and one finite score
+// per neuron.
+func (f *File) Validate() error {
+	switch {
+	case f.Version != FormatVersion:
+		return fmt.Errorf("version %d, want %d", f.Version, FormatVersion)
+	case f.Method == "":
+		return errors.New("no method")
+	case f.NumNeurons < 1:
+		return fmt.Errorf("num_neurons %d < 1", f.NumNeurons)
+	case f.Ordering == nil:
+		return errors.New("no ordering")
+	}
+	if err := checkIndices("ordering", f.Ordering, f.NumNeurons); err != nil {
+		return err
+	}
+	prev := 0
+	for i, c := range f.Cutoffs {
+		if c < prev || c > len(f.Ordering) {
+			return fmt.Errorf("cutoffs[%d] = %d not in [%d, %d]", i, c, prev, len(f.Ordering))
+		}
+		prev = c
+	}
+	seen := map[string]bool{}
+	for i, l := range f.Labels {
+		if l == "" || seen[l] {
+			return fmt.Errorf("labels[%d] = %q is empty or repeated", i, l)
+		}
+		seen[l] = true
+	}
+	if f.PerLabel != nil && len(f.PerLabel) != len(f.Labels) {
+		return fmt.Errorf("%d per-label lists for %d labels", len(f.PerLabel), len(f.Labels))
+	}
+	for i, list := range f.PerLabel {
+		if err := checkIndices(fmt.Sprintf("per_label[%d] (%s)", i, f.Labels[i]), list, f.NumNeurons); err != nil {
+			return err
+		}
+	}
+	if f.Scores != nil && len(f.Scores) != f.NumNeurons {
+		return fmt.Errorf("%d scores for %d neurons", len(f.Scores), f.NumNeurons)
+	}
+	for j, s := range f.Scores {
+		if math.IsNaN(s) || math.IsInf(s, 0) {
+			return fmt.Errorf("scores[%d] is %v", j, s)
+		}
+	}
+	return nil
+}
+
+// checkIndices checks that list holds distinct neuron indices below n.
+func checkIndices(what string, list []int, n int) error {
+	seen := make([]bool, n)
+	for i, j := range list {
+		if j < 0 || j >= n {
+			return fmt.Errorf("%s[%d] = %d outside [0, %d)", what, i, j, n)
+		}
+		if seen[j] {
+			return fmt.Errorf("%s[%d] = %d repeats a neuron", what, i, j)
+		}
+		seen[j] = true
+	}
+	return nil
+}
+
+// WriteFile validates f and writes it to path atomically.
+func WriteFile(path string, f *File) error {
+	if err := f.Validate(); err != nil {
+		return fmt.Errorf("ranking: %s: %w", path, err)
+	}
+	fields := []struct {
+		key   string
+		value any
+		omit  bool
+	}{
+		{"version", f.Version, false},
+		{"method", f.Method, false},
+		{"parameters", f.Parameters, len(f.Parameters) == 0},
+		{"num_neurons", f.NumNeurons, false},
+		{"labels", f.Labels, f.Labels == nil},
+		{"ordering", f.Ordering, false},
+		{"cutoffs", f.Cutoffs, f.Cutoffs == nil},
+		{"per_label", f.PerLabel, f.PerLabel == nil},
+		{"scores", f.Scores, f.Scores == nil},
+	}
+	var b bytes.Buffer
+	b.WriteString("{\n")
+	sep := ""
+	for _, fl := range fields {
+		if fl.omit {
+			continue
+		}
+		v, err := json.Marshal(fl.value)
+		if err != nil {
+			return fmt.Errorf("ranking: %s: %s: %w", path, fl.key, err)
+		}
+		fmt.Fprintf(&b, "%s  %q: %s", sep, fl.key, v)
+		sep = ",\n"
+	}
+	b.WriteString("\n}\n")
+	if err := atomicfile.WriteFile(path, b.Bytes()); err != nil {
+		return fmt.Errorf("ranking: %w", err)
+	}
+	return nil
+}
+
+// ReadFile reads and validates the ranking file at path. Unknown fields and
+// anything after the JSON object are errors.
+func ReadFile(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("ranking: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	f := new(File)
+	if err := dec.Decode(f); err != nil {
+		return nil, fmt.Errorf("ranking: %s: %w", path, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("ranking: %s: data after the JSON object", path)
+	}
+	if err := f.Validate(); err != nil {
+		return nil, fmt.Errorf("ranking: %s: %w", path, err)
+	}
+	return f, nil
+}

@@ -1,0 +1,108 @@
+package ranking
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func sampleFile(t *testing.T) *File {
+	t.Helper()
+	r := mustRanker(t, [][]float32{{4, 1, 5, 0}, {1, 1, 10, 2}})
+	o := r.Ordering(DefaultStride)
+	return &File{
+		Version:    FormatVersion,
+		Method:     MethodOrdering,
+		Parameters: map[string]json.Number{"stride": "100", "seed": "18446744073709551615"},
+		NumNeurons: 4,
+		Labels:     []string{"NOUN", "<VERB>"},
+		Ordering:   o.Neurons,
+		Cutoffs:    o.Cutoffs,
+		PerLabel:   r.TopNeurons(0.5).PerLabel,
+		Scores:     []float64{0.5, 1e-300, 3, 0},
+	}
+}
+
+func TestFileRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ranking.json")
+	f := sampleFile(t)
+	if err := WriteFile(path, f); err != nil {
+		t.Fatal(err)
+	}
+	g, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(f, g) {
+		t.Errorf("round trip:\n%+v\n%+v", f, g)
+	}
+	data, _ := os.ReadFile(path)
+	if !strings.HasPrefix(string(data), "{\n  \"version\": 1,\n  \"method\": \"ordering\",\n") {
+		t.Errorf("layout:\n%s", data)
+	}
+	// Optional fields may be absent.
+	min := &File{Version: FormatVersion, Method: MethodRandom, NumNeurons: 3, Ordering: []int{}}
+	if err := WriteFile(path, min); err != nil {
+		t.Fatal(err)
+	}
+	if g, err := ReadFile(path); err != nil || !reflect.DeepEqual(min, g) {
+		t.Errorf("minimal file: %+v, %v", g, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("temporary files left: %v", entries)
+	}
+}
+
+func TestFileValidation(t *testing.T) {
+	cases := map[string]func(f *File){
+		"version 2":                    func(f *File) { f.Version = 2 },
+		"no method":                    func(f *File) { f.Method = "" },
+		"num_neurons 0":                func(f *File) { f.NumNeurons = 0 },
+		"no ordering":                  func(f *File) { f.Ordering = nil },
+		"ordering[1] = 4 outside":      func(f *File) { f.Ordering[1] = 4 },
+		"ordering[0] = -1 outside":     func(f *File) { f.Ordering[0] = -1 },
+		"repeats a neuron":             func(f *File) { f.Ordering[1] = f.Ordering[0] },
+		"cutoffs[3]":                   func(f *File) { f.Cutoffs[3] = 0 },
+		"cutoffs[100] = 5":             func(f *File) { f.Cutoffs[100] = 5 },
+		`labels[1] = "NOUN"`:           func(f *File) { f.Labels[1] = "NOUN" },
+		"3 per-label lists":            func(f *File) { f.PerLabel = append(f.PerLabel, []int{0}) },
+		"per_label[1] (<VERB>)[0] = 9": func(f *File) { f.PerLabel[1][0] = 9 },
+		"3 scores":                     func(f *File) { f.Scores = f.Scores[:3] },
+	}
+	dir := t.TempDir()
+	for want, mutate := range cases {
+		f := sampleFile(t)
+		mutate(f)
+		path := filepath.Join(dir, "x.json")
+		err := WriteFile(path, f)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: WriteFile error %v", want, err)
+		}
+		// The same file written without validation is rejected by ReadFile.
+		data, _ := json.Marshal(f)
+		os.WriteFile(path, data, 0o644)
+		if _, err := ReadFile(path); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: ReadFile error %v", want, err)
+		}
+	}
+	for name, text := range map[string]string{
+		"unknown field": `{"version":1,"method":"x","num_neurons":1,"ordering":[0],"extra":1}`,
+		"trailing data": `{"version":1,"method":"x","num_neurons":1,"ordering":[0]} {}`,
+		"not json":      `{"version":1,`,
+		"bad type":      `{"version":1,"method":"x","num_neurons":1,"ordering":["a"]}`,
+		"NaN score":     `{"version":1,"method":"x","num_neurons":1,"ordering":[0],"scores":[NaN]}`,
+	} {
+		path := filepath.Join(dir, "y.json")
+		os.WriteFile(path, []byte(text), 0o644)
+		if _, err := ReadFile(path); err == nil || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: ReadFile error %v", name, err)
+		}
+	}
+	if _, err := ReadFile(filepath.Join(dir, "missing.json")); err == nil {
+		t.Error("missing file read")
+	}
+}

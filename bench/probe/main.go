@@ -1,0 +1,140 @@
+// Command probe benchmarks probe training time-to-accuracy on the seeded
+// synthetic teacher workload (50,000 training tokens × 2,048 neurons × 45
+// labels, plus 10,000 held-out tokens): grain's neurox mode, grain's fast
+// mode, and the NeuroX protocol in PyTorch (peer.py, run in the same
+// invocation on the same data), printing times and ratios.
+//
+//	go run ./bench/probe [-torch /usr/bin/python3] [-skip-torch]
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/grainlab/grain/analysis/dataset"
+	"github.com/grainlab/grain/analysis/probe"
+	"github.com/grainlab/grain/analysis/synthetic"
+	"github.com/grainlab/grain/engine"
+	"github.com/grainlab/grain/engine/cpu"
+	"github.com/grainlab/grain/engine/progress"
+)
+
+func main() {
+	python := flag.String("python", "/usr/bin/python3", "python with torch 1.13+ for the peer run")
+	skipTorch := flag.Bool("skip-torch", false, "do not run the PyTorch peer")
+	rows := flag.Int("rows", 50000, "training tokens")
+	neurons := flag.Int("neurons", 2048, "neurons")
+	labels := flag.Int("labels", 45, "labels")
+	device := flag.String("device", "cpu", "grain device")
+	modes := flag.String("modes", "neurox,fast", "grain modes to run")
+	flag.Parse()
+
+	b, err := engine.Open(*device, os.Stderr)
+	check(err)
+	_ = cpu.New
+	tc := synthetic.DefaultTeacher()
+	tc.Rows, tc.Neurons, tc.Labels = *rows+10000, *neurons, *labels
+	t0 := time.Now()
+	all := synthetic.Teacher(tc)
+	train, err := all.Subset([]dataset.Span{{Start: 0, End: *rows}})
+	check(err)
+	test, err := all.Subset([]dataset.Span{{Start: *rows, End: *rows + 10000}})
+	check(err)
+	// Materialise the views so both sides train on plain in-memory arrays.
+	trainX, err := dataset.Load(train.X)
+	check(err)
+	testX, err := dataset.Load(test.X)
+	check(err)
+	train.X, test.X = trainX, testX
+	fmt.Printf("workload: %d train + %d test tokens × %d neurons × %d labels (generated in %v)\n", *rows, 10000, *neurons, *labels, time.Since(t0).Round(time.Millisecond))
+	fmt.Printf("machine: %s, %s\n", cpuModel(), b.Describe())
+	maj := probe.MajorityOf(train.Y, len(train.Labels))
+
+	results := map[string][2]float64{}
+	for _, m := range strings.Split(*modes, ",") {
+		mode, err := probe.ParseMode(m)
+		check(err)
+		cfg := probe.DefaultConfig(mode)
+		start := time.Now()
+		p, log, err := probe.Train(b, train, cfg, progress.Terminal(os.Stderr))
+		check(err)
+		el := time.Since(start).Seconds()
+		met, err := probe.Evaluate(b, p, test, maj)
+		check(err)
+		fmt.Printf("grain %-6s: %6.2f s, %2d epochs (best %d), test accuracy %.4f\n", mode, el, len(log.Epochs), log.BestEpoch, met.Accuracy)
+		results[m] = [2]float64{el, met.Accuracy}
+	}
+	if !*skipTorch {
+		dir, err := os.MkdirTemp("", "grain-bench-probe")
+		check(err)
+		defer os.RemoveAll(dir)
+		writeRaw(filepath.Join(dir, "train.x"), trainX.Data)
+		writeRaw(filepath.Join(dir, "test.x"), testX.Data)
+		writeLabels(filepath.Join(dir, "train.y"), train.Y)
+		writeLabels(filepath.Join(dir, "test.y"), test.Y)
+		_, self, _, _ := runtime.Caller(0)
+		cmd := exec.Command(*python, filepath.Join(filepath.Dir(self), "peer.py"), dir,
+			fmt.Sprint(*rows), fmt.Sprint(*neurons), fmt.Sprint(*labels))
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		check(err)
+		fmt.Print(string(out))
+		var secs, acc float64
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(line, "RESULT") {
+				fmt.Sscanf(line, "RESULT %f %f", &secs, &acc)
+			}
+		}
+		if secs > 0 {
+			for m, r := range results {
+				fmt.Printf("ratio torch/grain-%s time: %.2fx (accuracy %.4f vs torch %.4f)\n", m, secs/r[0], r[1], acc)
+			}
+		}
+	}
+}
+
+func writeRaw(path string, x []float32) {
+	f, err := os.Create(path)
+	check(err)
+	w := bufio.NewWriterSize(f, 1<<20)
+	check(binary.Write(w, binary.LittleEndian, x))
+	check(w.Flush())
+	check(f.Close())
+}
+
+func writeLabels(path string, y []int32) {
+	f, err := os.Create(path)
+	check(err)
+	check(binary.Write(f, binary.LittleEndian, y))
+	check(f.Close())
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				return strings.TrimSpace(l[strings.Index(l, ":")+1:]) + fmt.Sprintf(" ×%d", runtime.NumCPU())
+			}
+		}
+	}
+	return runtime.GOARCH
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/probe:", err)
+		os.Exit(1)
+	}
+}
+
+var _ = math.Abs

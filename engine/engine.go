@@ -123,16 +123,20 @@ func (op ReduceOp) String() string {
 }
 
 // Adam holds the hyper-parameters of one Adam step (Kingma & Ba 2015) in
-// PyTorch's formulation (torch.optim.Adam, no weight decay, no amsgrad):
+// PyTorch's formulation (torch.optim.Adam, no weight decay, no amsgrad),
+// with an optional elastic-net (sub)gradient folded into the gradient:
 //
+//	g ← g + L1·sign(p) + L2Scale·p        (sign(0) = 0)
 //	m ← β1·m + (1−β1)·g
 //	v ← β2·v + (1−β2)·g²
 //	p ← p − (LR / (1−β1^Step)) · m / (sqrt(v)/sqrt(1−β2^Step) + Eps)
 //
-// Step counts from 1.
+// For the penalty λ1·Σ|p| + λ2·sqrt(Σp²) use L1 = λ1 and
+// L2Scale = λ2/‖p‖. Step counts from 1.
 type Adam struct {
 	LR, Beta1, Beta2, Eps float64
 	Step                  int
+	L1, L2Scale           float64
 }
 
 // DefaultAdam returns PyTorch's defaults (β1 0.9, β2 0.999, ε 1e-8) with the
@@ -178,9 +182,6 @@ type Backend interface {
 	Scale(t *Tensor, alpha float32)
 	// Axpy computes y ← alpha·x + y.
 	Axpy(alpha float32, x, y *Tensor)
-	// AxpySign computes y ← alpha·sign(x) + y with sign(0) = 0 (the
-	// subgradient of alpha·|x| that PyTorch's abs uses).
-	AxpySign(alpha float32, x, y *Tensor)
 	// Mul computes dst ← a ∘ b elementwise; dst may alias a or b.
 	Mul(dst, a, b *Tensor)
 	// AddRowVector adds the 1×cols vector v to every row of t.

@@ -57,6 +57,12 @@ type Config struct {
 	MemoryBudget int64
 	// Precision of the GEMMs (FP32 unless asked otherwise).
 	Precision engine.Precision
+	// Cosine decays the learning rate over Epochs as
+	// LR·(1 + cos(π·step/totalSteps))/2 (fast mode's default).
+	Cosine bool
+	// AfterEpoch, if set, is called after every epoch with the current
+	// weights (e.g. to trace held-out accuracy); an error stops training.
+	AfterEpoch func(epoch int, current *Probe) error
 }
 
 // DefaultConfig returns the defaults of a mode, with λ1 = λ2 = 1e-5.
@@ -67,8 +73,8 @@ func DefaultConfig(mode Mode) Config {
 		c.Epochs, c.BatchSize, c.LR = 10, 32, 1e-3
 	default:
 		c.Mode = ModeFast
-		c.Epochs, c.BatchSize, c.DevFraction, c.Patience = 30, 512, 0.1, 2
-		c.LR = 2e-3 * math.Sqrt(512.0/32)
+		c.Epochs, c.BatchSize, c.DevFraction, c.Patience = 6, 128, 0.05, 2
+		c.LR, c.Cosine = 5e-3, true
 	}
 	return c
 }
@@ -187,7 +193,7 @@ func Train(b engine.Backend, d *dataset.Dataset, cfg Config, rep progress.Report
 		return nil, nil, err
 	}
 	defer t.free()
-	log, err := t.run(dev, rep)
+	log, err := t.run(train, dev, rep)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -220,7 +226,9 @@ type trainer struct {
 	bestW    *engine.Tensor
 	bestBias *engine.Tensor
 	step     int
-	allocs   []*engine.Tensor
+	// totalSteps is the number of steps of cfg.Epochs epochs.
+	totalSteps int
+	allocs     []*engine.Tensor
 }
 
 func newTrainer(b engine.Backend, d *dataset.Dataset, k int, cfg Config) (*trainer, error) {
@@ -244,6 +252,7 @@ func newTrainer(b engine.Backend, d *dataset.Dataset, k int, cfg Config) (*train
 	t.gw, t.gb = alloc(k, n, engine.Float32), alloc(1, k, engine.Float32)
 	t.logits = alloc(cfg.BatchSize, k, engine.Float32)
 	nb := (rows + cfg.BatchSize - 1) / cfg.BatchSize
+	t.totalSteps = nb * cfg.Epochs
 	t.losses = alloc(nb, 1, engine.Float64)
 	t.sumSq = alloc(1, 1, engine.Float64)
 	if cfg.Mode == ModeFast {
@@ -274,7 +283,7 @@ func (t *trainer) free() {
 }
 
 // run trains for up to cfg.Epochs epochs.
-func (t *trainer) run(dev *dataset.Dataset, rep progress.Reporter) (*Log, error) {
+func (t *trainer) run(train, dev *dataset.Dataset, rep progress.Reporter) (*Log, error) {
 	cfg := t.cfg
 	log := &Log{}
 	rows := t.data.rows
@@ -334,6 +343,15 @@ func (t *trainer) run(dev *dataset.Dataset, rep progress.Reporter) (*Log, error)
 		}
 		e.Elapsed = time.Since(start)
 		log.Epochs = append(log.Epochs, e)
+		if cfg.AfterEpoch != nil {
+			cur := New(train.Labels, t.n)
+			if err := t.download(cur); err != nil {
+				return nil, err
+			}
+			if err := cfg.AfterEpoch(epoch, cur); err != nil {
+				return nil, err
+			}
+		}
 		bar.SetStatus(status)
 		if dev != nil && sinceBest >= cfg.Patience {
 			break
@@ -358,19 +376,23 @@ func (t *trainer) stepBatch(x, y, lossSlot *engine.Tensor) {
 	b.SoftmaxCrossEntropy(logits, y, logits, lossSlot, 1/float32(rows))
 	b.Gemm(true, false, 1, logits, x, 0, t.gw, t.cfg.Precision)
 	b.SumCols(t.gb, logits)
-	if t.cfg.L1 > 0 {
-		b.AxpySign(float32(t.cfg.L1), t.w, t.gw)
-	}
+	// The penalty's (sub)gradient λ1·sign(W) + λ2·W/‖W‖ is folded into
+	// the weights' Adam step (PyTorch's gradient of sqrt(ΣW²) is 0 at 0).
+	var l2s float64
 	if t.cfg.L2 > 0 {
-		// d sqrt(ΣW²)/dW = W/‖W‖ (PyTorch gives 0 at W = 0).
 		if norm := t.norm(); norm > 0 {
-			b.Axpy(float32(t.cfg.L2/norm), t.w, t.gw)
+			l2s = t.cfg.L2 / norm
 		}
 	}
 	t.step++
-	h := engine.Adam{LR: t.cfg.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Step: t.step}
-	b.AdamUpdate(t.w, t.gw, t.mw, t.vw, h)
+	lr := t.cfg.LR
+	if t.cfg.Cosine {
+		lr *= (1 + math.Cos(math.Pi*float64(t.step-1)/float64(t.totalSteps))) / 2
+	}
+	h := engine.Adam{LR: lr, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Step: t.step}
 	b.AdamUpdate(t.bias, t.gb, t.mb, t.vb, h)
+	h.L1, h.L2Scale = t.cfg.L1, l2s
+	b.AdamUpdate(t.w, t.gw, t.mw, t.vw, h)
 }
 
 // norm returns ‖W‖_F (a device synchronisation).

@@ -58,13 +58,6 @@ func (b *Backend) Axpy(alpha float32, x, y *engine.Tensor) {
 	})
 }
 
-// AxpySign computes y ← alpha·sign(x) + y.
-func (b *Backend) AxpySign(alpha float32, x, y *engine.Tensor) {
-	sameShape("AxpySign", x, y)
-	xs, ys := Float32s(x), Float32s(y)
-	parallel(len(xs), 1, func(lo, hi int) { kernels.AxpySign(alpha, xs[lo:hi], ys[lo:hi]) })
-}
-
 // Mul computes dst ← a ∘ b.
 func (b *Backend) Mul(dst, a, c *engine.Tensor) {
 	sameShape("Mul", dst, a)
@@ -247,7 +240,7 @@ func (b *Backend) AdamUpdate(param, grad, m, v *engine.Tensor, h engine.Adam) {
 	p, g, ms, vs := Float32s(param), Float32s(grad), Float32s(m), Float32s(v)
 	ss, bc := kernels.AdamScalars(h.LR, h.Beta1, h.Beta2, h.Step)
 	parallel(len(p), 4, func(lo, hi int) {
-		kernels.Adam(p[lo:hi], g[lo:hi], ms[lo:hi], vs[lo:hi], h.Beta1, h.Beta2, ss, bc, h.Eps)
+		kernels.Adam(p[lo:hi], g[lo:hi], ms[lo:hi], vs[lo:hi], h.Beta1, h.Beta2, ss, bc, h.Eps, h.L1, h.L2Scale)
 	})
 }
 

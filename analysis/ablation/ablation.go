@@ -1,0 +1,164 @@
+// Package ablation measures how much a probe's accuracy depends on chosen
+// neurons, the classifier ablation of Dalvi et al. (2019, Table 4): for the
+// top, bottom or random N% of a neuron ordering it reports
+//
+//   - zeroed:    the probe trained on all neurons, evaluated on test
+//     activations in which every other neuron is set to 0
+//     (NeuroX's zero_out_activations_keep_neurons), and
+//   - retrained: a new probe trained and evaluated on those neurons only
+//     (NeuroX's filter_activations_keep_neurons).
+//
+// Top N% is the first round(N·n/100) neurons of the ordering, bottom N% the
+// last as many, and random N% a seeded uniform sample of the same size (so
+// all three keep equally many neurons; NeuroX's get_random_neurons keeps each
+// neuron with probability N/100 instead).
+package ablation
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+
+	"github.com/grainlab/grain/analysis/dataset"
+	"github.com/grainlab/grain/analysis/probe"
+	"github.com/grainlab/grain/analysis/ranking"
+	"github.com/grainlab/grain/engine"
+	"github.com/grainlab/grain/engine/progress"
+)
+
+// DefaultPercents are the neuron shares of the paper's Table 4.
+var DefaultPercents = []float64{10, 15, 20, 25, 50, 100}
+
+// Selection names which part of the ordering is kept.
+type Selection string
+
+// The selections of Table 4.
+const (
+	Top    Selection = "top"
+	Bottom Selection = "bottom"
+	Random Selection = "random"
+)
+
+// Selections are all three, in table order.
+var Selections = []Selection{Top, Random, Bottom}
+
+// Keep returns the neurons that selection s keeps at percent of n neurons
+// given an ordering (most important first), ascending.
+func Keep(s Selection, ordering []int, n int, percent float64, seed uint64) ([]int, error) {
+	if len(ordering) != n {
+		return nil, fmt.Errorf("ordering lists %d neurons, want all %d", len(ordering), n)
+	}
+	var keep []int
+	switch s {
+	case Top:
+		keep = append(keep, ranking.TopPercent(ordering, n, percent)...)
+	case Bottom:
+		keep = append(keep, ranking.BottomPercent(ordering, n, percent)...)
+	case Random:
+		r := rand.New(rand.NewPCG(seed, uint64(percent*1000)))
+		keep = r.Perm(n)[:ranking.PercentCount(n, percent)]
+	default:
+		return nil, fmt.Errorf("unknown selection %q (want top, bottom or random)", s)
+	}
+	sort.Ints(keep)
+	return keep, nil
+}
+
+// Result is one row of the ablation table.
+type Result struct {
+	Selection Selection `json:"selection"`
+	Percent   float64   `json:"percent"`
+	Neurons   int       `json:"neurons"`
+	// Zeroed is the full probe's test accuracy with all other neurons
+	// zeroed.
+	Zeroed float64 `json:"zeroed_accuracy"`
+	// Retrained is the test accuracy of a probe trained on these neurons
+	// only (omitted when retraining was not asked for).
+	Retrained float64 `json:"retrained_accuracy,omitempty"`
+}
+
+// Options configure Run.
+type Options struct {
+	Percents   []float64
+	Selections []Selection
+	// Retrain also trains a probe on each selection (the expensive part).
+	Retrain bool
+	// Probe is the training configuration for retrained probes.
+	Probe probe.Config
+	Seed  uint64
+}
+
+// Run evaluates the full probe p under every selection and percentage.
+// ordering ranks all of p's neurons (most important first).
+func Run(b engine.Backend, p *probe.Probe, ordering []int, train, test *dataset.Dataset, opt Options, rep progress.Reporter) ([]Result, error) {
+	if rep == nil {
+		rep = progress.Nop
+	}
+	if len(opt.Percents) == 0 {
+		opt.Percents = DefaultPercents
+	}
+	if len(opt.Selections) == 0 {
+		opt.Selections = Selections
+	}
+	majority := probe.MajorityOf(train.Y, len(train.Labels))
+	bar := rep.Start("ablation", int64(len(opt.Percents)*len(opt.Selections)))
+	defer bar.Finish()
+	var out []Result
+	for _, pc := range opt.Percents {
+		for _, s := range opt.Selections {
+			keep, err := Keep(s, ordering, p.Neurons, pc, opt.Seed)
+			if err != nil {
+				return nil, err
+			}
+			r := Result{Selection: s, Percent: pc, Neurons: len(keep)}
+			zx, err := dataset.KeepOnlyColumns(test.X, keep)
+			if err != nil {
+				return nil, err
+			}
+			zt, err := test.WithX(zx)
+			if err != nil {
+				return nil, err
+			}
+			m, err := probe.Evaluate(b, p, zt, majority)
+			if err != nil {
+				return nil, err
+			}
+			r.Zeroed = m.Accuracy
+			if opt.Retrain && len(keep) > 0 {
+				if r.Retrained, err = retrain(b, keep, train, test, majority, opt.Probe); err != nil {
+					return nil, err
+				}
+			}
+			out = append(out, r)
+			bar.Add(1)
+		}
+	}
+	return out, nil
+}
+
+// retrain trains a probe on the kept columns only and returns its test
+// accuracy.
+func retrain(b engine.Backend, keep []int, train, test *dataset.Dataset, majority int32, cfg probe.Config) (float64, error) {
+	tx, err := dataset.Columns(train.X, keep)
+	if err != nil {
+		return 0, err
+	}
+	ex, err := dataset.Columns(test.X, keep)
+	if err != nil {
+		return 0, err
+	}
+	tr, err := train.WithX(tx)
+	if err != nil {
+		return 0, err
+	}
+	te, err := test.WithX(ex)
+	if err != nil {
+		return 0, err
+	}
+	p, _, err := probe.Train(b, tr, cfg, nil)
+	if err != nil {
+		return 0, fmt.Errorf("retraining on %d neurons: %w", len(keep), err)
+	}
+	m, err := probe.Evaluate(b, p, te, majority)
+	return m.Accuracy, err
+}

@@ -74,7 +74,7 @@ func (t *Truth) PlantedSet() []int {
 }
 
 // Activations generates the tokens × neurons activations for labels y in
-// [0, numLabels).
+// [0, numLabels); a token labelled dataset.Unknown gets a pure-noise row.
 func Activations(y []int32, numLabels int, cfg Config) (*dataset.Dense, *Truth, error) {
 	need := numLabels * (cfg.PlantedPerLabel + cfg.CopiesPerLabel)
 	if cfg.Neurons < need {
@@ -108,7 +108,7 @@ func Activations(y []int32, numLabels int, cfg Config) (*dataset.Dense, *Truth, 
 	n := cfg.Neurons
 	x := make([]float32, len(y)*n)
 	for i, lab := range y {
-		if lab < 0 || int(lab) >= numLabels {
+		if (lab < 0 && lab != dataset.Unknown) || int(lab) >= numLabels {
 			return nil, nil, fmt.Errorf("synthetic: label %d of token %d outside [0, %d)", lab, i, numLabels)
 		}
 		row := x[i*n : (i+1)*n]

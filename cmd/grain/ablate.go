@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/grainlab/grain/analysis/ablation"
+	"github.com/grainlab/grain/analysis/dataset"
+	"github.com/grainlab/grain/analysis/probe"
+)
+
+func init() {
+	register(command{"ablate", "classifier ablation: keep top/random/bottom N% of a ranking (the paper's Table 4)", runAblate})
+}
+
+func parsePercents(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || v < 0 || v > 100 {
+			return nil, fmt.Errorf("bad percentage %q in %q (want numbers in [0, 100])", f, s)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func runAblate(c *cli, args []string) error {
+	train, test := split{name: "train"}, split{name: "test"}
+	var pf probeFlags
+	var lf layerFlags
+	fs := c.flags("ablate", "ablate --probe P --ranking R.json --acts A --corpus C --test-acts A2 --test-corpus C2 --property P [flags]")
+	train.register(fs, "")
+	test.register(fs, "test-")
+	pf.register(fs)
+	lf.register(fs)
+	property := fs.String("property", "", "label the probe predicts")
+	probePath := fs.String("probe", "", "probe trained on all neurons (safetensors)")
+	rankPath := fs.String("ranking", "", "neuron ordering (grain rank --method ordering --out R.json)")
+	percents := fs.String("percents", "10,15,20,25,50,100", "comma-separated neuron percentages")
+	retrain := fs.Bool("retrain", true, "also retrain a probe on each selection")
+	if err := c.parse(fs, args, false); err != nil {
+		return err
+	}
+	if err := required(fs, "probe", "ranking", "acts", "corpus", "test-acts", "test-corpus", "property"); err != nil {
+		return err
+	}
+	pcs, err := parsePercents(*percents)
+	if err != nil {
+		return err
+	}
+	cfg, err := pf.config(c.seed)
+	if err != nil {
+		return err
+	}
+	p, err := probe.Load(*probePath)
+	if err != nil {
+		return err
+	}
+	rk, err := loadRanking(*rankPath, p.Neurons)
+	if err != nil {
+		return err
+	}
+	b, err := c.backend()
+	if err != nil {
+		return err
+	}
+	set := dataset.LabelSetOf(p.Labels)
+	tr, _, err := train.load(*property, set, &lf)
+	if err != nil {
+		return err
+	}
+	defer tr.reader.Close()
+	te, _, err := test.load(*property, set, &lf)
+	if err != nil {
+		return err
+	}
+	defer te.reader.Close()
+	res, err := ablation.Run(b, p, rk.Ordering, tr.data, te.data, ablation.Options{
+		Percents: pcs, Retrain: *retrain, Probe: cfg, Seed: c.seed,
+	}, c.progress())
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return writeJSON(c.stdout, res)
+	}
+	printAblation(c, res, *retrain)
+	return nil
+}
+
+func printAblation(c *cli, res []ablation.Result, retrained bool) {
+	header := []string{"neurons", "selection", "count", "zeroed acc"}
+	if retrained {
+		header = append(header, "retrained acc")
+	}
+	t := newTable(c.stdout, header...)
+	for _, r := range res {
+		row := []any{fmt.Sprintf("%g%%", r.Percent), r.Selection, r.Neurons, pct(r.Zeroed)}
+		if retrained {
+			row = append(row, pct(r.Retrained))
+		}
+		t.row(row...)
+	}
+	t.flush()
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/grainlab/grain/analysis/activations"
+	"github.com/grainlab/grain/analysis/corpus"
+	"github.com/grainlab/grain/analysis/dataset"
+)
+
+// split names the files of one labeled split: an activation file and the
+// corpus whose tokens it covers.
+type split struct {
+	name   string // "train", "test", "dev"
+	acts   string
+	corpus string
+	labels string
+}
+
+// register adds --PREFIXacts, --PREFIXcorpus and --PREFIXlabels.
+func (s *split) register(fs *flag.FlagSet, prefix string) {
+	fs.StringVar(&s.acts, prefix+"acts", "", s.name+" activations (grain activation file, .gact)")
+	fs.StringVar(&s.corpus, prefix+"corpus", "", s.name+" corpus: CoNLL-U (.conllu[.gz]), PMB layer CoNLL (.conll), or a NeuroX tokens file with --"+prefix+"labels")
+	fs.StringVar(&s.labels, prefix+"labels", "", s.name+" NeuroX labels file (one line of labels per line of --"+prefix+"corpus)")
+}
+
+func (s *split) given() bool { return s.acts != "" || s.corpus != "" }
+
+// layerFlags select layers of an activation file.
+type layerFlags struct {
+	layers    string
+	direction string
+}
+
+func (l *layerFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.layers, "layers", "", "comma-separated layer names to keep (default: all layers)")
+	fs.StringVar(&l.direction, "direction", "", "keep only the forward or backward half of bidirectional layers")
+}
+
+// columns returns the neurons the filter keeps, or nil for all.
+func (l *layerFlags) columns(m activations.Meta) ([]int, error) {
+	if l.layers == "" && l.direction == "" {
+		return nil, nil
+	}
+	f := activations.LayerFilter{Direction: activations.Direction(l.direction)}
+	if l.layers != "" {
+		f.Names = strings.Split(l.layers, ",")
+	}
+	return m.Columns(f)
+}
+
+// readCorpus reads a corpus, choosing the reader from the file name.
+func readCorpus(path, labelsPath, property string) (*corpus.Corpus, error) {
+	if labelsPath != "" {
+		return corpus.ReadNeuroX(path, labelsPath, property)
+	}
+	base := strings.TrimSuffix(filepath.Base(path), ".gz")
+	switch filepath.Ext(base) {
+	case ".conllu":
+		return corpus.ReadCoNLLU(path)
+	case ".conll":
+		return corpus.ReadPMB(path)
+	}
+	return nil, fmt.Errorf("%s: unknown corpus format (want .conllu[.gz] for CoNLL-U, .conll for PMB, or a NeuroX tokens file with --labels)", path)
+}
+
+// loaded is one split joined with its labels.
+type loaded struct {
+	data   *dataset.Dataset
+	reader *activations.Reader
+	labels [][]string
+}
+
+// load reads a split and joins it with property's labels. set maps labels
+// to ids; nil makes one from this split (do that for the training split).
+// cols, when non-nil, keeps only those neurons.
+func (s *split) load(property string, set *dataset.LabelSet, lf *layerFlags) (*loaded, *dataset.LabelSet, error) {
+	if s.acts == "" || s.corpus == "" {
+		return nil, nil, fmt.Errorf("the %s split needs both activations and a corpus", s.name)
+	}
+	c, err := readCorpus(s.corpus, s.labels, property)
+	if err != nil {
+		return nil, nil, err
+	}
+	labels, err := c.Labels(property)
+	if err != nil {
+		return nil, nil, err
+	}
+	if set == nil {
+		set = dataset.NewLabelSet(labels)
+	}
+	r, err := activations.Open(s.acts)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := dataset.Join(r, c.Tokens(), labels, set)
+	if err != nil {
+		r.Close()
+		return nil, nil, fmt.Errorf("%s and %s: %w", s.acts, s.corpus, err)
+	}
+	if lf != nil {
+		cols, err := lf.columns(r.Meta())
+		if err != nil {
+			r.Close()
+			return nil, nil, fmt.Errorf("%s: %w", s.acts, err)
+		}
+		if cols != nil {
+			x, err := dataset.Columns(d.X, cols)
+			if err != nil {
+				r.Close()
+				return nil, nil, err
+			}
+			d, _ = d.WithX(x)
+		}
+	}
+	return &loaded{data: d, reader: r, labels: labels}, set, nil
+}

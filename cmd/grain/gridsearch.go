@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/grainlab/grain/analysis/dataset"
+	"github.com/grainlab/grain/analysis/gridsearch"
+)
+
+func init() {
+	register(command{"gridsearch", "choose elastic-net λ1, λ2: accuracy vs neurons holding 25% of the weight mass", runGridSearch})
+}
+
+func parseFloats(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || v < 0 {
+			return nil, fmt.Errorf("bad value %q in %q (want non-negative numbers)", f, s)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func runGridSearch(c *cli, args []string) error {
+	train, dev := split{name: "train"}, split{name: "dev"}
+	var pf probeFlags
+	var lf layerFlags
+	fs := c.flags("gridsearch", "gridsearch --acts A --corpus C --property P [--dev-acts ... --dev-corpus ...] [flags]")
+	train.register(fs, "")
+	dev.register(fs, "dev-")
+	pf.register(fs)
+	lf.register(fs)
+	property := fs.String("property", "", "label to predict")
+	l1s := fs.String("l1s", "0,1e-5,1e-4,1e-3,1e-2", "λ1 values")
+	l2s := fs.String("l2s", "0,1e-5,1e-4,1e-3,1e-2", "λ2 values")
+	tol := fs.Float64("tolerance", 0.01, "choice rule: accuracy slack below the best")
+	if err := c.parse(fs, args, false); err != nil {
+		return err
+	}
+	if err := required(fs, "acts", "corpus", "property"); err != nil {
+		return err
+	}
+	a, err := parseFloats(*l1s)
+	if err != nil {
+		return err
+	}
+	bv, err := parseFloats(*l2s)
+	if err != nil {
+		return err
+	}
+	cfg, err := pf.config(c.seed)
+	if err != nil {
+		return err
+	}
+	b, err := c.backend()
+	if err != nil {
+		return err
+	}
+	tr, set, err := train.load(*property, nil, &lf)
+	if err != nil {
+		return err
+	}
+	defer tr.reader.Close()
+	trainD, devD := tr.data, (*dataset.Dataset)(nil)
+	if dev.given() {
+		dv, _, err := dev.load(*property, set, &lf)
+		if err != nil {
+			return err
+		}
+		defer dv.reader.Close()
+		devD = dv.data
+	} else {
+		// Hold out 10% of the training tokens (blocks of 256) as dev.
+		keep, held := dataset.HoldOut(len(tr.data.Y), 256, 0.1, c.seed)
+		if trainD, err = tr.data.Subset(keep); err != nil {
+			return err
+		}
+		if devD, err = tr.data.Subset(held); err != nil {
+			return err
+		}
+	}
+	res, err := gridsearch.Run(b, trainD, devD, gridsearch.Options{L1s: a, L2s: bv, Tolerance: *tol, Probe: cfg}, c.progress())
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return writeJSON(c.stdout, res)
+	}
+	t := newTable(c.stdout, "λ1", "λ2", "dev acc", "25% union", "25% mean/label", "")
+	for i, p := range res.Points {
+		mark := ""
+		if i == res.Chosen {
+			mark = "← chosen"
+		}
+		t.row(fmt.Sprint(p.L1), fmt.Sprint(p.L2), pct(p.DevAccuracy), p.Union, fmt.Sprintf("%.1f", p.MeanPerLabel), mark)
+	}
+	t.flush()
+	ch := res.Points[res.Chosen]
+	fmt.Fprintf(c.stdout, "chosen: --l1 %g --l2 %g (fewest neurons for 25%% mass within %.1f points of the best accuracy)\n", ch.L1, ch.L2, 100*res.Tolerance)
+	return nil
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/grainlab/grain/analysis/ablation"
+	"github.com/grainlab/grain/analysis/lca"
+	"github.com/grainlab/grain/analysis/probe"
+	"github.com/grainlab/grain/analysis/ranking"
+	"github.com/grainlab/grain/engine/atomicfile"
+)
+
+func init() {
+	register(command{"lca", "Linguistic Correlation Analysis end to end: probe, scores, ranking, focus, ablation", runLCA})
+}
+
+func runLCA(c *cli, args []string) error {
+	train, test := split{name: "train"}, split{name: "test"}
+	var pf probeFlags
+	var lf layerFlags
+	fs := c.flags("lca", "lca --acts A --corpus C --test-acts A2 --test-corpus C2 --property P [--out DIR] [flags]")
+	train.register(fs, "")
+	test.register(fs, "test-")
+	pf.register(fs)
+	lf.register(fs)
+	property := fs.String("property", "", "label to predict")
+	control := fs.Bool("control", true, "train a control-task probe and report selectivity")
+	ablate := fs.Bool("ablate", true, "run the classifier ablation")
+	retrain := fs.Bool("retrain", true, "ablation: retrain probes on each selection")
+	percents := fs.String("percents", "10,15,20,25,50,100", "ablation percentages")
+	out := fs.String("out", "", "directory for probe.safetensors, ranking.json and report.json")
+	if err := c.parse(fs, args, false); err != nil {
+		return err
+	}
+	if err := required(fs, "acts", "corpus", "test-acts", "test-corpus", "property"); err != nil {
+		return err
+	}
+	cfg, err := pf.config(c.seed)
+	if err != nil {
+		return err
+	}
+	opt := lca.Options{Probe: cfg, Control: *control}
+	if *ablate {
+		pcs, err := parsePercents(*percents)
+		if err != nil {
+			return err
+		}
+		opt.Ablation = &ablation.Options{Percents: pcs, Retrain: *retrain, Probe: cfg, Seed: c.seed}
+	}
+	b, err := c.backend()
+	if err != nil {
+		return err
+	}
+	tr, set, err := train.load(*property, nil, &lf)
+	if err != nil {
+		return err
+	}
+	defer tr.reader.Close()
+	te, _, err := test.load(*property, set, &lf)
+	if err != nil {
+		return err
+	}
+	defer te.reader.Close()
+	rep, p, err := lca.Run(b, tr.data, te.data, opt, c.progress())
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		if err := saveLCA(*out, rep, p, *property); err != nil {
+			return err
+		}
+	}
+	if c.json {
+		return writeJSON(c.stdout, rep)
+	}
+	printLCA(c, rep, *retrain)
+	if *out != "" {
+		fmt.Fprintf(c.stdout, "\nwrote %s/{probe.safetensors,ranking.json,report.json}\n", *out)
+	}
+	return nil
+}
+
+func saveLCA(dir string, rep *lca.Report, p *probe.Probe, property string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	p.Meta["property"] = property
+	if err := probe.Save(filepath.Join(dir, "probe.safetensors"), p); err != nil {
+		return err
+	}
+	rf := &ranking.File{Version: ranking.FormatVersion, Method: ranking.MethodOrdering,
+		Parameters: params("stride", ranking.DefaultStride), NumNeurons: rep.Neurons,
+		Labels: p.Labels, Ordering: rep.Ordering.Neurons, Cutoffs: rep.Ordering.Cutoffs}
+	if err := ranking.WriteFile(filepath.Join(dir, "ranking.json"), rf); err != nil {
+		return err
+	}
+	f, err := atomicfile.Create(filepath.Join(dir, "report.json"))
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if err := writeJSON(f, rep); err != nil {
+		return err
+	}
+	return f.Commit()
+}
+
+func printLCA(c *cli, r *lca.Report, retrained bool) {
+	fmt.Fprintf(c.stdout, "probe: %d train / %d test tokens, %d neurons, %d labels; %d epochs (kept %d)\n",
+		r.TrainTokens, r.TestTokens, r.Neurons, len(r.Labels), len(r.Training.Epochs), r.Training.BestEpoch)
+	var sel *float64
+	if r.Selectivity != nil {
+		sel = r.Selectivity
+	}
+	printMetrics(c, r.Test, sel)
+	fmt.Fprintf(c.stdout, "\nmost focused labels (neurons holding 25%% of the label's weight mass):\n")
+	t := newTable(c.stdout, "label", "neurons", "which")
+	for i, f := range r.Focus {
+		if i == 8 {
+			break
+		}
+		t.row(f.Label, f.Count, intList(f.Neurons, 8))
+	}
+	t.flush()
+	if n := len(r.Focus); n > 8 {
+		fmt.Fprintf(c.stdout, "most distributed: ")
+		for i := n - 1; i >= max(n-4, 8); i-- {
+			fmt.Fprintf(c.stdout, "%s (%d)  ", r.Focus[i].Label, r.Focus[i].Count)
+		}
+		fmt.Fprintln(c.stdout)
+	}
+	fmt.Fprintf(c.stdout, "\ntop neurons: %s\n", intList(r.Ordering.Neurons, 20))
+	if len(r.Ablation) > 0 {
+		fmt.Fprintf(c.stdout, "\nclassifier ablation (full accuracy %s):\n", pct(r.Test.Accuracy))
+		printAblation(c, r.Ablation, retrained)
+	}
+}

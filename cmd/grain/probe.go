@@ -1,0 +1,220 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/grainlab/grain/analysis/dataset"
+	"github.com/grainlab/grain/analysis/probe"
+	"github.com/grainlab/grain/analysis/ranking"
+)
+
+func init() {
+	register(command{"probe", "train or evaluate a linear probe (probe train | probe eval)", runProbe})
+}
+
+// probeFlags are the training settings shared by every command that trains
+// probes.
+type probeFlags struct {
+	mode      string
+	l1, l2    float64
+	epochs    int
+	batch     int
+	lr        float64
+	precision string
+}
+
+func (p *probeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&p.mode, "mode", "fast", "training protocol: fast (grain's, early stopping) or neurox (NeuroX's exact protocol)")
+	fs.Float64Var(&p.l1, "l1", 1e-5, "elastic-net λ1 (weight of Σ|W|)")
+	fs.Float64Var(&p.l2, "l2", 1e-5, "elastic-net λ2 (weight of sqrt(ΣW²))")
+	fs.IntVar(&p.epochs, "epochs", 0, "epochs (neurox: 10; fast: at most 6) — 0 keeps the mode's default")
+	fs.IntVar(&p.batch, "batch", 0, "batch size (neurox: 32; fast: 128) — 0 keeps the mode's default")
+	fs.Float64Var(&p.lr, "lr", 0, "Adam learning rate (neurox: 1e-3; fast: 5e-3) — 0 keeps the mode's default")
+}
+
+func (p *probeFlags) config(seed uint64) (probe.Config, error) {
+	mode, err := probe.ParseMode(p.mode)
+	if err != nil {
+		return probe.Config{}, err
+	}
+	c := probe.DefaultConfig(mode)
+	c.L1, c.L2, c.Seed = p.l1, p.l2, seed
+	if p.epochs > 0 {
+		c.Epochs = p.epochs
+	}
+	if p.batch > 0 {
+		c.BatchSize = p.batch
+	}
+	if p.lr > 0 {
+		c.LR = p.lr
+	}
+	return c, nil
+}
+
+func runProbe(c *cli, args []string) error {
+	if len(args) == 0 || (args[0] != "train" && args[0] != "eval") {
+		fmt.Fprintln(c.stderr, "Usage: grain probe train|eval [flags]   (grain probe train -h for the flags)")
+		return errUsage
+	}
+	if args[0] == "train" {
+		return probeTrain(c, args[1:])
+	}
+	return probeEval(c, args[1:])
+}
+
+func probeTrain(c *cli, args []string) error {
+	train, test := split{name: "train"}, split{name: "test"}
+	var pf probeFlags
+	var lf layerFlags
+	fs := c.flags("probe train", "probe train --acts A.gact --corpus C --property P --out PROBE.safetensors [--test-acts ... --test-corpus ...] [flags]")
+	train.register(fs, "")
+	test.register(fs, "test-")
+	pf.register(fs)
+	lf.register(fs)
+	property := fs.String("property", "", "label to predict: upos, xpos, feats:NAME, sem, ccg, position, position-bucket, month, or the NeuroX labels' name")
+	out := fs.String("out", "", "where to save the probe (safetensors)")
+	control := fs.Bool("control", false, "also train a control-task probe and report selectivity (needs test data)")
+	if err := c.parse(fs, args, false); err != nil {
+		return err
+	}
+	if err := required(fs, "acts", "corpus", "property", "out"); err != nil {
+		return err
+	}
+	cfg, err := pf.config(c.seed)
+	if err != nil {
+		return err
+	}
+	b, err := c.backend()
+	if err != nil {
+		return err
+	}
+	tr, set, err := train.load(*property, nil, &lf)
+	if err != nil {
+		return err
+	}
+	defer tr.reader.Close()
+	p, log, err := probe.Train(b, tr.data, cfg, c.progress())
+	if err != nil {
+		return err
+	}
+	p.Meta["property"] = *property
+	p.Meta["activations"] = train.acts
+	if err := probe.Save(*out, p); err != nil {
+		return err
+	}
+	result := map[string]any{"probe": *out, "training": log}
+	var metrics *probe.Metrics
+	var selectivity *float64
+	if test.given() {
+		te, _, err := test.load(*property, set, &lf)
+		if err != nil {
+			return err
+		}
+		defer te.reader.Close()
+		m, err := probe.Evaluate(b, p, te.data, probe.MajorityOf(tr.data.Y, len(set.Names)))
+		if err != nil {
+			return err
+		}
+		metrics = &m
+		result["test"] = m
+		if *control {
+			cm, err := probe.Selectivity(b, tr.data, te.data, cfg, c.progress())
+			if err != nil {
+				return err
+			}
+			s := m.Accuracy - cm.Accuracy
+			selectivity = &s
+			result["control"], result["selectivity"] = cm, s
+		}
+	} else if *control {
+		return fmt.Errorf("--control needs --test-acts and --test-corpus")
+	}
+	if c.json {
+		return writeJSON(c.stdout, result)
+	}
+	fmt.Fprintf(c.stdout, "saved %s: %d labels × %d neurons, %s mode, %d epochs (kept epoch %d)\n",
+		*out, len(p.Labels), p.Neurons, cfg.Mode, len(log.Epochs), log.BestEpoch)
+	if metrics != nil {
+		printMetrics(c, *metrics, selectivity)
+	}
+	return nil
+}
+
+func probeEval(c *cli, args []string) error {
+	test := split{name: "test"}
+	var lf layerFlags
+	fs := c.flags("probe eval", "probe eval --probe P.safetensors --acts A.gact --corpus C --property P [flags]")
+	test.register(fs, "")
+	lf.register(fs)
+	property := fs.String("property", "", "label the probe predicts")
+	probePath := fs.String("probe", "", "probe (safetensors)")
+	perLabel := fs.Bool("per-label", false, "print every label's scores")
+	if err := c.parse(fs, args, false); err != nil {
+		return err
+	}
+	if err := required(fs, "probe", "acts", "corpus", "property"); err != nil {
+		return err
+	}
+	p, err := probe.Load(*probePath)
+	if err != nil {
+		return err
+	}
+	b, err := c.backend()
+	if err != nil {
+		return err
+	}
+	te, _, err := test.load(*property, dataset.LabelSetOf(p.Labels), &lf)
+	if err != nil {
+		return err
+	}
+	defer te.reader.Close()
+	// The majority baseline needs the training distribution, which a saved
+	// probe does not carry: the test split's own majority is used.
+	m, err := probe.Evaluate(b, p, te.data, probe.MajorityOf(te.data.Y, len(p.Labels)))
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return writeJSON(c.stdout, m)
+	}
+	printMetrics(c, m, nil)
+	if *perLabel {
+		t := newTable(c.stdout, "label", "count", "accuracy", "precision", "F1")
+		for _, s := range m.PerLabel {
+			t.row(s.Label, s.Count, s.Accuracy, s.Precision, s.F1)
+		}
+		t.flush()
+	}
+	return nil
+}
+
+func printMetrics(c *cli, m probe.Metrics, selectivity *float64) {
+	fmt.Fprintf(c.stdout, "accuracy %s  macro-F1 %.4f  majority baseline %s (%q)  tokens %d",
+		pct(m.Accuracy), m.MacroF1, pct(m.Majority), m.MajorityLabel, m.Rows)
+	if m.Unseen > 0 {
+		fmt.Fprintf(c.stdout, "  (%d tokens with labels unseen in training count as errors)", m.Unseen)
+	}
+	fmt.Fprintln(c.stdout)
+	if selectivity != nil {
+		fmt.Fprintf(c.stdout, "control task accuracy %s  selectivity %.2f points\n", pct(m.Accuracy-*selectivity), 100**selectivity)
+	}
+}
+
+// loadRanking reads a ranking file and checks it covers n neurons.
+func loadRanking(path string, n int) (*ranking.File, error) {
+	f, err := ranking.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if f.NumNeurons != n {
+		return nil, fmt.Errorf("%s ranks %d neurons, the probe has %d", path, f.NumNeurons, n)
+	}
+	if len(f.Ordering) != n {
+		return nil, fmt.Errorf("%s has no full ordering (method %q); make one with grain rank --method ordering", path, f.Method)
+	}
+	return f, nil
+}
+
+var _ = os.Stderr

@@ -61,11 +61,13 @@ func runDemo(c *cli, args []string) error {
 	if *sentences > 0 && *sentences < len(trainC.Sentences) {
 		trainC.Sentences = trainC.Sentences[:*sentences]
 	}
-	fmt.Fprintf(c.stdout, "grain demo: Linguistic Correlation Analysis of Penn POS tags (EWT XPOS)\n")
-	fmt.Fprintf(c.stdout, "data: %d train sentences (%d tokens) and %d test sentences (%d tokens) of UD English EWT\n",
-		len(trainC.Sentences), trainC.NumTokens(), len(testC.Sentences), testC.NumTokens())
-	fmt.Fprintf(c.stdout, "activations: SYNTHETIC, %d layers × %d neurons with 2 planted neurons per tag (+1 noisy copy);\n"+
-		"             the truth is known, so the table below can be checked against it\n\n", demoLayers, demoDim)
+	if !c.json {
+		fmt.Fprintf(c.stdout, "grain demo: Linguistic Correlation Analysis of Penn POS tags (EWT XPOS)\n")
+		fmt.Fprintf(c.stdout, "data: %d train sentences (%d tokens) and %d test sentences (%d tokens) of UD English EWT\n",
+			len(trainC.Sentences), trainC.NumTokens(), len(testC.Sentences), testC.NumTokens())
+		fmt.Fprintf(c.stdout, "activations: SYNTHETIC, %d layers × %d neurons with 2 planted neurons per tag (+1 noisy copy);\n"+
+			"             the truth is known, so the table below can be checked against it\n\n", demoLayers, demoDim)
+	}
 
 	trainLabels, err := trainC.Labels(corpus.XPOS)
 	if err != nil {

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/grainlab/grain/analysis/activations"
+	"github.com/grainlab/grain/analysis/dataset"
+	"github.com/grainlab/grain/analysis/ranking"
+	"github.com/grainlab/grain/analysis/synthetic"
+)
+
+// run runs grain with args and returns its exit code, stdout and stderr.
+func run(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	c := &cli{stdout: &out, stderr: &errb}
+	code := c.main(args)
+	return code, out.String(), errb.String()
+}
+
+// fixture writes a small planted-neuron split as a NeuroX text corpus and
+// a grain activation file: sentences of 6 tokens whose labels come from a
+// Zipf draw over 5 tags.
+func fixture(t *testing.T, dir, name string, sentences int, seed uint64) (acts, tokens, labels string) {
+	t.Helper()
+	const per = 6
+	y := synthetic.ZipfLabels(sentences*per, 5, 1, seed)
+	cfg := synthetic.DefaultConfig(40)
+	cfg.Seed = 9 // same planted neurons in every split
+	x, _, err := synthetic.Activations(y, 5, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Different noise per split: shift rows by a split-specific draw.
+	noise, _, _ := synthetic.Activations(make([]int32, len(y)), 5, synthetic.Config{Neurons: 40, Noise: 0.3, Seed: seed})
+	for i := range x.Data {
+		x.Data[i] += noise.Data[i]
+	}
+	acts = filepath.Join(dir, name+".gact")
+	tokens = filepath.Join(dir, name+".tok")
+	labels = filepath.Join(dir, name+".lab")
+	w, err := activations.Create(acts, activations.Meta{Model: "test", Layers: []activations.Layer{{Name: "l0"}, {Name: "l1"}}, Dim: 20, DType: activations.Float32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tb, lb strings.Builder
+	for s := 0; s < sentences; s++ {
+		toks := make([]string, per)
+		for i := range toks {
+			toks[i] = fmt.Sprintf("w%d", (s*7+i*3)%50)
+			if i > 0 {
+				tb.WriteByte(' ')
+				lb.WriteByte(' ')
+			}
+			tb.WriteString(toks[i])
+			fmt.Fprintf(&lb, "T%d", y[s*per+i])
+		}
+		tb.WriteByte('\n')
+		lb.WriteByte('\n')
+		if err := w.AppendSentence(toks, x.RowSlice(s*per, per)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(tokens, []byte(tb.String()), 0o644)
+	os.WriteFile(labels, []byte(lb.String()), 0o644)
+	return acts, tokens, labels
+}
+
+func TestProbeRankAblatePipeline(t *testing.T) {
+	dir := t.TempDir()
+	ta, tt, tl := fixture(t, dir, "train", 400, 1)
+	ea, et, el := fixture(t, dir, "test", 150, 2)
+	probePath := filepath.Join(dir, "p.safetensors")
+	code, out, errs := run("probe", "train", "--device", "cpu", "--quiet", "--acts", ta, "--corpus", tt, "--labels", tl,
+		"--property", "tag", "--out", probePath, "--test-acts", ea, "--test-corpus", et, "--test-labels", el, "--control")
+	if code != 0 {
+		t.Fatalf("probe train: %d\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(out, "accuracy") || !strings.Contains(out, "selectivity") {
+		t.Fatalf("probe train output:\n%s", out)
+	}
+	rankPath := filepath.Join(dir, "r.json")
+	code, out, errs = run("rank", "--probe", probePath, "--method", "ordering", "--out", rankPath, "--json")
+	if code != 0 {
+		t.Fatalf("rank: %d %s", code, errs)
+	}
+	var f ranking.File
+	if err := json.Unmarshal([]byte(out), &f); err != nil || len(f.Ordering) != 40 || len(f.Cutoffs) != 101 {
+		t.Fatalf("rank --json: %v, %d neurons, %d cutoffs", err, len(f.Ordering), len(f.Cutoffs))
+	}
+	for _, m := range []string{"top", "bottom", "threshold", "random", "granular", "fixed-bottom"} {
+		if code, _, errs := run("rank", "--probe", probePath, "--method", m, "--percent", "30"); code != 0 {
+			t.Fatalf("rank --method %s: %s", m, errs)
+		}
+	}
+	code, out, errs = run("ablate", "--device", "cpu", "--quiet", "--probe", probePath, "--ranking", rankPath, "--property", "tag",
+		"--acts", ta, "--corpus", tt, "--labels", tl, "--test-acts", ea, "--test-corpus", et, "--test-labels", el, "--percents", "10,50", "--json")
+	if code != 0 {
+		t.Fatalf("ablate: %d %s", code, errs)
+	}
+	var res []struct {
+		Selection string
+		Percent   float64
+		Zeroed    float64 `json:"zeroed_accuracy"`
+		Retrained float64 `json:"retrained_accuracy"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res) != 6 {
+		t.Fatalf("ablate --json: %v %s", err, out)
+	}
+	if res[0].Selection != "top" || res[2].Selection != "bottom" || res[0].Retrained <= res[2].Retrained {
+		t.Fatalf("ablation rows: %+v", res)
+	}
+	code, out, errs = run("rank", "--method", "probeless", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "tag")
+	if code != 0 || !strings.Contains(out, "probeless") {
+		t.Fatalf("probeless: %d %s %s", code, out, errs)
+	}
+	code, out, errs = run("inspect", "--verify", ta)
+	if code != 0 || !strings.Contains(out, "2400 tokens") || !strings.Contains(out, "verified") {
+		t.Fatalf("inspect: %d %s %s", code, out, errs)
+	}
+}
+
+func TestBadInputErrors(t *testing.T) {
+	dir := t.TempDir()
+	ta, tt, tl := fixture(t, dir, "train", 20, 1)
+	out := filepath.Join(dir, "p.safetensors")
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown device", []string{"probe", "train", "--device", "tpu", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "x", "--out", out}, `unknown device "tpu"`},
+		{"cuda not built", []string{"probe", "train", "--device", "cuda", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "x", "--out", out}, "not available in this build"},
+		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
+		{"missing flags", []string{"probe", "train"}, "missing --acts"},
+	}
+	// A labels file with one label too few on line 3.
+	short := filepath.Join(dir, "short.lab")
+	b, _ := os.ReadFile(tl)
+	lines := strings.Split(string(b), "\n")
+	lines[2] = lines[2][:strings.LastIndex(lines[2], " ")]
+	os.WriteFile(short, []byte(strings.Join(lines, "\n")), 0o644)
+	cases = append(cases, struct {
+		name string
+		args []string
+		want string
+	}{"count mismatch", []string{"probe", "train", "--device", "cpu", "--acts", ta, "--corpus", tt, "--labels", short, "--property", "x", "--out", out}, ":3:"})
+	// A truncated activation file.
+	trunc := filepath.Join(dir, "trunc.gact")
+	ab, _ := os.ReadFile(ta)
+	os.WriteFile(trunc, ab[:len(ab)-100], 0o644)
+	cases = append(cases, struct {
+		name string
+		args []string
+		want string
+	}{"truncated activations", []string{"inspect", trunc}, "trunc.gact"})
+	for _, c := range cases {
+		code, _, errs := run(c.args...)
+		if code == 0 || !strings.Contains(errs, c.want) {
+			t.Errorf("%s: exit %d, stderr %q, want it to mention %q", c.name, code, errs, c.want)
+		}
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a failed run left a probe file behind")
+	}
+}
+
+func TestHelp(t *testing.T) {
+	code, out, _ := run("help")
+	for _, cmd := range []string{"demo", "lca", "probe", "rank", "ablate", "gridsearch", "import", "export", "inspect"} {
+		if !strings.Contains(out, cmd) {
+			t.Errorf("help lacks %s", cmd)
+		}
+	}
+	if code != 0 {
+		t.Fatal(code)
+	}
+	var _ = dataset.Unknown
+}
+
+// TestDemo runs the main job on a small slice of EWT and checks the
+// ranking against the planted truth.
+func TestDemo(t *testing.T) {
+	code, out, errs := run("demo", "--device", "cpu", "--quiet", "--json", "--sentences", "1500")
+	if code != 0 {
+		t.Fatalf("demo: %d %s", code, errs)
+	}
+	var r struct {
+		Report struct {
+			Test struct {
+				Accuracy float64 `json:"accuracy"`
+				Majority float64 `json:"majority_baseline"`
+			} `json:"test"`
+			Selectivity float64 `json:"selectivity"`
+			Ordering    struct{ Neurons []int } `json:"ordering"`
+		} `json:"report"`
+		Truth struct {
+			Planted [][]int
+			Copies  map[string][]int
+		} `json:"truth"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	carriers := map[int]bool{}
+	for _, p := range r.Truth.Planted {
+		for _, j := range p {
+			carriers[j] = true
+		}
+	}
+	for _, cs := range r.Truth.Copies {
+		for _, j := range cs {
+			carriers[j] = true
+		}
+	}
+	hits := 0
+	for _, j := range r.Report.Ordering.Neurons[:len(carriers)] {
+		if carriers[j] {
+			hits++
+		}
+	}
+	if float64(hits) < 0.9*float64(len(carriers)) {
+		t.Errorf("only %d of the top %d neurons are planted", hits, len(carriers))
+	}
+	if r.Report.Test.Accuracy < 0.8 || r.Report.Test.Accuracy < r.Report.Test.Majority+0.5 || r.Report.Selectivity < 0.3 {
+		t.Errorf("demo accuracy %.3f (majority %.3f), selectivity %.3f", r.Report.Test.Accuracy, r.Report.Test.Majority, r.Report.Selectivity)
+	}
+}

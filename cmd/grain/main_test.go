@@ -199,7 +199,7 @@ func TestDemo(t *testing.T) {
 				Accuracy float64 `json:"accuracy"`
 				Majority float64 `json:"majority_baseline"`
 			} `json:"test"`
-			Selectivity float64 `json:"selectivity"`
+			Selectivity float64                 `json:"selectivity"`
 			Ordering    struct{ Neurons []int } `json:"ordering"`
 		} `json:"report"`
 		Truth struct {

@@ -3,165 +3,37 @@ package activations
 import (
 	"math"
 	"math/rand/v2"
-	"sort"
 	"testing"
+
+	"github.com/grainlab/grain/kernels"
 )
-
-// halfValue is the exact value of a finite half bit pattern, computed from
-// the definition in float64.
-func halfValue(h uint16) float64 {
-	s := 1.0
-	if h&0x8000 != 0 {
-		s = -1
-	}
-	e := int(h>>10) & 0x1f
-	m := float64(h & 0x3ff)
-	if e == 0 {
-		return s * m * math.Ldexp(1, -24)
-	}
-	return s * (1 + m/1024) * math.Ldexp(1, e-15)
-}
-
-func TestHalfToFloat32AllValues(t *testing.T) {
-	all := make([]byte, 2*65536)
-	for i := 0; i < 65536; i++ {
-		all[2*i], all[2*i+1] = byte(i), byte(i>>8)
-	}
-	decoded := make([]float32, 65536)
-	decodeHalves(decoded, all)
-	for i := 0; i < 65536; i++ {
-		h := uint16(i)
-		f := HalfToFloat32(h)
-		if math.Float32bits(decoded[i]) != math.Float32bits(f) {
-			t.Fatalf("decodeHalves(%#04x) = %#08x, HalfToFloat32 = %#08x", h, math.Float32bits(decoded[i]), math.Float32bits(f))
-		}
-		exp := h >> 10 & 0x1f
-		switch {
-		case exp == 0x1f && h&0x3ff == 0:
-			if !math.IsInf(float64(f), 0) || math.Signbit(float64(f)) != (h&0x8000 != 0) {
-				t.Fatalf("HalfToFloat32(%#04x) = %v, want Inf", h, f)
-			}
-		case exp == 0x1f:
-			if !math.IsNaN(float64(f)) {
-				t.Fatalf("HalfToFloat32(%#04x) = %v, want NaN", h, f)
-			}
-		default:
-			if float64(f) != halfValue(h) || math.Signbit(float64(f)) != (h&0x8000 != 0) {
-				t.Fatalf("HalfToFloat32(%#04x) = %v, want %v", h, f, halfValue(h))
-			}
-		}
-		// Every half round-trips bit-exactly, NaN payloads and signs included.
-		if back := Float32ToHalf(f); back != h {
-			t.Fatalf("Float32ToHalf(HalfToFloat32(%#04x)) = %#04x", h, back)
-		}
-	}
-}
-
-// refHalf rounds x to half precision by searching the sorted finite halves
-// in float64, ties to even: an independent reference for Float32ToHalf.
-func refHalf(x float32, pos []float64) uint16 {
-	v := float64(x)
-	var sign uint16
-	if math.Signbit(v) {
-		sign, v = 0x8000, -v
-	}
-	switch {
-	case math.IsNaN(v):
-		panic("NaN")
-	case v >= 65520: // 65504 + half an ulp (16): ties to even goes up to Inf
-		return sign | 0x7c00
-	}
-	// pos[h] is the value of half h for h in [0, 0x7bff]; find lo ≤ v < hi.
-	i := sort.Search(len(pos), func(i int) bool { return pos[i] > v })
-	if i == len(pos) {
-		return sign | 0x7bff
-	}
-	lo, hi := uint16(i-1), uint16(i)
-	dlo, dhi := v-pos[lo], pos[hi]-v
-	switch {
-	case dlo < dhi:
-		return sign | lo
-	case dhi < dlo:
-		return sign | hi
-	case lo&1 == 0:
-		return sign | lo
-	}
-	return sign | hi
-}
-
-func TestFloat32ToHalfAgainstFloat64(t *testing.T) {
-	pos := make([]float64, 0x7c00)
-	for h := range pos {
-		pos[h] = halfValue(uint16(h))
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	check := func(x float32) {
-		t.Helper()
-		if got, want := Float32ToHalf(x), refHalf(x, pos); got != want {
-			t.Fatalf("Float32ToHalf(%g = %#08x) = %#04x, want %#04x", x, math.Float32bits(x), got, want)
-		}
-	}
-	for i := 0; i < 2_000_000; i++ {
-		var x float32
-		switch i % 4 {
-		case 0: // any finite float32
-			x = math.Float32frombits(rng.Uint32())
-			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-				continue
-			}
-		case 1: // the half range, uniformly in exponent
-			x = float32(math.Ldexp(rng.Float64()+0.5, rng.IntN(46)-30))
-		case 2: // exact midpoints between adjacent halves, and their neighbours
-			h := uint16(rng.IntN(0x7bff))
-			mid := float32((pos[h] + pos[h+1]) / 2)
-			x = []float32{mid, math.Nextafter32(mid, 0), math.Nextafter32(mid, 1e9)}[rng.IntN(3)]
-		case 3: // the subnormal range
-			x = float32(rng.Float64() * math.Ldexp(1, -13))
-		}
-		if rng.IntN(2) == 0 {
-			x = -x
-		}
-		check(x)
-	}
-	for _, x := range []float32{0, 65504, 65519.996, 65520, 1e9, math.MaxFloat32,
-		float32(math.Ldexp(1, -25)), math.Nextafter32(float32(math.Ldexp(1, -25)), 1),
-		float32(math.Ldexp(1, -24)), float32(math.Ldexp(1, -14)), math.SmallestNonzeroFloat32} {
-		check(x)
-		check(-x)
-	}
-}
-
-func TestFloat32ToHalfSpecial(t *testing.T) {
-	inf := float32(math.Inf(1))
-	for _, c := range []struct {
-		x    float32
-		want uint16
-	}{
-		{0, 0}, {float32(math.Copysign(0, -1)), 0x8000}, {1, 0x3c00}, {-2, 0xc000},
-		{65504, 0x7bff}, {65520, 0x7c00}, {inf, 0x7c00}, {-inf, 0xfc00},
-		{float32(math.Ldexp(1, -24)), 0x0001}, {float32(math.Ldexp(1, -25)), 0},
-		{math.Nextafter32(float32(math.Ldexp(1, -25)), 1), 0x0001},
-		{float32(math.Ldexp(1023, -24)) + float32(math.Ldexp(1, -25)), 0x0400}, // carry into the normals
-		{math.Float32frombits(0x7fc00000), 0x7e00},                             // quiet NaN
-		{math.Float32frombits(0x7f800001), 0x7e00},                             // payload below half's: stays NaN
-		{math.Float32frombits(0xff802000), 0xfc01},                             // signalling NaN, negative
-	} {
-		if got := Float32ToHalf(c.x); got != c.want {
-			t.Errorf("Float32ToHalf(%#08x) = %#04x, want %#04x", math.Float32bits(c.x), got, c.want)
-		}
-	}
-}
 
 func BenchmarkDecodeHalves(b *testing.B) {
 	src := make([]byte, 2*4096)
 	rng := rand.New(rand.NewPCG(3, 4))
 	for i := 0; i < 4096; i++ {
-		h := Float32ToHalf(float32(rng.NormFloat64()))
+		h := kernels.Float32ToHalf(float32(rng.NormFloat64()))
 		src[2*i], src[2*i+1] = byte(h), byte(h>>8)
 	}
 	dst := make([]float32, 4096)
 	b.SetBytes(int64(len(src)))
 	for b.Loop() {
 		decodeHalves(dst, src)
+	}
+}
+
+// TestDecodeHalvesAllValues checks the table decoder against the
+// conversion kernel on every half bit pattern.
+func TestDecodeHalvesAllValues(t *testing.T) {
+	all := make([]byte, 2*65536)
+	for i := 0; i < 65536; i++ {
+		all[2*i], all[2*i+1] = byte(i), byte(i>>8)
+	}
+	decoded := make([]float32, 65536)
+	decodeHalves(decoded, all)
+	for i := range decoded {
+		if want := kernels.HalfToFloat32(uint16(i)); math.Float32bits(decoded[i]) != math.Float32bits(want) {
+			t.Fatalf("decodeHalves(%#04x) = %#08x, want %#08x", i, math.Float32bits(decoded[i]), math.Float32bits(want))
+		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/grainlab/grain/kernels"
 )
 
 // corpus is what a test wrote: tokens and float32 rows per sentence.
@@ -28,7 +30,7 @@ func (c corpus) all(t DType) []float32 {
 	}
 	if t == Float16 {
 		for i, v := range out {
-			out[i] = HalfToFloat32(Float32ToHalf(v))
+			out[i] = kernels.HalfToFloat32(kernels.Float32ToHalf(v))
 		}
 	}
 	return out

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/grainlab/grain/engine/atomicfile"
+	"github.com/grainlab/grain/kernels"
 )
 
 // Writer streams activations into a new file. Rows are appended one sentence
@@ -167,7 +168,7 @@ func (w *Writer) encode(rows []float32) (bad int) {
 			if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
 				return i
 			}
-			h := Float32ToHalf(v)
+			h := kernels.Float32ToHalf(v)
 			if h&0x7c00 == 0x7c00 {
 				return i
 			}

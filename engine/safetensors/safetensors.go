@@ -42,6 +42,8 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+
+	"github.com/grainlab/grain/kernels"
 )
 
 // DType is a safetensors element type, spelled as in the file header.
@@ -165,11 +167,11 @@ func (t *Tensor) Float32() ([]float32, error) {
 		}
 	case F16:
 		for i := range out {
-			out[i] = F16ToFloat32(binary.LittleEndian.Uint16(d[2*i:]))
+			out[i] = kernels.HalfToFloat32(binary.LittleEndian.Uint16(d[2*i:]))
 		}
 	case BF16:
 		for i := range out {
-			out[i] = BF16ToFloat32(binary.LittleEndian.Uint16(d[2*i:]))
+			out[i] = kernels.BF16ToFloat32(binary.LittleEndian.Uint16(d[2*i:]))
 		}
 	case F64:
 		for i := range out {
@@ -271,7 +273,7 @@ func NewF64(name string, shape []int, v []float64) Tensor {
 func NewF16(name string, shape []int, v []float32) Tensor {
 	t := newTensor(name, F16, shape, len(v))
 	for i, x := range v {
-		binary.LittleEndian.PutUint16(t.Data[2*i:], Float32ToF16(x))
+		binary.LittleEndian.PutUint16(t.Data[2*i:], kernels.Float32ToHalf(x))
 	}
 	return t
 }
@@ -281,7 +283,7 @@ func NewF16(name string, shape []int, v []float32) Tensor {
 func NewBF16(name string, shape []int, v []float32) Tensor {
 	t := newTensor(name, BF16, shape, len(v))
 	for i, x := range v {
-		binary.LittleEndian.PutUint16(t.Data[2*i:], Float32ToBF16(x))
+		binary.LittleEndian.PutUint16(t.Data[2*i:], kernels.Float32ToBF16(x))
 	}
 	return t
 }

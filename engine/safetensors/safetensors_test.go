@@ -10,6 +10,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/grainlab/grain/kernels"
 )
 
 // golden is a tiny file built by hand from the specification: metadata
@@ -84,8 +86,8 @@ func le32(v ...float32) []byte {
 // metadata last.
 func TestHandBuilt(t *testing.T) {
 	data := append(le32(3, 4, 5), []byte{9, 8}...)
-	data = binary.LittleEndian.AppendUint16(data, Float32ToF16(1.5))
-	data = binary.LittleEndian.AppendUint16(data, Float32ToBF16(-0.25))
+	data = binary.LittleEndian.AppendUint16(data, kernels.Float32ToHalf(1.5))
+	data = binary.LittleEndian.AppendUint16(data, kernels.Float32ToBF16(-0.25))
 	data = binary.LittleEndian.AppendUint64(data, math.Float64bits(math.Pi))
 	data = binary.LittleEndian.AppendUint64(data, uint64(1<<40+3))
 	hdr := ` { "z": {"shape": [3], "dtype": "F32", "data_offsets": [0, 12]},
@@ -433,74 +435,5 @@ func TestEmptyAndZeroSized(t *testing.T) {
 	// The reference implementation accepts null metadata.
 	if f, err := Unmarshal(raw(`{"__metadata__":null}`, nil)); err != nil || f.Metadata != nil || len(f.Tensors) != 0 {
 		t.Errorf("null metadata: %+v, %v", f, err)
-	}
-}
-
-func TestF16Exhaustive(t *testing.T) {
-	for h := 0; h < 1<<16; h++ {
-		f := F16ToFloat32(uint16(h))
-		back := Float32ToF16(f)
-		if f != f { // NaN stays NaN
-			if back&0x7c00 != 0x7c00 || back&0x3ff == 0 {
-				t.Fatalf("NaN %#04x -> %#04x", h, back)
-			}
-			continue
-		}
-		if back != uint16(h) {
-			t.Fatalf("%#04x -> %v -> %#04x", h, f, back)
-		}
-	}
-}
-
-// TestF16Rounding checks round-to-nearest-even against float64 arithmetic on
-// the two neighbouring binary16 values.
-func TestF16Rounding(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 4))
-	check := func(x float32) {
-		h := Float32ToF16(x)
-		got := float64(F16ToFloat32(h))
-		xd := float64(x)
-		if math.Abs(xd) >= 65520 { // beyond max + half ulp
-			if !math.IsInf(got, 0) || math.Signbit(got) != math.Signbit(xd) {
-				t.Fatalf("%v -> %v, want Inf", x, got)
-			}
-			return
-		}
-		for _, nb := range []uint16{h - 1, h + 1} {
-			if nb&0x7fff > 0x7c00 || (nb^h)&0x8000 != 0 {
-				continue
-			}
-			n := float64(F16ToFloat32(nb))
-			dg, dn := math.Abs(got-xd), math.Abs(n-xd)
-			if dn < dg || (dn == dg && h&1 == 1) {
-				t.Fatalf("%v (%#08x) -> %v (%#04x), but %v (%#04x) is nearer or even", x, math.Float32bits(x), got, h, n, nb)
-			}
-		}
-	}
-	for i := 0; i < 1_000_000; i++ {
-		check(math.Float32frombits(r.Uint32() & 0xc7ffffff))    // |exp| small enough to hit the f16 range often
-		check(math.Float32frombits(r.Uint32()&^0xffe | 0x1000)) // exact ties
-	}
-	for _, x := range []float32{0, 65504, 65519.99, 65520, 6e-8, 5.960464477539063e-08, 2.9802322387695312e-08, 2.98023259e-08, 1e-10} {
-		check(x)
-		check(-x)
-	}
-	if Float32ToF16(float32(math.NaN()))&0x7fff <= 0x7c00 {
-		t.Error("NaN not kept")
-	}
-}
-
-func TestBF16(t *testing.T) {
-	cases := map[float32]uint16{1: 0x3f80, -2: 0xc000, 1.00390625: 0x3f80, 1.01171875: 0x3f82, 3.4e38: 0x7f80}
-	for x, want := range cases {
-		if got := Float32ToBF16(x); got != want {
-			t.Errorf("Float32ToBF16(%v) = %#04x, want %#04x", x, got, want)
-		}
-	}
-	if v := BF16ToFloat32(0x3f82); v != 1.015625 {
-		t.Errorf("BF16ToFloat32 = %v", v)
-	}
-	if b := Float32ToBF16(float32(math.NaN())); b&0x7f80 != 0x7f80 || b&0x7f == 0 {
-		t.Errorf("NaN -> %#04x", b)
 	}
 }

@@ -173,6 +173,9 @@ func Train(b engine.Backend, d *dataset.Dataset, cfg Config, rep progress.Report
 			return nil, nil, fmt.Errorf("training row %d has a label outside the label set", i)
 		}
 	}
+	if err := dataset.CheckFinite(d.X); err != nil {
+		return nil, nil, fmt.Errorf("probe training data: %w", err)
+	}
 	if rep == nil {
 		rep = progress.Nop
 	}

@@ -1,7 +1,12 @@
 package probe
 
 import (
+	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/grainlab/grain/analysis/dataset"
@@ -144,4 +149,129 @@ func TestNeuroXModeMatchesFloat64Reference(t *testing.T) {
 		t.Fatalf("weights barely moved (%.3g): the comparison is vacuous", moved)
 	}
 	t.Logf("max |Δ| = %.3g after 50 steps (weights moved up to %.3g)", worst, moved)
+}
+
+func TestTrainRejectsBadInput(t *testing.T) {
+	d, _, err := synthetic.Dataset(300, 3, synthetic.DefaultConfig(20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := d.X.(*dataset.Dense)
+	x.Data[123*20+7] = float32(math.NaN())
+	b := cpu.New()
+	if _, _, err := Train(b, d, DefaultConfig(ModeFast), nil); err == nil || !strings.Contains(err.Error(), "token row 123, neuron 7") {
+		t.Fatalf("NaN input: %v", err)
+	}
+	x.Data[123*20+7] = 0
+	d.Y[5] = dataset.Unknown
+	if _, _, err := Train(b, d, DefaultConfig(ModeFast), nil); err == nil || !strings.Contains(err.Error(), "row 5") {
+		t.Fatalf("unknown label: %v", err)
+	}
+	d.Y[5] = 0
+	bad := DefaultConfig(ModeFast)
+	bad.L1 = -1
+	if _, _, err := Train(b, d, bad, nil); err == nil {
+		t.Fatal("negative λ1 accepted")
+	}
+}
+
+// TestDeterministic trains twice with one seed (same weights) and once with
+// another (different weights).
+func TestDeterministic(t *testing.T) {
+	d, _, err := synthetic.Dataset(2000, 4, synthetic.DefaultConfig(30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := cpu.New()
+	cfg := DefaultConfig(ModeFast)
+	p1, _, _ := Train(b, d, cfg, nil)
+	p2, _, _ := Train(b, d, cfg, nil)
+	cfg.Seed = 2
+	p3, _, _ := Train(b, d, cfg, nil)
+	same, diff := true, false
+	for i := range p1.Weight {
+		same = same && p1.Weight[i] == p2.Weight[i]
+		diff = diff || p1.Weight[i] != p3.Weight[i]
+	}
+	if !same || !diff {
+		t.Fatalf("same seed identical: %v, other seed differs: %v", same, diff)
+	}
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	d, _, err := synthetic.Dataset(500, 3, synthetic.DefaultConfig(12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := cpu.New()
+	p, _, err := Train(b, d, DefaultConfig(ModeFast), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "p.safetensors")
+	if err := Save(path, p); err != nil {
+		t.Fatal(err)
+	}
+	q, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(p.Weight, q.Weight) || !reflect.DeepEqual(p.Bias, q.Bias) || !reflect.DeepEqual(p.Labels, q.Labels) || q.Meta["mode"] != "fast" {
+		t.Fatalf("round trip differs: %v %v", q.Labels, q.Meta)
+	}
+	// A file without the weight tensor is a clear error.
+	os.WriteFile(path, []byte("garbage"), 0o644)
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("garbage probe: %v", err)
+	}
+}
+
+func TestScoreAndControl(t *testing.T) {
+	labels := []string{"A", "B", "C"}
+	gold := []int32{0, 0, 1, 2, dataset.Unknown, 1}
+	pred := []int32{0, 1, 1, 2, 0, 0}
+	m, err := Score(labels, gold, pred, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 3 of 6 right; majority label A is right on 2 of 6.
+	if m.Accuracy != 0.5 || m.Majority != 2.0/6 || m.Unseen != 1 {
+		t.Fatalf("%+v", m)
+	}
+	// A: tp 1, gold 2, pred 3 → R .5 P 1/3 F1 .4; B: tp 1, gold 2, pred 2 → .5;
+	// C: 1, 1, 1 → 1. Macro-F1 = (0.4 + 0.5 + 1)/3.
+	if math.Abs(m.MacroF1-(0.4+0.5+1)/3) > 1e-12 {
+		t.Fatalf("macro-F1 %v", m.MacroF1)
+	}
+	// Control task: each type keeps one label, and the labels follow the
+	// training distribution.
+	train := &dataset.Dataset{Labels: labels, Y: make([]int32, 3000), Tokens: make([]string, 3000)}
+	for i := range train.Y {
+		train.Y[i] = int32(i % 3)
+		train.Tokens[i] = fmt.Sprintf("w%d", i%500)
+	}
+	c := NewControlTask(train, 1)
+	ct, err := c.Relabel(train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byType := map[string]int32{}
+	for i, w := range ct.Tokens {
+		if l, ok := byType[w]; ok && l != ct.Y[i] {
+			t.Fatalf("type %q has two control labels", w)
+		}
+		byType[w] = ct.Y[i]
+	}
+	counts := make([]int, 3)
+	for _, l := range byType {
+		counts[l]++
+	}
+	for l, n := range counts {
+		if n < 120 || n > 215 {
+			t.Fatalf("label %d drawn for %d of 500 types, want about a third", l, n)
+		}
+	}
+	if _, err := c.Relabel(&dataset.Dataset{Y: []int32{0}}); err == nil {
+		t.Fatal("relabel without tokens accepted")
+	}
 }

@@ -1,0 +1,203 @@
+package dataset
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+func randDense(rows, cols int, seed uint64) *Dense {
+	r := rand.New(rand.NewPCG(seed, 1))
+	d := &Dense{Data: make([]float32, rows*cols), Rows: rows, Cols: cols}
+	for i := range d.Data {
+		d.Data[i] = float32(r.NormFloat64())
+	}
+	return d
+}
+
+func read(t *testing.T, m Matrix) []float32 {
+	t.Helper()
+	rows, cols := m.Dims()
+	out := make([]float32, rows*cols)
+	// Read in uneven blocks to exercise block boundaries.
+	for s := 0; s < rows; {
+		n := min(7, rows-s)
+		if err := m.ReadRows(s, n, out[s*cols:(s+n)*cols]); err != nil {
+			t.Fatal(err)
+		}
+		s += n
+	}
+	return out
+}
+
+func TestColumnViews(t *testing.T) {
+	d := randDense(23, 9, 1)
+	keep := []int{8, 0, 3}
+	c, err := Columns(d, keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := read(t, c)
+	for i := 0; i < 23; i++ {
+		for k, j := range keep {
+			if got[i*3+k] != d.Data[i*9+j] {
+				t.Fatalf("Columns[%d,%d]", i, k)
+			}
+		}
+	}
+	w, _ := WithoutColumns(d, []int{1, 2, 4, 5, 6, 7})
+	if r, c := w.Dims(); r != 23 || c != 3 {
+		t.Fatalf("WithoutColumns dims %d×%d", r, c)
+	}
+	wv := read(t, w)
+	for i := 0; i < 23; i++ {
+		if wv[i*3] != d.Data[i*9] || wv[i*3+2] != d.Data[i*9+8] {
+			t.Fatalf("WithoutColumns row %d", i)
+		}
+	}
+	z, _ := ZeroColumns(d, []int{2, 5})
+	k, _ := KeepOnlyColumns(d, Complement([]int{2, 5}, 9))
+	zv, kv := read(t, z), read(t, k)
+	for i, v := range zv {
+		j := i % 9
+		want := d.Data[i]
+		if j == 2 || j == 5 {
+			want = 0
+		}
+		if v != want || kv[i] != want {
+			t.Fatalf("zeroed [%d] = %g / %g, want %g", i, v, kv[i], want)
+		}
+	}
+	for _, bad := range [][]int{{9}, {-1}, {3, 3}} {
+		if _, err := Columns(d, bad); err == nil {
+			t.Errorf("Columns(%v) accepted", bad)
+		}
+		if _, err := ZeroColumns(d, bad); err == nil {
+			t.Errorf("ZeroColumns(%v) accepted", bad)
+		}
+	}
+	if err := d.ReadRows(20, 5, make([]float32, 45)); err == nil {
+		t.Error("read past the end accepted")
+	}
+}
+
+func TestRowSpansAndHoldOut(t *testing.T) {
+	d := randDense(1000, 4, 2)
+	keep, held := HoldOut(1000, 64, 0.2, 3)
+	n := 0
+	covered := make([]bool, 1000)
+	for _, s := range append(append([]Span(nil), keep...), held...) {
+		for i := s.Start; i < s.End; i++ {
+			if covered[i] {
+				t.Fatalf("row %d in two spans", i)
+			}
+			covered[i] = true
+			n++
+		}
+	}
+	if n != 1000 {
+		t.Fatalf("spans cover %d rows", n)
+	}
+	heldRows := 0
+	for _, s := range held {
+		heldRows += s.End - s.Start
+	}
+	if heldRows < 128 || heldRows > 256 {
+		t.Fatalf("held out %d rows for 20%% of 16 blocks", heldRows)
+	}
+	v, err := Rows(d, held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := read(t, v)
+	i := 0
+	for _, s := range held {
+		for r := s.Start; r < s.End; r++ {
+			for c := 0; c < 4; c++ {
+				if got[i*4+c] != d.Data[r*4+c] {
+					t.Fatalf("span row %d", r)
+				}
+			}
+			i++
+		}
+	}
+	k2, h2 := HoldOut(1000, 64, 0.2, 3)
+	if len(k2) != len(keep) || len(h2) != len(held) || h2[0] != held[0] {
+		t.Fatal("HoldOut not deterministic")
+	}
+}
+
+// aligned is an in-memory Aligned for Join tests.
+type aligned struct {
+	*Dense
+	sents [][]string
+	off   []int
+}
+
+func (a *aligned) NumSentences() int               { return len(a.sents) }
+func (a *aligned) SentenceRange(i int) (int, int) { return a.off[i], a.off[i+1] }
+func (a *aligned) Tokens(i int) []string          { return a.sents[i] }
+
+func newAligned(sents [][]string) *aligned {
+	a := &aligned{sents: sents, off: []int{0}}
+	for _, s := range sents {
+		a.off = append(a.off, a.off[len(a.off)-1]+len(s))
+	}
+	a.Dense = randDense(a.off[len(sents)], 3, 4)
+	return a
+}
+
+func TestJoin(t *testing.T) {
+	toks := [][]string{{"the", "cat"}, {"sat", "on", "it"}}
+	labs := [][]string{{"DT", "NN"}, {"VBD", "IN", "PRP"}}
+	set := NewLabelSet(labs[:1])
+	d, err := Join(newAligned(toks), toks, labs, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Y) != 5 || d.Y[0] != set.ID("DT") || d.Y[2] != Unknown || d.Tokens[3] != "on" {
+		t.Fatalf("joined %+v", d)
+	}
+	if err := d.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		acts [][]string
+		toks [][]string
+		labs [][]string
+		want string
+	}{
+		{toks, toks, [][]string{{"DT"}, labs[1]}, "sentence 0: 2 tokens but 1 labels"},
+		{toks[:1], toks, labs, "activations hold 1 sentences, corpus has 2"},
+		{[][]string{{"the", "dog"}, toks[1]}, toks, labs, `sentence 0 token 1: activations have "dog", corpus has "cat"`},
+		{[][]string{{"the"}, {"cat", "sat", "on", "it"}}, toks, labs, "sentence 0: activations have 1 tokens"},
+	}
+	for _, c := range cases {
+		if _, err := Join(newAligned(c.acts), c.toks, c.labs, set); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Join error %v, want %q", err, c.want)
+		}
+	}
+}
+
+func TestLabelSetOrder(t *testing.T) {
+	s := LabelSetOf([]string{"10", "2", "1", "2"})
+	if strings.Join(s.Names, ",") != "1,2,10" {
+		t.Fatalf("numeric labels sorted as %v", s.Names)
+	}
+	s = LabelSetOf([]string{"VB", "NN", "DT"})
+	if strings.Join(s.Names, ",") != "DT,NN,VB" || s.ID("NN") != 1 || s.ID("XX") != Unknown {
+		t.Fatalf("labels %v", s.Names)
+	}
+}
+
+func TestCheckFinite(t *testing.T) {
+	d := randDense(50, 6, 5)
+	if err := CheckFinite(d); err != nil {
+		t.Fatal(err)
+	}
+	d.Data[33*6+4] = float32(math.NaN())
+	if err := CheckFinite(d); err == nil || !strings.Contains(err.Error(), "token row 33, neuron 4") {
+		t.Fatalf("CheckFinite: %v", err)
+	}
+}

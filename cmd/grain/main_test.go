@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/grainlab/grain/analysis/activations"
-	"github.com/grainlab/grain/analysis/dataset"
 	"github.com/grainlab/grain/analysis/ranking"
 	"github.com/grainlab/grain/analysis/synthetic"
 )
@@ -183,7 +182,6 @@ func TestHelp(t *testing.T) {
 	if code != 0 {
 		t.Fatal(code)
 	}
-	var _ = dataset.Unknown
 }
 
 // TestDemo runs the main job on a small slice of EWT and checks the

@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"os"
 
 	"github.com/grainlab/grain/analysis/dataset"
 	"github.com/grainlab/grain/analysis/probe"
@@ -217,4 +216,3 @@ func loadRanking(path string, n int) (*ranking.File, error) {
 	return f, nil
 }
 
-var _ = os.Stderr

@@ -23,7 +23,7 @@ import (
 	"github.com/grainlab/grain/analysis/probe"
 	"github.com/grainlab/grain/analysis/synthetic"
 	"github.com/grainlab/grain/engine"
-	"github.com/grainlab/grain/engine/cpu"
+	_ "github.com/grainlab/grain/engine/cpu" // registers the "cpu" device
 	"github.com/grainlab/grain/engine/progress"
 )
 
@@ -39,7 +39,6 @@ func main() {
 
 	b, err := engine.Open(*device, os.Stderr)
 	check(err)
-	_ = cpu.New
 	tc := synthetic.DefaultTeacher()
 	tc.Rows, tc.Neurons, tc.Labels = *rows+10000, *neurons, *labels
 	t0 := time.Now()

@@ -40,6 +40,7 @@ func runAblate(c *cli, args []string) error {
 	rankPath := fs.String("ranking", "", "neuron ordering (grain rank --method ordering --out R.json)")
 	percents := fs.String("percents", "10,15,20,25,50,100", "comma-separated neuron percentages")
 	retrain := fs.Bool("retrain", true, "also retrain a probe on each selection")
+	plotPath := fs.String("plot", "", "also draw accuracy vs neurons kept to this .png/.svg/.pdf")
 	if err := c.parse(fs, args, false); err != nil {
 		return err
 	}
@@ -82,6 +83,15 @@ func runAblate(c *cli, args []string) error {
 	}, c.progress())
 	if err != nil {
 		return err
+	}
+	if *plotPath != "" {
+		full, err := probe.Evaluate(b, p, te.data, probe.MajorityOf(tr.data.Y, len(p.Labels)))
+		if err != nil {
+			return err
+		}
+		if err := plotAblation(res, full.Accuracy, "classifier ablation: "+*property, *plotPath); err != nil {
+			return err
+		}
 	}
 	if c.json {
 		return writeJSON(c.stdout, res)

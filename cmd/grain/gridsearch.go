@@ -38,6 +38,7 @@ func runGridSearch(c *cli, args []string) error {
 	l1s := fs.String("l1s", "0,1e-5,1e-4,1e-3,1e-2", "λ1 values")
 	l2s := fs.String("l2s", "0,1e-5,1e-4,1e-3,1e-2", "λ2 values")
 	tol := fs.Float64("tolerance", 0.01, "choice rule: accuracy slack below the best")
+	plotPath := fs.String("plot", "", "also draw the trade-off (the paper's Figure 2) to this .png/.svg/.pdf")
 	if err := c.parse(fs, args, false); err != nil {
 		return err
 	}
@@ -86,6 +87,11 @@ func runGridSearch(c *cli, args []string) error {
 	res, err := gridsearch.Run(b, trainD, devD, gridsearch.Options{L1s: a, L2s: bv, Tolerance: *tol, Probe: cfg}, c.progress())
 	if err != nil {
 		return err
+	}
+	if *plotPath != "" {
+		if err := plotGrid(res, *plotPath); err != nil {
+			return err
+		}
 	}
 	if c.json {
 		return writeJSON(c.stdout, res)

@@ -30,7 +30,7 @@ func runLCA(c *cli, args []string) error {
 	ablate := fs.Bool("ablate", true, "run the classifier ablation")
 	retrain := fs.Bool("retrain", true, "ablation: retrain probes on each selection")
 	percents := fs.String("percents", "10,15,20,25,50,100", "ablation percentages")
-	out := fs.String("out", "", "directory for probe.safetensors, ranking.json and report.json")
+	out := fs.String("out", "", "directory for probe.safetensors, ranking.json, report.json and ablation.png")
 	if err := c.parse(fs, args, false); err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func runLCA(c *cli, args []string) error {
 	}
 	printLCA(c, rep, *retrain)
 	if *out != "" {
-		fmt.Fprintf(c.stdout, "\nwrote %s/{probe.safetensors,ranking.json,report.json}\n", *out)
+		fmt.Fprintf(c.stdout, "\nwrote %s/{probe.safetensors,ranking.json,report.json,ablation.png}\n", *out)
 	}
 	return nil
 }
@@ -95,6 +95,11 @@ func saveLCA(dir string, rep *lca.Report, p *probe.Probe, property string) error
 		Labels: p.Labels, Ordering: rep.Ordering.Neurons, Cutoffs: rep.Ordering.Cutoffs}
 	if err := ranking.WriteFile(filepath.Join(dir, "ranking.json"), rf); err != nil {
 		return err
+	}
+	if len(rep.Ablation) > 0 {
+		if err := plotAblation(rep.Ablation, rep.Test.Accuracy, "classifier ablation: "+property, filepath.Join(dir, "ablation.png")); err != nil {
+			return err
+		}
 	}
 	f, err := atomicfile.Create(filepath.Join(dir, "report.json"))
 	if err != nil {

@@ -121,6 +121,15 @@ func TestProbeRankAblatePipeline(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "probeless") {
 		t.Fatalf("probeless: %d %s %s", code, out, errs)
 	}
+	plotPath := filepath.Join(dir, "grid.png")
+	code, out, errs = run("gridsearch", "--device", "cpu", "--quiet", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "tag",
+		"--l1s", "0,1e-2", "--l2s", "0", "--plot", plotPath)
+	if code != 0 || !strings.Contains(out, "chosen: --l1") {
+		t.Fatalf("gridsearch: %d %s %s", code, out, errs)
+	}
+	if png, err := os.ReadFile(plotPath); err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Fatalf("gridsearch plot: %v", err)
+	}
 	code, out, errs = run("inspect", "--verify", ta)
 	if code != 0 || !strings.Contains(out, "2400 tokens") || !strings.Contains(out, "verified") {
 		t.Fatalf("inspect: %d %s %s", code, out, errs)

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"fmt"
+	"image/color"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/grainlab/grain/analysis/ablation"
+	"github.com/grainlab/grain/analysis/gridsearch"
+	"github.com/grainlab/grain/engine/atomicfile"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// savePlot writes p as an image (PNG, SVG or PDF by the file extension)
+// atomically.
+func savePlot(p *plot.Plot, path string) error {
+	ext := strings.TrimPrefix(strings.ToLower(filepath.Ext(path)), ".")
+	switch ext {
+	case "png", "svg", "pdf":
+	default:
+		return fmt.Errorf("%s: plot format must be .png, .svg or .pdf", path)
+	}
+	w, err := p.WriterTo(7*vg.Inch, 4.5*vg.Inch, ext)
+	if err != nil {
+		return err
+	}
+	f, err := atomicfile.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if _, err := w.WriteTo(f); err != nil {
+		return err
+	}
+	return f.Commit()
+}
+
+var selectionColor = map[ablation.Selection]color.Color{
+	ablation.Top:    color.RGBA{R: 200, G: 40, B: 40, A: 255},
+	ablation.Random: color.RGBA{R: 90, G: 90, B: 90, A: 255},
+	ablation.Bottom: color.RGBA{R: 40, G: 80, B: 200, A: 255},
+}
+
+// plotAblation draws accuracy against the share of neurons kept, one line
+// per selection, solid for the zeroed full probe and dashed for retrained
+// probes, with the full probe's accuracy as a reference line.
+func plotAblation(res []ablation.Result, full float64, title, path string) error {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "neurons kept (%)"
+	p.Y.Label.Text = "test accuracy"
+	p.Y.Min, p.Y.Max = 0, 1
+	for _, sel := range ablation.Selections {
+		var zeroed, retrained plotter.XYs
+		for _, r := range res {
+			if r.Selection != sel {
+				continue
+			}
+			zeroed = append(zeroed, plotter.XY{X: r.Percent, Y: r.Zeroed})
+			if r.Retrained > 0 {
+				retrained = append(retrained, plotter.XY{X: r.Percent, Y: r.Retrained})
+			}
+		}
+		if len(zeroed) == 0 {
+			continue
+		}
+		sort.Slice(zeroed, func(i, j int) bool { return zeroed[i].X < zeroed[j].X })
+		l, pts, err := plotter.NewLinePoints(zeroed)
+		if err != nil {
+			return err
+		}
+		l.Color, pts.Color = selectionColor[sel], selectionColor[sel]
+		p.Add(l, pts)
+		p.Legend.Add(string(sel)+" (zeroed)", l, pts)
+		if len(retrained) > 0 {
+			sort.Slice(retrained, func(i, j int) bool { return retrained[i].X < retrained[j].X })
+			l, err := plotter.NewLine(retrained)
+			if err != nil {
+				return err
+			}
+			l.Color, l.Dashes = selectionColor[sel], []vg.Length{vg.Points(4), vg.Points(3)}
+			p.Add(l)
+			p.Legend.Add(string(sel)+" (retrained)", l)
+		}
+	}
+	ref := plotter.NewFunction(func(float64) float64 { return full })
+	ref.Dashes = []vg.Length{vg.Points(1), vg.Points(3)}
+	p.Add(ref)
+	p.Legend.Add("all neurons", ref)
+	// Top-N lines run near the top and bottom-N lines near the bottom: the
+	// legend goes at the left, below the top lines.
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.XOffs, p.Legend.YOffs = vg.Points(8), -vg.Points(70)
+	p.Add(plotter.NewGrid())
+	return savePlot(p, path)
+}
+
+// plotGrid draws the elastic-net trade-off (the paper's Figure 2): dev
+// accuracy against the number of neurons holding 25% of the labels' weight
+// mass, one labelled point per (λ1, λ2), the chosen one highlighted.
+func plotGrid(res *gridsearch.Result, path string) error {
+	p := plot.New()
+	p.Title.Text = "elastic-net grid: accuracy vs focus"
+	p.X.Label.Text = "neurons holding 25% of the weight mass (union over labels)"
+	p.Y.Label.Text = "dev accuracy"
+	var xys plotter.XYs
+	var labels []string
+	for _, pt := range res.Points {
+		xys = append(xys, plotter.XY{X: float64(pt.Union), Y: pt.DevAccuracy})
+		labels = append(labels, fmt.Sprintf("λ1=%g λ2=%g", pt.L1, pt.L2))
+	}
+	sc, err := plotter.NewScatter(xys)
+	if err != nil {
+		return err
+	}
+	p.Add(sc)
+	lb, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: labels})
+	if err != nil {
+		return err
+	}
+	for i := range lb.TextStyle {
+		lb.TextStyle[i].Font.Size = vg.Points(7)
+	}
+	p.Add(lb)
+	if res.Chosen >= 0 {
+		ch, err := plotter.NewScatter(xys[res.Chosen : res.Chosen+1])
+		if err != nil {
+			return err
+		}
+		ch.GlyphStyle.Shape = draw.CircleGlyph{}
+		ch.GlyphStyle.Radius = vg.Points(5)
+		ch.GlyphStyle.Color = color.RGBA{R: 200, G: 40, B: 40, A: 255}
+		p.Add(ch)
+		p.Legend.Add("chosen", ch)
+	}
+	p.Add(plotter.NewGrid())
+	return savePlot(p, path)
+}

@@ -13,7 +13,7 @@ const predictBatch = 4096
 // Predict returns argmax_l (W·z + b)[l] for every row z of x (ties: the
 // lowest label id).
 func Predict(b engine.Backend, p *Probe, x dataset.Matrix) ([]int32, error) {
-	rows, cols := x.Dims()
+	_, cols := x.Dims()
 	if cols != p.Neurons {
 		return nil, fmt.Errorf("probe expects %d neurons, activations have %d", p.Neurons, cols)
 	}
@@ -28,27 +28,49 @@ func Predict(b engine.Backend, p *Probe, x dataset.Matrix) ([]int32, error) {
 		return nil, err
 	}
 	defer b.Free(bias)
-	logits, err := b.Alloc(min(predictBatch, max(rows, 1)), k, engine.Float32)
-	if err != nil {
-		return nil, err
-	}
-	defer b.Free(logits)
-	vals, err := b.Alloc(logits.Rows(), 1, engine.Float32)
-	if err != nil {
-		return nil, err
-	}
-	defer b.Free(vals)
-	// Predictions of every row stay on the device until the end.
-	idx, err := b.Alloc(max(rows, 1), 1, engine.Int32)
-	if err != nil {
-		return nil, err
-	}
-	defer b.Free(idx)
-	s, err := stage(b, x, make([]int32, rows), predictBatch, 256<<20)
+	s, err := stage(b, x, nil, predictBatch, 256<<20)
 	if err != nil {
 		return nil, err
 	}
 	defer s.free()
+	return predictStaged(b, w, bias, s)
+}
+
+// predictStaged scores the staged rows with device weights w (k × n) and
+// bias (1 × k) and returns each row's argmax label.
+func predictStaged(b engine.Backend, w, bias *engine.Tensor, s *staged) ([]int32, error) {
+	rows, k := s.rows, w.Rows()
+	pred := make([]int32, rows)
+	if rows == 0 {
+		return pred, nil
+	}
+	var allocs []*engine.Tensor
+	defer func() {
+		for _, t := range allocs {
+			b.Free(t)
+		}
+	}()
+	alloc := func(r, c int, dt engine.DType) (*engine.Tensor, error) {
+		t, err := b.Alloc(r, c, dt)
+		if err == nil {
+			allocs = append(allocs, t)
+		}
+		return t, err
+	}
+	batch := min(s.batch, rows)
+	logits, err := alloc(batch, k, engine.Float32)
+	if err != nil {
+		return nil, err
+	}
+	vals, err := alloc(batch, 1, engine.Float32)
+	if err != nil {
+		return nil, err
+	}
+	// Predictions of every row stay on the device until the end.
+	idx, err := alloc(rows, 1, engine.Int32)
+	if err != nil {
+		return nil, err
+	}
 	done := 0
 	err = s.each(nil, func(xb, _ *engine.Tensor) {
 		n := xb.Rows()
@@ -60,10 +82,6 @@ func Predict(b engine.Backend, p *Probe, x dataset.Matrix) ([]int32, error) {
 	})
 	if err != nil {
 		return nil, err
-	}
-	pred := make([]int32, rows)
-	if rows == 0 {
-		return pred, nil
 	}
 	return pred, b.Download(pred, idx)
 }

@@ -16,13 +16,13 @@ import (
 type staged struct {
 	b          engine.Backend
 	x          dataset.Matrix
-	y          []int32
 	rows, cols int
 	batch      int
 	chunkRows  int
 	// resident holds the device copy when everything fits.
 	resident *engine.Tensor
-	yDev     *engine.Tensor
+	// yDev holds the labels (nil when staged without labels).
+	yDev *engine.Tensor
 	// streaming buffers.
 	host     []float32
 	buf      *engine.Tensor
@@ -30,21 +30,25 @@ type staged struct {
 	owned    []*engine.Tensor
 }
 
+// stage prepares x (and its labels y, unless y is nil) for batches of the
+// given size within a device memory budget in bytes.
 func stage(b engine.Backend, x dataset.Matrix, y []int32, batch int, budget int64) (*staged, error) {
 	rows, cols := x.Dims()
-	s := &staged{b: b, x: x, y: y, rows: rows, cols: cols, batch: batch}
+	s := &staged{b: b, x: x, rows: rows, cols: cols, batch: batch}
 	perRow := int64(cols) * 4
 	chunk := int(budget / max(perRow, 1))
 	chunk -= chunk % batch
 	if chunk < batch {
 		chunk = batch
 	}
-	yDev, err := engine.AllocFrom(b, rows, 1, y)
-	if err != nil {
-		return nil, fmt.Errorf("probe: labels on %s: %w", b.Name(), err)
+	if y != nil && rows > 0 {
+		yDev, err := engine.AllocFrom(b, rows, 1, y)
+		if err != nil {
+			return nil, fmt.Errorf("probe: labels on %s: %w", b.Name(), err)
+		}
+		s.yDev = yDev
+		s.owned = append(s.owned, yDev)
 	}
-	s.yDev = yDev
-	s.owned = append(s.owned, yDev)
 	hm, hostMem := b.(engine.HostMemory)
 	if rows <= chunk {
 		s.chunkRows = rows
@@ -107,7 +111,8 @@ func (s *staged) free() {
 	s.owned = nil
 }
 
-// each calls fn on every batch (x: rows × cols view, y: rows × 1 labels).
+// each calls fn on every batch (x: rows × cols view, y: rows × 1 labels or
+// nil when staged without labels).
 // With shuffle nil the batches come in order (NeuroX's protocol: batch i is
 // rows [i·B, (i+1)·B)); otherwise the chunk order and the batch order within
 // each chunk are permuted with shuffle.
@@ -133,7 +138,10 @@ func (s *staged) each(shuffle *rand.Rand, fn func(x, y *engine.Tensor)) error {
 				s.b.Upload(x, h)
 			}
 		}
-		y := s.yDev.Slice(start, start+n)
+		var y *engine.Tensor
+		if s.yDev != nil {
+			y = s.yDev.Slice(start, start+n)
+		}
 		nb := (n + s.batch - 1) / s.batch
 		batches := identity(nb)
 		if shuffle != nil {
@@ -141,7 +149,11 @@ func (s *staged) each(shuffle *rand.Rand, fn func(x, y *engine.Tensor)) error {
 		}
 		for _, bi := range batches {
 			lo, hi := bi*s.batch, min((bi+1)*s.batch, n)
-			fn(x.Slice(lo, hi), y.Slice(lo, hi))
+			var yb *engine.Tensor
+			if y != nil {
+				yb = y.Slice(lo, hi)
+			}
+			fn(x.Slice(lo, hi), yb)
 		}
 		if s.resident == nil {
 			// The buffer is refilled for the next chunk: queued work that

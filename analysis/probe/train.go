@@ -219,6 +219,7 @@ type trainer struct {
 	cfg      Config
 	k, n     int
 	data     *staged
+	dev      *staged        // the dev split, staged on first use (fast mode)
 	w, bias  *engine.Tensor // k×n, 1×k
 	mw, vw   *engine.Tensor
 	mb, vb   *engine.Tensor
@@ -280,8 +281,10 @@ func (t *trainer) free() {
 		t.b.Free(x)
 	}
 	t.allocs = nil
-	if t.data != nil {
-		t.data.free()
+	for _, s := range []*staged{t.data, t.dev} {
+		if s != nil {
+			s.free()
+		}
 	}
 }
 
@@ -424,12 +427,17 @@ func (t *trainer) download(p *Probe) error {
 	return t.b.Download(p.Bias, t.bias)
 }
 
+// devAccuracy scores the current weights on the dev split, staged on the
+// device once for the whole run.
 func (t *trainer) devAccuracy(dev *dataset.Dataset) (float64, error) {
-	p := New(dev.Labels, t.n)
-	if err := t.download(p); err != nil {
-		return 0, err
+	if t.dev == nil {
+		s, err := stage(t.b, dev.X, nil, predictBatch, t.cfg.MemoryBudget)
+		if err != nil {
+			return 0, err
+		}
+		t.dev = s
 	}
-	pred, err := Predict(t.b, p, dev.X)
+	pred, err := predictStaged(t.b, t.w, t.bias, t.dev)
 	if err != nil {
 		return 0, err
 	}

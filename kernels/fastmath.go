@@ -3,28 +3,32 @@ package kernels
 import "math"
 
 // Exp32 returns e^x in float32 arithmetic with a relative error below
-// 2·2⁻²³ for x in [−87.3, 88.7]: x = k·ln2 + r with |r| ≤ ln2/2 (Cody–Waite
-// split of ln2), e^r by its degree-6 Taylor polynomial, and the result
-// scaled by 2^k through the exponent bits. Below −87.3 it returns 0 (no
-// subnormals), above 88.7 +Inf; NaN gives NaN.
+// 2·2⁻²³: x is clamped to [−87.3, 88.7] (so it returns ≈1.2·10⁻³⁸ below
+// that range and +Inf above; NaN passes through), x = k·ln2 + r with
+// |r| ≤ ln2/2 (k by the 1.5·2²³ rounding trick, Cody–Waite split of ln2),
+// e^r by its degree-6 Taylor polynomial, and the result scaled by 2^k
+// through the exponent bits. The C kernels (nn.h) compute the same.
 func Exp32(x float32) float32 {
 	const (
 		log2e = 1.44269504088896341
 		ln2hi = 0.693359375
 		ln2lo = -2.12194440e-4
+		magic = 12582912 // 1.5·2²³
 	)
-	switch {
-	case x > 88.7:
-		return float32(math.Inf(1))
-	case x < -87.3:
-		return 0
-	case x != x:
-		return x
+	if x < -87.3 {
+		x = -87.3
 	}
-	k := float32(math.Floor(float64(x*log2e + 0.5)))
-	r := x - k*ln2hi - k*ln2lo
+	if x > 88.7 {
+		x = 88.7
+	}
+	// Adding 1.5·2²³ leaves round(x·log2 e) in the low mantissa bits (Go
+	// keeps float32 rounding exact).
+	kf := x*log2e + magic
+	k := int32(math.Float32bits(kf) - math.Float32bits(magic))
+	kf -= magic
+	r := x - kf*ln2hi - kf*ln2lo
 	p := 1 + r*(1+r*(0.5+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
-	return p * math.Float32frombits(uint32(int32(k)+127)<<23)
+	return p * math.Float32frombits(uint32(k+127)<<23)
 }
 
 // Sigmoid32 returns 1/(1 + e^−x) using Exp32.

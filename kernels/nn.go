@@ -5,7 +5,11 @@ import "math"
 // The kernels below implement engine.NN on row-major float32 slices; see
 // engine/nn.go for the formulas. Each takes a row range [r0, r1) (or, for
 // attention, a range of batch rows) so that the CPU backend can split the
-// work across cores.
+// work across cores. The elementwise ones that dominate training time
+// (LSTM cells, tanh layers, softmax) also have C versions in nn.h that gcc
+// vectorises; the exported names run C in cgo builds (nn_cgo.go) and the
+// Go versions here otherwise (nn_nocgo.go), and a test checks that the two
+// agree.
 
 // EmbeddingForward sets dst[r] = table[ids[r]]∘mask for rows [r0, r1),
 // e = len(mask) columns.
@@ -31,10 +35,10 @@ func EmbeddingBackward(dTable, dDst []float32, ids []int32, mask []float32, c0, 
 	}
 }
 
-// LSTMCellForward computes rows [r0, r1) of one LSTM step with h = len(mask)
+// lstmCellForwardGo computes rows [r0, r1) of one LSTM step with h = len(mask)
 // units: gates (rows of 4h pre-activations) become activations, and c, hOut
 // receive the new states. cPrev may be nil (zeros).
-func LSTMCellForward(gates, cPrev, c, hOut, mask, valid []float32, r0, r1 int) {
+func lstmCellForwardGo(gates, cPrev, c, hOut, mask, valid []float32, r0, r1 int) {
 	h := len(mask)
 	for r := r0; r < r1; r++ {
 		g := gates[r*4*h : (r+1)*4*h]
@@ -59,10 +63,10 @@ func LSTMCellForward(gates, cPrev, c, hOut, mask, valid []float32, r0, r1 int) {
 	}
 }
 
-// LSTMCellBackward is the gradient of LSTMCellForward for rows [r0, r1):
+// lstmCellBackwardGo is the gradient of LSTMCellForward for rows [r0, r1):
 // dc is updated in place from the gradient w.r.t. c to that w.r.t. cPrev,
 // and dGates receives the pre-activation gradients.
-func LSTMCellBackward(gates, cPrev, c, mask, valid, dh, dc, dGates []float32, r0, r1 int) {
+func lstmCellBackwardGo(gates, cPrev, c, mask, valid, dh, dc, dGates []float32, r0, r1 int) {
 	h := len(mask)
 	for r := r0; r < r1; r++ {
 		g := gates[r*4*h : (r+1)*4*h]
@@ -151,8 +155,8 @@ func AttentionBackward(q, keys, values, probs, dCtx, dq, dKeys, dValues []float3
 	}
 }
 
-// TanhMask sets x[r] ← mask∘tanh(x[r]) for rows [r0, r1).
-func TanhMask(x, mask []float32, r0, r1 int) {
+// tanhMaskGo sets x[r] ← mask∘tanh(x[r]) for rows [r0, r1).
+func tanhMaskGo(x, mask []float32, r0, r1 int) {
 	h := len(mask)
 	for r := r0; r < r1; r++ {
 		row := x[r*h : (r+1)*h]
@@ -162,9 +166,9 @@ func TanhMask(x, mask []float32, r0, r1 int) {
 	}
 }
 
-// TanhMaskBackward sets dx = dy∘mask∘(1 − y²) for rows [r0, r1); dx may
+// tanhMaskBackwardGo sets dx = dy∘mask∘(1 − y²) for rows [r0, r1); dx may
 // alias dy.
-func TanhMaskBackward(dx, dy, y, mask []float32, r0, r1 int) {
+func tanhMaskBackwardGo(dx, dy, y, mask []float32, r0, r1 int) {
 	h := len(mask)
 	for r := r0; r < r1; r++ {
 		o, g, yr := dx[r*h:(r+1)*h], dy[r*h:(r+1)*h], y[r*h:(r+1)*h]
@@ -189,11 +193,11 @@ func DropoutMask(mask []float32, p float32, seed uint64, hash func(seed, i uint6
 	}
 }
 
-// SoftmaxCrossEntropyMasked processes rows [r0, r1) of the n×k logits like
+// softmaxCrossEntropyMaskedGo processes rows [r0, r1) of the n×k logits like
 // SoftmaxCrossEntropy, except that rows with a negative label add nothing
 // and get a zero gradient row. Exponentials use Exp32; the normaliser and
 // the loss are accumulated in float64.
-func SoftmaxCrossEntropyMasked(logits []float32, k int, labels []int32, grad []float32, scale float32, r0, r1 int) float64 {
+func softmaxCrossEntropyMaskedGo(logits []float32, k int, labels []int32, grad []float32, scale float32, r0, r1 int) float64 {
 	var loss float64
 	for r := r0; r < r1; r++ {
 		row := logits[r*k : (r+1)*k]
@@ -229,9 +233,9 @@ func SoftmaxCrossEntropyMasked(logits []float32, k int, labels []int32, grad []f
 	return loss
 }
 
-// LogSoftmax sets dst[r] = src[r] − log Σ exp(src[r]) for rows [r0, r1) of
+// logSoftmaxGo sets dst[r] = src[r] − log Σ exp(src[r]) for rows [r0, r1) of
 // k columns; dst may alias src.
-func LogSoftmax(dst, src []float32, k, r0, r1 int) {
+func logSoftmaxGo(dst, src []float32, k, r0, r1 int) {
 	for r := r0; r < r1; r++ {
 		row, d := src[r*k:(r+1)*k], dst[r*k:(r+1)*k]
 		mx := maxOf(row)

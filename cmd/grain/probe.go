@@ -215,4 +215,3 @@ func loadRanking(path string, n int) (*ranking.File, error) {
 	}
 	return f, nil
 }
-

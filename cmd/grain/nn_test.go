@@ -1,0 +1,132 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/grainlab/grain/analysis/activations"
+	"github.com/grainlab/grain/analysis/ranking"
+	"github.com/grainlab/grain/nn/model"
+)
+
+// writeLines writes the first n lines of a Multi30k tok file.
+func writeLines(t *testing.T, dir, split, lang string, lo, hi int) string {
+	t.Helper()
+	p, err := multi30k(split, lang)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")[lo:hi]
+	out := filepath.Join(dir, split+"."+lang)
+	os.WriteFile(out, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	return out
+}
+
+// TestTrainEvalTranslateExtract runs the model commands end to end on a
+// few real sentences: train (and resume a finished run), eval with and
+// without a mask, translate, extract.
+func TestTrainEvalTranslateExtract(t *testing.T) {
+	dir := t.TempDir()
+	trS, trT := writeLines(t, dir, "train", "en", 0, 60), writeLines(t, dir, "train", "de", 0, 60)
+	vaS, vaT := writeLines(t, dir, "val", "en", 0, 20), writeLines(t, dir, "val", "de", 0, 20)
+	out := filepath.Join(dir, "nmt")
+	args := []string{"train", "nmt", "--quiet", "--out", out, "--train-src", trS, "--train-tgt", trT, "--val-src", vaS, "--val-tgt", vaT,
+		"--embed", "12", "--hidden", "16", "--epochs", "2", "--batch", "16", "--min-count", "1", "--checkpoint-every", "2"}
+	code, stdout, stderr := run(args...)
+	if code != 0 {
+		t.Fatalf("train: %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "best validation loss") || !strings.Contains(stderr, "epoch 2:") {
+		t.Fatalf("train output:\n%s\n%s", stdout, stderr)
+	}
+	// A finished run resumes to nothing more to do, with the same result.
+	if code, stdout2, stderr := run(args...); code != 0 || !strings.Contains(stderr, "resuming") {
+		t.Fatalf("resume: %d\n%s\n%s", code, stdout2, stderr)
+	}
+	mpath := filepath.Join(out, "model.safetensors")
+	code, stdout, stderr = run("eval", "--model", mpath, "--src", vaS, "--ref", vaT, "--beam", "2", "--json")
+	if code != 0 {
+		t.Fatalf("eval: %d\n%s\n%s", code, stdout, stderr)
+	}
+	var res map[string]any
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || res["bleu"] == nil || res["loss"] == nil {
+		t.Fatalf("eval JSON %q: %v", stdout, err)
+	}
+	// Clamp the top half of a ranking of the stored neurons.
+	m, err := model.Load(mpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := m.Masks.StoredNeurons()
+	ord := make([]int, n)
+	for i := range ord {
+		ord[i] = n - 1 - i
+	}
+	rk := filepath.Join(dir, "rank.json")
+	if err := ranking.WriteFile(rk, &ranking.File{Version: ranking.FormatVersion, Method: "test", NumNeurons: n, Ordering: ord}); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = run("eval", "--model", mpath, "--src", vaS, "--ref", vaT, "--beam", "1", "--mask-ranking", rk, "--mask-top", "50")
+	if code != 0 || !strings.Contains(stdout, "clamped to 0") {
+		t.Fatalf("masked eval: %d\n%s\n%s", code, stdout, stderr)
+	}
+	if code, _, stderr = run("eval", "--model", mpath, "--src", vaS, "--ref", vaT, "--mask-top", "50"); code == 0 || !strings.Contains(stderr, "go together") {
+		t.Fatalf("mask without ranking: %d %s", code, stderr)
+	}
+	hyp := filepath.Join(dir, "hyp.de")
+	if code, stdout, stderr = run("translate", "--model", mpath, "--input", vaS, "--output", hyp, "--beam", "3"); code != 0 {
+		t.Fatalf("translate: %d\n%s\n%s", code, stdout, stderr)
+	}
+	if data, _ := os.ReadFile(hyp); strings.Count(string(data), "\n") != 20 {
+		t.Fatalf("translate wrote %d lines, want 20", strings.Count(string(data), "\n"))
+	}
+	// Extract over a NeuroX-format corpus with unknown, upper-case words.
+	toks, labs := filepath.Join(dir, "c.tok"), filepath.Join(dir, "c.lab")
+	os.WriteFile(toks, []byte("Two Young guys .\nZyzzyva is unknown\n"), 0o644)
+	os.WriteFile(labs, []byte("NUM ADJ NOUN PUNCT\nNOUN VERB ADJ\n"), 0o644)
+	acts := filepath.Join(dir, "c.gact")
+	if code, stdout, stderr = run("extract", "--model", mpath, "--corpus", toks, "--labels", labs, "--out", acts); code != 0 {
+		t.Fatalf("extract: %d\n%s\n%s", code, stdout, stderr)
+	}
+	r, err := activations.Open(acts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.NumTokens() != 7 || r.NumNeurons() != n || r.Tokens(1)[0] != "Zyzzyva" {
+		t.Fatalf("extracted %d tokens × %d neurons, tokens %v", r.NumTokens(), r.NumNeurons(), r.Tokens(1))
+	}
+}
+
+func TestTrainNLMAndErrors(t *testing.T) {
+	dir := t.TempDir()
+	tr, va := writeLines(t, dir, "train", "en", 0, 40), writeLines(t, dir, "val", "en", 0, 10)
+	out := filepath.Join(dir, "nlm")
+	code, stdout, stderr := run("train", "nlm", "--quiet", "--out", out, "--train-tgt", tr, "--val-tgt", va,
+		"--embed", "8", "--hidden", "8", "--epochs", "1", "--batch", "8", "--precision", "f16")
+	if code != 0 {
+		t.Fatalf("train nlm: %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = run("eval", "--model", filepath.Join(out, "model.safetensors"), "--text", va)
+	if code != 0 || !strings.Contains(stdout, "perplexity") {
+		t.Fatalf("eval nlm: %d\n%s\n%s", code, stdout, stderr)
+	}
+	if code, _, stderr = run("translate", "--model", filepath.Join(out, "model.safetensors"), "--input", va); code == 0 || !strings.Contains(stderr, "needs an NMT") {
+		t.Fatalf("translate with an NLM: %d %s", code, stderr)
+	}
+	if code, _, stderr = run("train", "xyz"); code != 2 {
+		t.Fatalf("train xyz: %d %s", code, stderr)
+	}
+	bad := filepath.Join(dir, "bad.safetensors")
+	os.WriteFile(bad, []byte("not a model"), 0o644)
+	if code, _, stderr = run("eval", "--model", bad); code != 1 || !strings.Contains(stderr, "bad.safetensors") {
+		t.Fatalf("corrupt model: %d %s", code, stderr)
+	}
+}

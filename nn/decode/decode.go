@@ -1,0 +1,216 @@
+// Package decode translates with a trained NMT model: beam search over the
+// decoder run step by step (fused.Stepper, the same step as the training
+// graph's decoder), with the encoder run by the model's Features graph.
+// A beam of 1 is greedy decoding.
+//
+// Hypotheses are scored by their summed log-probability. Each step takes,
+// per sentence, the 2·Beam best extensions: those ending in </s> among the
+// best Beam end their hypothesis, the best Beam others stay open. A
+// sentence is finished when its best extension ends in </s> (so a beam of
+// 1 is exactly greedy decoding) or MaxLen tokens are reached; then the
+// ended hypothesis with the best score/len^Alpha (len counting </s>) is
+// returned, or the best open one if none ended.
+package decode
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/grainlab/grain/nn/batch"
+	"github.com/grainlab/grain/nn/model"
+	"github.com/grainlab/grain/nn/vocab"
+)
+
+// Options control decoding.
+type Options struct {
+	// Beam is the number of hypotheses kept per sentence (1: greedy).
+	Beam int
+	// Alpha is the length-normalisation exponent (0: none).
+	Alpha float64
+	// Batch is the number of sentences decoded together.
+	Batch int
+	// MaxLen bounds the output length: MaxLenA·srcLen + MaxLenB tokens.
+	MaxLenA, MaxLenB int
+}
+
+// Default is beam 5, Alpha 1, 64 sentences at a time, at most 2·n + 10
+// tokens.
+var Default = Options{Beam: 5, Alpha: 1, Batch: 64, MaxLenA: 2, MaxLenB: 10}
+
+// Translate decodes every source sentence (vocabulary ids without
+// specials) and returns the output ids (without </s>), in order.
+func Translate(m *model.Model, sources [][]int32, o Options) ([][]int32, error) {
+	if m.Config.Kind != model.NMT {
+		return nil, fmt.Errorf("decode: a %s model does not translate", m.Config.Kind)
+	}
+	if o.Beam < 1 || o.Batch < 1 {
+		return nil, fmt.Errorf("decode: beam %d and batch %d must be ≥ 1", o.Beam, o.Batch)
+	}
+	ex := make([]batch.Example, len(sources))
+	plan := batch.Plan{Size: o.Batch, Bounds: batch.DefaultBounds}
+	for i, s := range sources {
+		if len(s) == 0 || len(s) > plan.MaxLen() {
+			return nil, fmt.Errorf("decode: sentence %d has %d tokens (want 1 … %d)", i, len(s), plan.MaxLen())
+		}
+		ex[i] = batch.Example{Src: s, Tgt: []int32{vocab.EOS}}
+	}
+	out := make([][]int32, len(sources))
+	for _, spec := range plan.Epoch(ex, 0, 0, false) {
+		b := batch.Make(ex, spec)
+		shape := batch.Shape{Size: spec.Shape.Size, S: spec.Shape.S}
+		g, err := m.Graph(shape, model.Features)
+		if err != nil {
+			return nil, err
+		}
+		b.Shape = shape
+		if err := g.Load(b); err != nil {
+			return nil, err
+		}
+		if _, err := g.Run(0); err != nil {
+			return nil, err
+		}
+		res, err := search(m, g, b, o)
+		if err != nil {
+			return nil, err
+		}
+		for row, i := range spec.Rows {
+			if i >= 0 {
+				out[i] = res[row]
+			}
+		}
+	}
+	return out, nil
+}
+
+// hyp is one hypothesis of a sentence.
+type hyp struct {
+	tokens []int32
+	score  float64
+}
+
+func (o Options) norm(h hyp) float64 {
+	if o.Alpha == 0 {
+		return h.score
+	}
+	return h.score / math.Pow(float64(len(h.tokens)), o.Alpha)
+}
+
+// search runs beam search for the sentences of one encoded batch.
+func search(m *model.Model, g *model.Graph, b *batch.Batch, o Options) ([][]int32, error) {
+	n, k := b.Shape.Size, o.Beam
+	st, err := m.Env().NewStepper(m.StepperInputs(g.Memory(), b.SrcLen), k)
+	if err != nil {
+		return nil, err
+	}
+	v := st.Vocab()
+	logp := make([]float32, n*k*v)
+	alive := make([][]hyp, n)
+	ended := make([][]hyp, n)
+	done := make([]bool, n)
+	maxLen := make([]int, n)
+	for s := range n {
+		alive[s] = []hyp{{}}
+		maxLen[s] = o.MaxLenA*int(b.SrcLen[s]) + o.MaxLenB
+		done[s] = b.Spec.Rows[s] < 0
+	}
+	prev := make([]int32, n*k)
+	parents := make([]int32, n*k)
+	for i := range prev {
+		prev[i] = vocab.BOS
+	}
+	for step := 0; ; step++ {
+		if err := st.Step(prev, logp); err != nil {
+			return nil, err
+		}
+		finished := true
+		for s := range n {
+			if done[s] {
+				for j := range k {
+					parents[s*k+j], prev[s*k+j] = int32(s*k), vocab.Pad
+				}
+				continue
+			}
+			cands := topK(alive[s], logp[s*k*v:(s+1)*k*v], v, 2*k)
+			var next []hyp
+			for rank, c := range cands {
+				h := hyp{tokens: append(append([]int32(nil), alive[s][c.parent].tokens...), c.token), score: c.score}
+				if c.token == vocab.EOS {
+					// An ending counts only among the k best extensions.
+					if rank < k {
+						ended[s] = append(ended[s], h)
+					}
+				} else if len(next) < k {
+					parents[s*k+len(next)], prev[s*k+len(next)] = int32(s*k+c.parent), c.token
+					next = append(next, h)
+				}
+			}
+			alive[s] = next
+			if cands[0].token == vocab.EOS || step+1 >= maxLen[s] || len(next) == 0 {
+				done[s] = true
+			}
+			for j := len(next); j < k; j++ {
+				parents[s*k+j], prev[s*k+j] = int32(s*k), vocab.Pad
+			}
+			finished = finished && done[s]
+		}
+		if finished {
+			break
+		}
+		if err := st.Reorder(parents); err != nil {
+			return nil, err
+		}
+	}
+	out := make([][]int32, n)
+	for s := range n {
+		pool := ended[s]
+		if len(pool) == 0 {
+			pool = alive[s]
+		}
+		best := -1
+		for i, h := range pool {
+			if best < 0 || o.norm(h) > o.norm(pool[best]) {
+				best = i
+			}
+		}
+		if best >= 0 {
+			out[s] = pool[best].tokens
+			if l := len(out[s]); l > 0 && out[s][l-1] == vocab.EOS {
+				out[s] = out[s][:l-1]
+			}
+		}
+	}
+	return out, nil
+}
+
+type cand struct {
+	parent int
+	token  int32
+	score  float64
+}
+
+// topK returns the best `want` extensions of the alive hypotheses (row j of
+// logp belongs to alive[j]), best first, ties by lower parent then token.
+func topK(alive []hyp, logp []float32, v, want int) []cand {
+	var best []cand
+	for j, h := range alive {
+		row := logp[j*v : (j+1)*v]
+		for w, lp := range row {
+			if w == int(vocab.Pad) || w == int(vocab.BOS) {
+				continue
+			}
+			sc := h.score + float64(lp)
+			if len(best) == want && sc <= best[want-1].score {
+				continue
+			}
+			c := cand{parent: j, token: int32(w), score: sc}
+			i := sort.Search(len(best), func(i int) bool { return best[i].score < sc })
+			if len(best) < want {
+				best = append(best, cand{})
+			}
+			copy(best[i+1:], best[i:len(best)-1])
+			best[i] = c
+		}
+	}
+	return best
+}

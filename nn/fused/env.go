@@ -1,0 +1,266 @@
+// Package fused holds grain's fused neural-network operations as custom
+// Gorgonia ops: an embedding lookup, dropout, an LSTM layer (one or both
+// directions) over a whole padded sequence, the attentional LSTM decoder
+// with input feeding over a whole target sequence, and the output
+// projection with softmax cross-entropy over non-pad positions. Gorgonia
+// keeps the graph, symbolic differentiation and execution order; the
+// forward and backward computations of every op run on grain's engine
+// (engine.NN plus Gemm and friends), so a backend that implements engine.NN
+// runs the models.
+//
+// # Conventions
+//
+// All sequence tensors are time-major matrices: a batch of B sequences of T
+// steps with d features is a (T·B)×d Float32 node whose row t·B+b is step t
+// of sequence b. valid nodes are (T·B)×1 Float32 0/1 row validities (1 for
+// a real token, 0 for padding); sequences are padded on the right. Ids and
+// labels are n×1 Int32 nodes (labels < 0 are padding). Neuron masks are 1×n
+// Float32 nodes of 0s and 1s: a masked neuron's output is exactly 0 at
+// every step before it feeds anything else, and an all-ones mask changes no
+// bit of any value. Masks and dropout seeds are inputs, so changing them
+// needs no graph rebuild.
+//
+// # Ops and their gradients
+//
+// Every op implements gorgonia.SDOp. Its SymDiff adds one backward node
+// that computes all of the op's gradients in one pass (returning the
+// gradient of its first differentiable input) and, for each further
+// differentiable input, a pick node that returns that input's gradient
+// from the backward pass. Ops keep their outputs, saved activations and
+// gradients in their Env's arena of buffers, shared by all graphs built on
+// that Env and keyed by the op's name, so graphs built for different
+// sequence lengths reuse the same memory; only one graph may run at a
+// time. A pick node returns the buffer its backward node filled, so the
+// gradient of a parameter is the same memory in every graph.
+//
+// # Reference
+//
+// reference.go builds each op from Gorgonia's own fine-grained operations
+// (in float64); the tests check every fused op's forward values (≤ 1e-5)
+// and gradients (≤ 1e-4 relative) against it.
+package fused
+
+import (
+	"errors"
+	"fmt"
+	"hash"
+	"hash/fnv"
+
+	"github.com/chewxy/hm"
+	"github.com/grainlab/grain/engine"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Env is where fused ops run: the engine backend and the arena of buffers
+// that the ops of all graphs built on it share.
+type Env struct {
+	B      engine.Backend
+	NN     engine.NN
+	host   engine.HostMemory
+	arena  map[string][]float32
+	iarena map[string]*engine.Tensor // Int32 buffers (row lists, labels)
+	ones   *engine.Tensor            // 1×n of ones, for column sums and row gathers
+}
+
+// NewEnv returns an Env on b. The backend must implement engine.NN and keep
+// its tensors in host memory (engine.HostMemory), because Gorgonia's values
+// are host arrays; the error says which is missing.
+func NewEnv(b engine.Backend) (*Env, error) {
+	nn, ok := b.(engine.NN)
+	if !ok {
+		return nil, fmt.Errorf("fused: backend %s does not implement engine.NN", b.Name())
+	}
+	host, ok := b.(engine.HostMemory)
+	if !ok {
+		return nil, fmt.Errorf("fused: backend %s does not keep tensors in host memory; the Gorgonia graphs need host values", b.Name())
+	}
+	return &Env{B: b, NN: nn, host: host, arena: map[string][]float32{}, iarena: map[string]*engine.Tensor{}}, nil
+}
+
+// buf returns the arena buffer key as a rows×cols engine tensor, growing it
+// when needed. Its contents are whatever the last user left there.
+func (e *Env) buf(key string, rows, cols int) *engine.Tensor {
+	n := rows * cols
+	s := e.arena[key]
+	if cap(s) < n {
+		s = make([]float32, n)
+		e.arena[key] = s
+	}
+	return e.host.Wrap(s[:n], rows, cols)
+}
+
+// zbuf is buf filled with zeros.
+func (e *Env) zbuf(key string, rows, cols int) *engine.Tensor {
+	t := e.buf(key, rows, cols)
+	e.B.Fill(t, 0)
+	return t
+}
+
+// data returns the host slice behind an arena tensor made by buf.
+func (e *Env) data(key string, n int) []float32 { return e.arena[key][:n] }
+
+// value wraps arena buffer key (of n elements) as a Gorgonia value of the
+// given shape, sharing its memory.
+func (e *Env) value(key string, shape ...int) G.Value {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(e.data(key, n)))
+}
+
+// onesRow returns a 1×n tensor of ones.
+func (e *Env) onesRow(n int) *engine.Tensor {
+	if e.ones == nil || e.ones.Cols() < n {
+		t, err := e.B.Alloc(1, max(n, 1024), engine.Float32)
+		if err != nil {
+			panic(fmt.Sprintf("fused: %v", err))
+		}
+		e.B.Fill(t, 1)
+		e.ones = t
+	}
+	return e.ones.Reshape(e.ones.Cols(), 1).Slice(0, n).Reshape(1, n)
+}
+
+// colSums sets the 1×c dst to the column sums of the r×c src, as the
+// product onesᵀ·src: one GEMM, much faster than a summing loop for the bias
+// gradients of (T·B)×4H gate matrices (float32 accumulation, as BLAS-based
+// frameworks do).
+func (e *Env) colSums(dst, src *engine.Tensor) {
+	e.B.Gemm(false, false, 1, e.onesRow(src.Rows()), src, 0, dst, engine.FP32)
+}
+
+// upload copies v into the Int32 arena buffer key and returns it as a
+// len(v)×1 tensor.
+func (e *Env) upload(key string, v []int32) *engine.Tensor {
+	t := e.iarena[key]
+	if t == nil || t.Rows() < len(v) {
+		var err error
+		if t, err = e.B.Alloc(max(len(v), 1), 1, engine.Int32); err != nil {
+			panic(fmt.Sprintf("fused: %v", err))
+		}
+		e.iarena[key] = t
+	}
+	view := t.Slice(0, len(v))
+	e.B.Upload(view, v)
+	return view
+}
+
+// ints32 returns the first n values of the Int32 arena buffer key as an
+// n×1 tensor (as the last upload left them).
+func (e *Env) ints32(key string, n int) *engine.Tensor { return e.iarena[key].Slice(0, n) }
+
+// ArenaBytes is the memory held by the arena.
+func (e *Env) ArenaBytes() int64 {
+	var n int64
+	for _, s := range e.arena {
+		n += 4 * int64(cap(s))
+	}
+	return n
+}
+
+// tensorOf wraps a Float32 Gorgonia value as an rows×cols engine tensor
+// (rows×cols must be its size), sharing memory.
+func (e *Env) tensorOf(v G.Value, rows, cols int) *engine.Tensor {
+	d, ok := v.(*tensor.Dense)
+	if !ok || d.Dtype() != tensor.Float32 {
+		panic(fmt.Sprintf("fused: value %T (%v) is not a Float32 dense tensor", v, v.Dtype()))
+	}
+	return e.host.Wrap(d.Data().([]float32), rows, cols)
+}
+
+// mat wraps a 2-D Float32 value as an engine tensor of its shape.
+func (e *Env) mat(v G.Value) *engine.Tensor {
+	s := v.Shape()
+	if len(s) != 2 {
+		panic(fmt.Sprintf("fused: value of shape %v is not a matrix", s))
+	}
+	return e.tensorOf(v, s[0], s[1])
+}
+
+// scalar returns the float value of a scalar Gorgonia value (the upstream
+// gradient of a loss).
+func scalar(v G.Value) float32 {
+	switch x := v.(type) {
+	case *G.F32:
+		return float32(*x)
+	case *G.F64:
+		return float32(*x)
+	case *tensor.Dense:
+		switch d := x.Data().(type) {
+		case float32:
+			return d
+		case []float32:
+			return d[0]
+		}
+	}
+	panic(fmt.Sprintf("fused: %T is not a float32 scalar", v))
+}
+
+// Types of the op signatures.
+var (
+	f32Mat = G.TensorType{Dims: 2, Of: tensor.Float32}
+	i32Mat = G.TensorType{Dims: 2, Of: tensor.Int32}
+	f32    = tensor.Float32
+)
+
+// base holds what every fused op has: its Env and a name that is unique
+// within a graph and the same for the corresponding op of every graph on
+// the Env (it keys the arena).
+type base struct {
+	env  *Env
+	name string
+}
+
+func (o *base) ReturnsPtr() bool       { return true }
+func (o *base) CallsExtern() bool      { return false }
+func (o *base) OverwritesInput() int   { return -1 }
+func (o *base) key(part string) string { return o.name + "/" + part }
+
+// hashOp hashes the op's kind, name and identity: Gorgonia merges nodes
+// whose ops and children hash alike, and two fused ops are never
+// interchangeable.
+func hashOp(h hash.Hash, kind string, op any) { fmt.Fprintf(h, "grain.%s@%p", kind, op) }
+
+func hashcode(kind string, op any) uint32 {
+	h := fnv.New32a()
+	hashOp(h, kind, op)
+	return h.Sum32()
+}
+
+func fnType(in []hm.Type, out hm.Type) hm.Type {
+	return hm.NewFnType(append(append([]hm.Type(nil), in...), out)...)
+}
+
+func shapeOf(ds G.DimSizer) (tensor.Shape, error) {
+	s, ok := ds.(tensor.Shape)
+	if !ok {
+		return nil, errors.New("fused: input shape is not a tensor.Shape")
+	}
+	return s, nil
+}
+
+// pick returns the gradient that a backward op left in the arena under key.
+type pick struct {
+	base
+	shape tensor.Shape
+}
+
+// pickGrad makes a node that yields arena buffer key (the gradient of one
+// input) after node bwd has run.
+func pickGrad(env *Env, key string, shape tensor.Shape, bwd *G.Node) (*G.Node, error) {
+	return G.ApplyOp(&pick{base: base{env: env, name: key}, shape: shape.Clone()}, bwd)
+}
+
+func (p *pick) Arity() int                                     { return 1 }
+func (p *pick) Type() hm.Type                                  { return hm.NewFnType(f32Mat, f32Mat) }
+func (p *pick) InferShape(...G.DimSizer) (tensor.Shape, error) { return p.shape.Clone(), nil }
+func (p *pick) Do(...G.Value) (G.Value, error)                 { return p.env.value(p.name, p.shape...), nil }
+func (p *pick) WriteHash(h hash.Hash)                          { hashOp(h, "pick", p) }
+func (p *pick) Hashcode() uint32                               { return hashcode("pick", p) }
+func (p *pick) String() string                                 { return "pick " + p.name }
+func (p *pick) DiffWRT(int) []bool                             { return []bool{false} }
+func (p *pick) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, errors.New("fused: gradients of gradients are not supported")
+}

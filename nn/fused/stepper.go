@@ -1,0 +1,171 @@
+package fused
+
+import (
+	"fmt"
+
+	"github.com/grainlab/grain/engine"
+	G "gorgonia.org/gorgonia"
+)
+
+// Stepper runs the decoder of a Decoder op one step at a time, for greedy
+// and beam search: the same decoderStep as the op's forward pass (without
+// dropout), then the output projection and log-softmax. Rows are
+// hypotheses; Reorder moves their states when a search keeps some and
+// drops others.
+type Stepper struct {
+	env               *Env
+	w                 decWeights
+	rows, hid         int
+	table, embMask    *engine.Tensor
+	outW, outB        *engine.Tensor
+	mem, keys, srcLen *engine.Tensor
+	valid             *engine.Tensor
+	ones              map[int]*engine.Tensor
+	c, h              [2][]*engine.Tensor
+	feed              [2]*engine.Tensor
+	gates             []*engine.Tensor
+	probs, ctx, emb   *engine.Tensor
+	logits            *engine.Tensor
+	cur, t            int
+	err               error
+}
+
+// StepperInputs are the values a Stepper needs: the decoder weight values
+// in the Decoder op's input order (see DecoderWeights), the target
+// embedding table (V×E) and its mask, the output projection (V×H and 1×V),
+// and the encoder memory ((S·n)×Dm for n sentences, time-major) with the n
+// source lengths.
+type StepperInputs struct {
+	Decoder        []G.Value
+	Layers         int
+	Table, EmbMask G.Value
+	OutW, OutB     G.Value
+	Mem            G.Value
+	SrcLen         []int32
+}
+
+// NewStepper starts decoding beam hypotheses per sentence: row b·beam + k
+// is hypothesis k of sentence b.
+func (e *Env) NewStepper(in StepperInputs, beam int) (*Stepper, error) {
+	n := len(in.SrcLen)
+	if n < 1 || beam < 1 {
+		return nil, fmt.Errorf("fused: stepper for %d sentences, beam %d", n, beam)
+	}
+	s := &Stepper{env: e, w: e.decWeights(in.Decoder, in.Layers), rows: n * beam, ones: map[int]*engine.Tensor{}}
+	s.hid = s.w.h
+	s.table, s.embMask = e.mat(in.Table), e.mat(in.EmbMask)
+	s.outW, s.outB = e.mat(in.OutW), e.mat(in.OutB)
+	mem := e.mat(in.Mem)
+	steps, dm := mem.Rows()/n, mem.Cols()
+	// Row st·rows + b·beam + k of the expanded memory is row st·n + b.
+	idx := make([]int32, steps*s.rows)
+	lens := make([]int32, s.rows)
+	for st := range steps {
+		for r := range s.rows {
+			idx[st*s.rows+r] = int32(st*n + r/beam)
+		}
+	}
+	for r := range lens {
+		lens[r] = in.SrcLen[r/beam]
+	}
+	s.mem = s.alloc(steps*s.rows, dm)
+	s.gather(s.mem, mem, idx)
+	s.keys = s.alloc(steps*s.rows, s.hid)
+	e.B.Gemm(false, true, 1, s.mem, s.w.wa, 0, s.keys, engine.FP32)
+	s.srcLen = s.upload(lens)
+	s.valid = s.alloc(s.rows, 1)
+	e.B.Fill(s.valid, 1)
+	for p := range 2 {
+		for range in.Layers {
+			s.c[p] = append(s.c[p], s.alloc(s.rows, s.hid))
+			s.h[p] = append(s.h[p], s.alloc(s.rows, s.hid))
+		}
+		s.feed[p] = s.alloc(s.rows, s.hid)
+	}
+	for range in.Layers {
+		s.gates = append(s.gates, s.alloc(s.rows, 4*s.hid))
+	}
+	s.probs, s.ctx = s.alloc(s.rows, steps), s.alloc(s.rows, dm)
+	s.emb = s.alloc(s.rows, s.table.Cols())
+	s.logits = s.alloc(s.rows, s.outW.Rows())
+	return s, s.err
+}
+
+// Vocab is the size of the target vocabulary.
+func (s *Stepper) Vocab() int { return s.outW.Rows() }
+
+func (s *Stepper) alloc(r, c int) *engine.Tensor {
+	t, err := s.env.B.Alloc(r, c, engine.Float32)
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	return t
+}
+
+func (s *Stepper) upload(v []int32) *engine.Tensor {
+	t, err := engine.AllocFrom(s.env.B, len(v), 1, v)
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	return t.Reshape(1, len(v))
+}
+
+// gather sets dst[r] = src[idx[r]]: an embedding lookup with an all-ones
+// mask.
+func (s *Stepper) gather(dst, src *engine.Tensor, idx []int32) {
+	c := src.Cols()
+	if s.ones[c] == nil {
+		s.ones[c] = s.alloc(1, c)
+		s.env.B.Fill(s.ones[c], 1)
+	}
+	s.env.NN.EmbeddingForward(dst, src, s.upload(idx).Reshape(len(idx), 1), s.ones[c])
+}
+
+// Step feeds the previous tokens (one per row: <s> at the first step) and
+// writes each row's log-probabilities over the target vocabulary into
+// logProbs (rows·V values, row-major).
+func (s *Stepper) Step(prev []int32, logProbs []float32) error {
+	e := s.env
+	if len(prev) != s.rows {
+		return fmt.Errorf("fused: Step with %d tokens for %d rows", len(prev), s.rows)
+	}
+	next := 1 - s.cur
+	e.NN.EmbeddingForward(s.emb, s.table, s.upload(prev).Reshape(s.rows, 1), s.embMask)
+	e.B.Gemm(false, true, 1, s.emb, s.w.layers[0].wih, 0, s.gates[0], engine.FP32)
+	e.B.AddRowVector(s.gates[0], s.w.layers[0].bias)
+	st := decStep{gates: s.gates, c: s.c[next], h: s.h[next], in: make([]*engine.Tensor, len(s.gates)),
+		inMask: make([]*engine.Tensor, len(s.gates)), probs: s.probs, ctx: s.ctx, att: s.feed[next], out: s.feed[next], valid: s.valid}
+	if s.t > 0 {
+		st.cPrev, st.hPrev, st.feedPrev = s.c[s.cur], s.h[s.cur], s.feed[s.cur]
+	} else {
+		st.cPrev, st.hPrev = make([]*engine.Tensor, len(s.gates)), make([]*engine.Tensor, len(s.gates))
+	}
+	e.decoderStep(s.w, st, s.keys, s.mem, s.srcLen)
+	e.B.Gemm(false, true, 1, s.feed[next], s.outW, 0, s.logits, engine.FP32)
+	e.B.AddRowVector(s.logits, s.outB)
+	e.NN.LogSoftmax(s.logits, s.logits)
+	s.cur, s.t = next, s.t+1
+	if s.err != nil {
+		return s.err
+	}
+	return e.B.Download(logProbs, s.logits)
+}
+
+// Reorder makes row r continue hypothesis parents[r]: it copies the
+// parents' decoder states.
+func (s *Stepper) Reorder(parents []int32) error {
+	if len(parents) != s.rows {
+		return fmt.Errorf("fused: Reorder with %d parents for %d rows", len(parents), s.rows)
+	}
+	if s.t == 0 {
+		return nil
+	}
+	other := 1 - s.cur
+	for l := range s.c[s.cur] {
+		s.gather(s.c[other][l], s.c[s.cur][l], parents)
+		s.gather(s.h[other][l], s.h[s.cur][l], parents)
+	}
+	s.gather(s.feed[other], s.feed[s.cur], parents)
+	s.cur = other
+	return s.err
+}

@@ -1,0 +1,242 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/grainlab/grain/analysis/ranking"
+	"github.com/grainlab/grain/engine/cpu"
+	"github.com/grainlab/grain/nn/batch"
+	"github.com/grainlab/grain/nn/vocab"
+)
+
+func tinyVocab(n int) *vocab.Vocab {
+	words := slices.Clone(vocab.Specials)
+	for i := range n {
+		words = append(words, fmt.Sprintf("w%d", i))
+	}
+	v, _ := vocab.New(words)
+	return v
+}
+
+// tiny returns a small model of the given kind on the CPU backend.
+func tiny(t *testing.T, kind string, dropout float64) *Model {
+	t.Helper()
+	cfg := Config{Kind: kind, Embed: 5, Hidden: 6, Layers: 2, Dropout: dropout, TgtVocab: 14, InitSeed: 3, InitScale: 0.3}
+	var src *vocab.Vocab
+	if kind == NMT {
+		cfg.EncLayers, cfg.BiLayers, cfg.SrcVocab = 2, 1, 12
+		src = tinyVocab(8)
+	}
+	m, err := New(cfg, src, tinyVocab(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetBackend(cpu.New()); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// tinyBatch is a batch of 3 rows (one of them filler) with padding.
+func tinyBatch(kind string) *batch.Batch {
+	ex := []batch.Example{{Src: []int32{4, 5, 6, 7}, Tgt: []int32{4, 5, 9}}, {Src: []int32{8, 4}, Tgt: []int32{13, 12, 11, 10, 4}}}
+	if kind == NLM {
+		for i := range ex {
+			ex[i].Src = nil
+		}
+	}
+	s := 0
+	if kind == NMT {
+		s = 5
+	}
+	return batch.Make(ex, batch.Spec{Rows: []int{0, -1, 1}, Shape: batch.Shape{Size: 3, S: s, T: 7}})
+}
+
+func run(t *testing.T, m *Model, b *batch.Batch, mode Mode, seed uint64) (Result, *Graph) {
+	t.Helper()
+	g, err := m.Graph(b.Shape, mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Load(b); err != nil {
+		t.Fatal(err)
+	}
+	res, err := g.Run(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, g
+}
+
+// TestGradientsMatchFiniteDifferences checks, for both models at tiny
+// sizes, the gradient of the summed loss with respect to sampled weights
+// of every parameter against central differences of the float64-summed
+// loss (h = 1e-2 on float32 weights).
+func TestGradientsMatchFiniteDifferences(t *testing.T) {
+	for _, kind := range []string{NLM, NMT} {
+		t.Run(kind, func(t *testing.T) {
+			m := tiny(t, kind, 0)
+			b := tinyBatch(kind)
+			res, g := run(t, m, b, Train, 0)
+			grads := g.Grads()
+			r := rand.New(rand.NewPCG(1, 1))
+			const h = 1e-2
+			for pi, p := range m.Params {
+				an := slices.Clone(grads[pi])
+				var scale float64
+				for _, v := range an {
+					scale = math.Max(scale, math.Abs(float64(v)))
+				}
+				if scale == 0 {
+					t.Errorf("%s: gradient is all zero: the check would test nothing", p.Name)
+				}
+				// The largest gradient and five random ones.
+				largest := 0
+				for i, v := range an {
+					if math.Abs(float64(v)) > math.Abs(float64(an[largest])) {
+						largest = i
+					}
+				}
+				for k := range 6 {
+					i := largest
+					if k > 0 {
+						i = r.IntN(len(an))
+					}
+					d := p.Data()
+					old := d[i]
+					d[i] = old + h
+					up, _ := run(t, m, b, Eval, 0)
+					d[i] = old - h
+					down, _ := run(t, m, b, Eval, 0)
+					d[i] = old
+					fd := (up.LossSum - down.LossSum) / (2 * h) / float64(res.Tokens)
+					if diff := math.Abs(fd - float64(an[i])); diff > 2e-3*scale+2e-5 {
+						t.Errorf("%s[%d]: analytic %.6g, finite difference %.6g (|Δ| %.2g, scale %.2g)", p.Name, i, an[i], fd, diff, scale)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestMaskedNeuronIsZeroAndMatters checks every masked neuron of every
+// stored layer is exactly 0 at every step, that masking changes the loss,
+// that an all-ones mask is bit-identical to no masking, and that changing a
+// mask needs no rebuild.
+func TestMaskedNeuronIsZeroAndMatters(t *testing.T) {
+	for _, kind := range []string{NLM, NMT} {
+		t.Run(kind, func(t *testing.T) {
+			m := tiny(t, kind, 0)
+			b := tinyBatch(kind)
+			base, _ := run(t, m, b, Eval, 0)
+			feat := b.Shape
+			if kind == NMT {
+				feat.T = 0
+			}
+			_, fg := run(t, m, b, Features, 0)
+			before := fg.Stored()
+			// Mask one neuron in every layer of the global index.
+			var masked []int
+			for _, l := range m.Masks.Layers() {
+				masked = append(masked, l.Offset+1)
+			}
+			if err := m.Masks.Zero(masked); err != nil {
+				t.Fatal(err)
+			}
+			after, _ := run(t, m, b, Eval, 0)
+			if after.LossSum == base.LossSum {
+				t.Fatalf("masking %v did not change the loss %v", masked, base.LossSum)
+			}
+			_, fg = run(t, m, b, Features, 0)
+			for li, layer := range fg.Stored() {
+				h := m.Config.Hidden
+				for row := 0; row < len(layer)/h; row++ {
+					if v := layer[row*h+1]; v != 0 {
+						t.Fatalf("stored layer %d row %d: masked neuron 1 = %g", li, row, v)
+					}
+				}
+				if slices.Equal(layer, before[li]) {
+					t.Fatalf("stored layer %d unchanged by masking", li)
+				}
+			}
+			if got := m.Masks.Masked(); !slices.Equal(got, masked) {
+				t.Fatalf("Masked() = %v, want %v", got, masked)
+			}
+			m.Masks.Reset()
+			again, _ := run(t, m, b, Eval, 0)
+			if again.LossSum != base.LossSum {
+				t.Fatalf("all-ones mask: loss %v, unmasked %v (must be bit-identical)", again.LossSum, base.LossSum)
+			}
+			_, fg = run(t, m, b, Features, 0)
+			for li, layer := range fg.Stored() {
+				if !slices.Equal(layer, before[li]) {
+					t.Fatalf("stored layer %d differs after unmasking", li)
+				}
+			}
+		})
+	}
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	for _, kind := range []string{NLM, NMT} {
+		t.Run(kind, func(t *testing.T) {
+			m := tiny(t, kind, 0.2)
+			b := tinyBatch(kind)
+			want, _ := run(t, m, b, Eval, 0)
+			path := filepath.Join(t.TempDir(), "m.safetensors")
+			if err := m.Save(path, F32); err != nil {
+				t.Fatal(err)
+			}
+			l, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := l.SetBackend(cpu.New()); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := run(t, l, b, Eval, 0)
+			if got != want || l.Config != m.Config || l.Tgt.String() != m.Tgt.String() {
+				t.Fatalf("after save and load: %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestSelectNeuronsFromRanking(t *testing.T) {
+	m := tiny(t, NMT, 0)
+	n := m.Masks.StoredNeurons() // 3 stored layers × 6
+	ord := make([]int, n)
+	for i := range ord {
+		ord[i] = (i * 7) % n
+	}
+	f := &ranking.File{Version: ranking.FormatVersion, Method: "test", NumNeurons: n, Ordering: ord}
+	top, err := m.Masks.SelectNeurons(f, Top, 50, 0)
+	if err != nil || !slices.Equal(top, ord[:n/2]) {
+		t.Fatalf("top 50%%: %v, %v", top, err)
+	}
+	bottom, err := m.Masks.SelectNeurons(f, Bottom, 50, 0)
+	if err != nil || !slices.Equal(bottom, ord[n/2:]) {
+		t.Fatalf("bottom 50%%: %v, %v", bottom, err)
+	}
+	if r, err := m.Masks.SelectNeurons(f, Random, 100, 5); err != nil || len(r) != n {
+		t.Fatalf("random 100%%: %d neurons, %v", len(r), err)
+	}
+	f.NumNeurons = n + 1
+	if _, err := m.Masks.SelectNeurons(f, Top, 10, 0); err == nil {
+		t.Fatal("a ranking of another model's neurons was accepted")
+	}
+	// Masking the top half zeroes exactly those stored neurons.
+	if err := m.Masks.Zero(top); err != nil {
+		t.Fatal(err)
+	}
+	got := m.Masks.Masked()
+	want := slices.Sorted(slices.Values(top))
+	if !slices.Equal(got, want) {
+		t.Fatalf("masked %v, want %v", got, want)
+	}
+}

@@ -1,0 +1,109 @@
+package train
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/grainlab/grain/engine"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Adam is a gorgonia.Solver that clips the global gradient norm and then
+// applies torch.optim.Adam's update (engine.Backend.AdamUpdate, default
+// β1 0.9, β2 0.999, ε 1e-8) to every parameter on grain's engine:
+//
+//	n = sqrt(Σ_p ‖g_p‖²);  g_p ← g_p·min(1, Clip/n)   (Clip 0: no clipping)
+//	Adam step on each p with the clipped g_p
+//
+// Its state (the step count and the first and second moments, in the
+// order of the ValueGrads given to Step) is saved in checkpoints.
+type Adam struct {
+	LR, Clip float64
+	// Steps is the number of steps taken.
+	Steps int
+	// M and V are the moments, one slice per parameter.
+	M, V [][]float32
+	// LastNorm is the gradient norm before clipping at the last step.
+	LastNorm float64
+
+	b    engine.Backend
+	host engine.HostMemory
+}
+
+// NewAdam returns the solver on b (which must keep tensors in host
+// memory, as the CPU backend does).
+func NewAdam(b engine.Backend, lr, clip float64) (*Adam, error) {
+	host, ok := b.(engine.HostMemory)
+	if !ok {
+		return nil, fmt.Errorf("train: backend %s does not keep tensors in host memory", b.Name())
+	}
+	return &Adam{LR: lr, Clip: clip, b: b, host: host}, nil
+}
+
+// valueGrad pairs a parameter's value with its gradient for Step.
+type valueGrad struct {
+	v *tensor.Dense
+	g []float32
+}
+
+func (p valueGrad) Value() G.Value { return p.v }
+func (p valueGrad) Grad() (G.Value, error) {
+	return tensor.New(tensor.WithShape(p.v.Shape()...), tensor.WithBacking(p.g)), nil
+}
+
+// Step clips the gradients and updates the parameters in place. The
+// gradients are scaled in place too.
+func (a *Adam) Step(vgs []G.ValueGrad) error {
+	if a.M == nil {
+		for _, vg := range vgs {
+			n := vg.Value().Shape().TotalSize()
+			a.M, a.V = append(a.M, make([]float32, n)), append(a.V, make([]float32, n))
+		}
+	}
+	if len(vgs) != len(a.M) {
+		return fmt.Errorf("train: Adam step with %d parameters, state for %d", len(vgs), len(a.M))
+	}
+	ps, gs := make([]*engine.Tensor, len(vgs)), make([]*engine.Tensor, len(vgs))
+	sq, err := a.b.Alloc(1, 1, engine.Float64)
+	if err != nil {
+		return err
+	}
+	var total float64
+	for i, vg := range vgs {
+		g, err := vg.Grad()
+		if err != nil {
+			return err
+		}
+		pv, gv := vg.Value().Data().([]float32), g.Data().([]float32)
+		if len(pv) != len(gv) || len(pv) != len(a.M[i]) {
+			return fmt.Errorf("train: parameter %d has %d values, %d gradients and %d moments", i, len(pv), len(gv), len(a.M[i]))
+		}
+		ps[i], gs[i] = a.host.Wrap(pv, 1, len(pv)), a.host.Wrap(gv, 1, len(gv))
+		a.b.SumSquares(sq, gs[i])
+		s := make([]float64, 1)
+		if err := a.b.Download(s, sq); err != nil {
+			return err
+		}
+		total += s[0]
+	}
+	a.LastNorm = math.Sqrt(total)
+	if math.IsNaN(a.LastNorm) || math.IsInf(a.LastNorm, 0) {
+		return fmt.Errorf("train: gradient norm is %v at step %d", a.LastNorm, a.Steps+1)
+	}
+	if a.Clip > 0 && a.LastNorm > a.Clip {
+		for _, g := range gs {
+			a.b.Scale(g, float32(a.Clip/a.LastNorm))
+		}
+	}
+	a.Steps++
+	h := engine.DefaultAdam(a.LR)
+	h.Step = a.Steps
+	for i := range vgs {
+		m, v := a.host.Wrap(a.M[i], 1, len(a.M[i])), a.host.Wrap(a.V[i], 1, len(a.V[i]))
+		a.b.AdamUpdate(ps[i], gs[i], m, v, h)
+	}
+	return a.b.Sync()
+}
+
+var _ G.Solver = (*Adam)(nil)

@@ -1,0 +1,132 @@
+package train
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grainlab/grain/nn/internal/nntest"
+	"github.com/grainlab/grain/nn/model"
+)
+
+// TestTinyModelsOverfit trains each model on 20 real sentences until it
+// has memorised them, within seconds. The NMT's loss goes to ~0; the NLM's
+// cannot fall below the entropy of its first words (20 sentences start
+// with a few words like "two" and "a"), so its bound is looser.
+func TestTinyModelsOverfit(t *testing.T) {
+	for _, kind := range []string{model.NLM, model.NMT} {
+		t.Run(kind, func(t *testing.T) {
+			m, ex := nntest.Setup(t, kind, 20, 48, 0)
+			start := time.Now()
+			tr, err := New(m, Data{Train: ex, Val: ex}, Options{Batch: 10, LR: 0.02, Clip: 5, Epochs: 60, Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := tr.Run()
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, last := s.History[0], s.History[len(s.History)-1]
+			t.Logf("%s: val loss %.3f → %.3f in %d epochs, %v", kind, first.ValLoss, last.ValLoss, len(s.History), time.Since(start).Round(time.Millisecond))
+			bound := map[string]float64{model.NLM: 0.3, model.NMT: 0.05}[kind]
+			if last.ValLoss > bound {
+				t.Fatalf("%s did not overfit 20 sentences: loss %.3f after %d epochs", kind, last.ValLoss, len(s.History))
+			}
+		})
+	}
+}
+
+// TestResumeContinuesTheSameRun interrupts a run in the middle of an epoch
+// and resumes it in a new Trainer on a freshly initialised model: the end
+// result is bit-identical to the uninterrupted run.
+func TestResumeContinuesTheSameRun(t *testing.T) {
+	for _, kind := range []string{model.NLM, model.NMT} {
+		t.Run(kind, func(t *testing.T) {
+			opts := func(dir string) Options {
+				return Options{Batch: 4, LR: 0.01, Clip: 1, Epochs: 2, Seed: 5, Decay: 0.5, Dir: dir, CheckpointEvery: 2}
+			}
+			m, ex := nntest.Setup(t, kind, 24, 16, 0.3)
+			data := Data{Train: ex[:20], Val: ex[20:]}
+			whole, err := New(m, data, opts(t.TempDir()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := whole.Run()
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			dir := t.TempDir()
+			m2, _ := nntest.Setup(t, kind, 24, 16, 0.3)
+			o := opts(dir)
+			steps := 0
+			o.Interrupt = func() bool { steps++; return steps == 3 }
+			first, err := New(m2, data, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := first.Run(); err != ErrInterrupted {
+				t.Fatalf("interrupted run returned %v", err)
+			}
+			m3, _ := nntest.Setup(t, kind, 24, 16, 0.3)
+			second, err := New(m3, data, opts(dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if second.State.Steps != 3 || second.State.Batch != 3 {
+				t.Fatalf("resumed at step %d batch %d, want 3 and 3", second.State.Steps, second.State.Batch)
+			}
+			got, err := second.Run()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, p := range m.Params {
+				if !slices.Equal(p.Data(), m3.Params[i].Data()) {
+					t.Fatalf("parameter %s differs after resuming", p.Name)
+				}
+			}
+			for i := range want.History {
+				a, b := want.History[i], got.History[i]
+				if a.TrainLoss != b.TrainLoss || a.ValLoss != b.ValLoss || a.LR != b.LR {
+					t.Fatalf("epoch %d: resumed %+v, uninterrupted %+v", i+1, b, a)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckpointErrors(t *testing.T) {
+	m, ex := nntest.Setup(t, model.NLM, 12, 8, 0)
+	dir := t.TempDir()
+	o := Options{Batch: 4, LR: 0.01, Epochs: 1, Seed: 1, Dir: dir}
+	tr, err := New(m, Data{Train: ex[:8], Val: ex[8:]}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := tr.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Other options.
+	o2 := o
+	o2.LR = 0.5
+	if _, err := New(m, Data{Train: ex[:8], Val: ex[8:]}, o2); err == nil || !strings.Contains(err.Error(), "other training options") {
+		t.Fatalf("changed options: %v", err)
+	}
+	// A model of another shape.
+	other, _ := nntest.Setup(t, model.NLM, 12, 10, 0)
+	if _, err := New(other, Data{Train: ex[:8], Val: ex[8:]}, o); err == nil || !strings.Contains(err.Error(), "model config") {
+		t.Fatalf("other model: %v", err)
+	}
+	// A corrupt model file.
+	path := filepath.Join(dir, s.ModelFile)
+	data, _ := os.ReadFile(path)
+	data[len(data)-1] ^= 1
+	os.WriteFile(path, data, 0o644)
+	if _, err := New(m, Data{Train: ex[:8], Val: ex[8:]}, o); err == nil || !strings.Contains(err.Error(), "SHA-256") {
+		t.Fatalf("corrupt model file: %v", err)
+	}
+}

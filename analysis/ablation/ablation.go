@@ -139,19 +139,11 @@ func Run(b engine.Backend, p *probe.Probe, ordering []int, train, test *dataset.
 // retrain trains a probe on the kept columns only and returns its test
 // accuracy.
 func retrain(b engine.Backend, keep []int, train, test *dataset.Dataset, majority int32, cfg probe.Config) (float64, error) {
-	tx, err := dataset.Columns(train.X, keep)
+	tr, err := train.Columns(keep)
 	if err != nil {
 		return 0, err
 	}
-	ex, err := dataset.Columns(test.X, keep)
-	if err != nil {
-		return 0, err
-	}
-	tr, err := train.WithX(tx)
-	if err != nil {
-		return 0, err
-	}
-	te, err := test.WithX(ex)
+	te, err := test.Columns(keep)
 	if err != nil {
 		return 0, err
 	}

@@ -51,6 +51,27 @@ func SharedDataDir() (string, error) {
 		"../shared/data beside the go.mod of %s nor a shared/data folder is in %s or above it", ModulePath, wd)
 }
 
+// SourceDir returns the root of grain's source tree: the nearest directory
+// at or above the working directory that holds the go.mod of module
+// ModulePath. Shipped files that live in the source tree (such as the
+// trained models in nn/models) are found from it.
+func SourceDir() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for dir := wd; ; {
+		if isGrainModule(filepath.Join(dir, "go.mod")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("grain's source tree (the go.mod of %s) is not at or above %s", ModulePath, wd)
+		}
+		dir = parent
+	}
+}
+
 func isDir(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.IsDir()

@@ -184,6 +184,16 @@ func (d *Dataset) WithX(x Matrix) (*Dataset, error) {
 	return &c, nil
 }
 
+// Columns returns d restricted to the neurons cols (a view; see Columns
+// for matrices).
+func (d *Dataset) Columns(cols []int) (*Dataset, error) {
+	x, err := Columns(d.X, cols)
+	if err != nil {
+		return nil, err
+	}
+	return d.WithX(x)
+}
+
 // HoldOut splits rows [0, n) into contiguous blocks of blockRows rows and
 // assigns a seeded random fraction frac of the blocks to the held-out side.
 // Blocks keep neighbouring tokens (the same sentence) on one side. Both

@@ -27,15 +27,8 @@ func parsePercents(s string) ([]float64, error) {
 }
 
 func runAblate(c *cli, args []string) error {
-	train, test := split{name: "train"}, split{name: "test"}
-	var pf probeFlags
-	var lf layerFlags
 	fs := c.flags("ablate", "ablate --probe P --ranking R.json --acts A --corpus C --test-acts A2 --test-corpus C2 --property P [flags]")
-	train.register(fs, "")
-	test.register(fs, "test-")
-	pf.register(fs)
-	lf.register(fs)
-	property := fs.String("property", "", "label the probe predicts")
+	pc := newProbeCommand(fs, "test")
 	probePath := fs.String("probe", "", "probe trained on all neurons (safetensors)")
 	rankPath := fs.String("ranking", "", "neuron ordering (grain rank --method ordering --out R.json)")
 	percents := fs.String("percents", "10,15,20,25,50,100", "comma-separated neuron percentages")
@@ -51,10 +44,6 @@ func runAblate(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := pf.config(c.seed)
-	if err != nil {
-		return err
-	}
 	p, err := probe.Load(*probePath)
 	if err != nil {
 		return err
@@ -63,33 +52,23 @@ func runAblate(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	b, err := c.backend()
+	r, err := pc.open(c, dataset.LabelSetOf(p.Labels))
 	if err != nil {
 		return err
 	}
-	set := dataset.LabelSetOf(p.Labels)
-	tr, _, err := train.load(*property, set, &lf)
-	if err != nil {
-		return err
-	}
-	defer tr.reader.Close()
-	te, _, err := test.load(*property, set, &lf)
-	if err != nil {
-		return err
-	}
-	defer te.reader.Close()
-	res, err := ablation.Run(b, p, rk.Ordering, tr.data, te.data, ablation.Options{
-		Percents: pcs, Retrain: *retrain, Probe: cfg, Seed: c.seed,
+	defer r.close()
+	res, err := ablation.Run(r.b, p, rk.Ordering, r.train.data, r.other.data, ablation.Options{
+		Percents: pcs, Retrain: *retrain, Probe: r.cfg, Seed: c.seed,
 	}, c.progress())
 	if err != nil {
 		return err
 	}
 	if *plotPath != "" {
-		full, err := probe.Evaluate(b, p, te.data, probe.MajorityOf(tr.data.Y, len(p.Labels)))
+		full, err := probe.Evaluate(r.b, p, r.other.data, probe.MajorityOf(r.train.data.Y, len(p.Labels)))
 		if err != nil {
 			return err
 		}
-		if err := plotAblation(res, full.Accuracy, "classifier ablation: "+*property, *plotPath); err != nil {
+		if err := plotAblation(res, full.Accuracy, "classifier ablation: "+pc.property, *plotPath); err != nil {
 			return err
 		}
 	}

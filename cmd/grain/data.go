@@ -9,6 +9,8 @@ import (
 	"github.com/grainlab/grain/analysis/activations"
 	"github.com/grainlab/grain/analysis/corpus"
 	"github.com/grainlab/grain/analysis/dataset"
+	"github.com/grainlab/grain/analysis/probe"
+	"github.com/grainlab/grain/engine"
 )
 
 // split names the files of one labeled split: an activation file and the
@@ -108,13 +110,77 @@ func (s *split) load(property string, set *dataset.LabelSet, lf *layerFlags) (*l
 			return nil, nil, fmt.Errorf("%s: %w", s.acts, err)
 		}
 		if cols != nil {
-			x, err := dataset.Columns(d.X, cols)
-			if err != nil {
+			if d, err = d.Columns(cols); err != nil {
 				r.Close()
 				return nil, nil, err
 			}
-			d, _ = d.WithX(x)
 		}
 	}
 	return &loaded{data: d, reader: r, labels: labels}, set, nil
+}
+
+// probeCommand holds the flags that every probe-training command shares:
+// the training split, a second split (test or dev), the property, the
+// layer selection and the training settings.
+type probeCommand struct {
+	train, other split
+	pf           probeFlags
+	lf           layerFlags
+	property     string
+}
+
+// newProbeCommand makes the flags of a command whose second split is
+// called other ("test" or "dev").
+func newProbeCommand(fs *flag.FlagSet, other string) *probeCommand {
+	pc := &probeCommand{train: split{name: "train"}, other: split{name: other}}
+	pc.train.register(fs, "")
+	pc.other.register(fs, other+"-")
+	pc.pf.register(fs)
+	pc.lf.register(fs)
+	fs.StringVar(&pc.property, "property", "", "label: upos, xpos, feats:NAME, deprel, sem, ccg, position, position-bucket, month, or the NeuroX labels' name")
+	return pc
+}
+
+// probeRun is a probe command's opened inputs.
+type probeRun struct {
+	cfg   probe.Config
+	b     engine.Backend
+	train *loaded
+	// other is the test or dev split, nil when its flags were not given.
+	other *loaded
+	set   *dataset.LabelSet
+}
+
+// open reads the training settings, opens the device and loads the
+// splits. set maps labels to ids; nil makes one from the training split.
+func (pc *probeCommand) open(c *cli, set *dataset.LabelSet) (*probeRun, error) {
+	cfg, err := pc.pf.config(c.seed)
+	if err != nil {
+		return nil, err
+	}
+	b, err := c.backend()
+	if err != nil {
+		return nil, err
+	}
+	tr, set, err := pc.train.load(pc.property, set, &pc.lf)
+	if err != nil {
+		return nil, err
+	}
+	r := &probeRun{cfg: cfg, b: b, train: tr, set: set}
+	if pc.other.given() {
+		if r.other, _, err = pc.other.load(pc.property, set, &pc.lf); err != nil {
+			r.close()
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// close releases the activation files.
+func (r *probeRun) close() {
+	for _, l := range []*loaded{r.train, r.other} {
+		if l != nil {
+			l.reader.Close()
+		}
+	}
 }

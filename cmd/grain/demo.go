@@ -14,23 +14,27 @@ import (
 	"github.com/grainlab/grain/analysis/lca"
 	"github.com/grainlab/grain/analysis/probe"
 	"github.com/grainlab/grain/analysis/synthetic"
+	"github.com/grainlab/grain/engine"
+	"github.com/grainlab/grain/nn/extract"
 )
 
 func init() {
-	register(command{"demo", "the main job on the embedded default: LCA end to end on planted-neuron activations over real EWT sentences (synthetic activations)", runDemo})
+	register(command{"demo", "the main job on the embedded default: LCA of Penn POS tags on the shipped NMT encoder's neurons over UD English EWT", runDemo})
 }
 
-// Demo layout: 4 layers × 128 neurons of synthetic activations.
+// Synthetic demo layout: 4 layers × 128 neurons.
 const (
 	demoLayers = 4
 	demoDim    = 128
 )
 
 func runDemo(c *cli, args []string) error {
-	fs := c.flags("demo", "demo [--out DIR] [--sentences N] [flags]")
-	out := fs.String("out", "", "keep the demo's files (activations, probe, ranking, report) in DIR")
+	fs := c.flags("demo", "demo [--out DIR] [--sentences N] [--model M | --synthetic] [flags]")
+	out := fs.String("out", "", "keep the demo's files (activations, probe, ranking, report, plot) in DIR")
 	sentences := fs.Int("sentences", 3000, "EWT training sentences to use")
 	mode := fs.String("mode", "fast", "probe training protocol: fast or neurox")
+	modelPath := fs.String("model", "", "model whose activations to analyse (default: the shipped en→de NMT, "+defaultModel+")")
+	synth := fs.Bool("synthetic", false, "use synthetic activations with planted neurons instead of a model (the truth is known and checked)")
 	if err := c.parse(fs, args, false); err != nil {
 		return err
 	}
@@ -61,14 +65,6 @@ func runDemo(c *cli, args []string) error {
 	if *sentences > 0 && *sentences < len(trainC.Sentences) {
 		trainC.Sentences = trainC.Sentences[:*sentences]
 	}
-	if !c.json {
-		fmt.Fprintf(c.stdout, "grain demo: Linguistic Correlation Analysis of Penn POS tags (EWT XPOS)\n")
-		fmt.Fprintf(c.stdout, "data: %d train sentences (%d tokens) and %d test sentences (%d tokens) of UD English EWT\n",
-			len(trainC.Sentences), trainC.NumTokens(), len(testC.Sentences), testC.NumTokens())
-		fmt.Fprintf(c.stdout, "activations: SYNTHETIC, %d layers × %d neurons with 2 planted neurons per tag (+1 noisy copy);\n"+
-			"             the truth is known, so the table below can be checked against it\n\n", demoLayers, demoDim)
-	}
-
 	trainLabels, err := trainC.Labels(corpus.XPOS)
 	if err != nil {
 		return err
@@ -78,13 +74,57 @@ func runDemo(c *cli, args []string) error {
 		return err
 	}
 	set := dataset.NewLabelSet(trainLabels)
-	truth, err := writeDemoActivations(dir, set, trainC, testC, trainLabels, testLabels, c.seed)
+	b, err := c.backend()
 	if err != nil {
 		return err
 	}
+	say := func(format string, a ...any) {
+		if !c.json {
+			fmt.Fprintf(c.stdout, format, a...)
+		}
+	}
+	say("grain demo: Linguistic Correlation Analysis of Penn POS tags (EWT XPOS)\n")
+	say("data: %d train sentences (%d tokens) and %d test sentences (%d tokens) of UD English EWT\n",
+		len(trainC.Sentences), trainC.NumTokens(), len(testC.Sentences), testC.NumTokens())
+	modelFile := *modelPath
+	if !*synth && modelFile == "" {
+		if modelFile, err = shippedModel(defaultModel); err != nil {
+			// Outside grain's source tree (or before the models are
+			// trained) the demo still runs, on planted activations.
+			fmt.Fprintf(c.stderr, "grain demo: %v; running the synthetic demo instead (--model FILE to choose a model)\n", err)
+			*synth = true
+		}
+	}
+	var truth *synthetic.Truth
+	if *synth {
+		if truth, err = writeDemoActivations(dir, set, trainC, testC, trainLabels, testLabels, c.seed); err != nil {
+			return err
+		}
+		say("activations: SYNTHETIC, %d layers × %d neurons with 2 planted neurons per tag (+1 noisy copy);\n"+
+			"             the truth is known, so the table below can be checked against it\n\n", demoLayers, demoDim)
+	} else {
+		path := modelFile
+		m, err := c.loadModel(path)
+		if err != nil {
+			return err
+		}
+		for _, part := range []struct {
+			name string
+			c    *corpus.Corpus
+		}{{"train.gact", trainC}, {"test.gact", testC}} {
+			rep, err := extract.Run(m, part.c, filepath.Join(dir, part.name), extract.Options{
+				Batch: 64, Window: 4096, Model: filepath.Base(path), Progress: c.progress()})
+			if err != nil {
+				return err
+			}
+			say("activations: %s encoder over %s: %d tokens × %d neurons (%.1f%% of tokens unknown to the model)\n",
+				filepath.Base(path), part.name, rep.Tokens, m.Masks.StoredNeurons(), 100*float64(rep.Unknown)/float64(max(rep.Tokens, 1)))
+		}
+		say("\n")
+	}
 	trainSplit := split{name: "train", acts: filepath.Join(dir, "train.gact"), corpus: trainC.Path}
 	testSplit := split{name: "test", acts: filepath.Join(dir, "test.gact"), corpus: testC.Path}
-	// Re-read through the store and the corpus reader, as `grain lca` does.
+	// Re-read through the store and the corpus, as `grain lca` does.
 	tr, err := joinDemo(&trainSplit, trainC, trainLabels, set)
 	if err != nil {
 		return err
@@ -101,10 +141,9 @@ func runDemo(c *cli, args []string) error {
 		return err
 	}
 	cfg := probe.DefaultConfig(pm)
-	cfg.L1, cfg.L2, cfg.Seed = 1e-4, 1e-4, c.seed
-	b, err := c.backend()
-	if err != nil {
-		return err
+	cfg.Seed = c.seed
+	if *synth {
+		cfg.L1, cfg.L2 = 1e-4, 1e-4
 	}
 	opt := lca.Options{Probe: cfg, Control: true, Ablation: &ablation.Options{
 		Percents: []float64{10, 15, 20}, Retrain: true, Probe: cfg, Seed: c.seed,
@@ -113,19 +152,74 @@ func runDemo(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	var layers []layerScore
+	if !*synth {
+		if layers, err = layerProbes(b, tr, te, cfg, c); err != nil {
+			return err
+		}
+	}
 	if err := saveLCA(dir, rep, p, corpus.XPOS); err != nil {
 		return err
 	}
 	if c.json {
-		return writeJSON(c.stdout, map[string]any{"report": rep, "truth": truth})
+		return writeJSON(c.stdout, map[string]any{"report": rep, "truth": truth, "layers": layers})
 	}
 	printLCA(c, rep, true)
-	printTruth(c, rep, truth)
+	if truth != nil {
+		printTruth(c, rep, truth)
+	}
+	if len(layers) > 0 {
+		fmt.Fprintf(c.stdout, "\nprobe accuracy by layer (each layer's neurons alone):\n")
+		t := newTable(c.stdout, "layer", "neurons", "accuracy")
+		for _, l := range layers {
+			t.row(l.Layer, l.Neurons, pct(l.Accuracy))
+		}
+		t.flush()
+	}
 	fmt.Fprintf(c.stdout, "\ndevice %s; finished in %v\n", b.Describe(), time.Since(start).Round(100*time.Millisecond))
 	if *out != "" {
 		fmt.Fprintf(c.stdout, "files in %s\n", *out)
 	}
 	return nil
+}
+
+// layerScore is a probe's test accuracy on one layer's neurons.
+type layerScore struct {
+	Layer    string  `json:"layer"`
+	Neurons  int     `json:"neurons"`
+	Accuracy float64 `json:"accuracy"`
+}
+
+// layerProbes trains one probe per stored layer on that layer alone.
+func layerProbes(b engine.Backend, tr, te *loaded, cfg probe.Config, c *cli) ([]layerScore, error) {
+	meta := tr.reader.Meta()
+	majority := probe.MajorityOf(tr.data.Y, len(tr.data.Labels))
+	var out []layerScore
+	for l, layer := range meta.Layers {
+		lo, hi := meta.LayerRange(l)
+		cols := make([]int, 0, hi-lo)
+		for g := lo; g < hi; g++ {
+			cols = append(cols, g)
+		}
+		train, err := tr.data.Columns(cols)
+		if err != nil {
+			return nil, err
+		}
+		test, err := te.data.Columns(cols)
+		if err != nil {
+			return nil, err
+		}
+		p, _, err := probe.Train(b, train, cfg, c.progress())
+		if err != nil {
+			return nil, err
+		}
+		m, err := probe.Evaluate(b, p, test, majority)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, layerScore{Layer: layer.String(), Neurons: len(cols), Accuracy: m.Accuracy})
+	}
+	return out, nil
 }
 
 // writeDemoActivations plants neurons for the XPOS labels of both splits

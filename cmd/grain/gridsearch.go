@@ -26,15 +26,8 @@ func parseFloats(s string) ([]float64, error) {
 }
 
 func runGridSearch(c *cli, args []string) error {
-	train, dev := split{name: "train"}, split{name: "dev"}
-	var pf probeFlags
-	var lf layerFlags
 	fs := c.flags("gridsearch", "gridsearch --acts A --corpus C --property P [--dev-acts ... --dev-corpus ...] [flags]")
-	train.register(fs, "")
-	dev.register(fs, "dev-")
-	pf.register(fs)
-	lf.register(fs)
-	property := fs.String("property", "", "label to predict")
+	pc := newProbeCommand(fs, "dev")
 	l1s := fs.String("l1s", "0,1e-5,1e-4,1e-3,1e-2", "λ1 values")
 	l2s := fs.String("l2s", "0,1e-5,1e-4,1e-3,1e-2", "λ2 values")
 	tol := fs.Float64("tolerance", 0.01, "choice rule: accuracy slack below the best")
@@ -53,38 +46,25 @@ func runGridSearch(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := pf.config(c.seed)
+	r, err := pc.open(c, nil)
 	if err != nil {
 		return err
 	}
-	b, err := c.backend()
-	if err != nil {
-		return err
-	}
-	tr, set, err := train.load(*property, nil, &lf)
-	if err != nil {
-		return err
-	}
-	defer tr.reader.Close()
-	trainD, devD := tr.data, (*dataset.Dataset)(nil)
-	if dev.given() {
-		dv, _, err := dev.load(*property, set, &lf)
-		if err != nil {
-			return err
-		}
-		defer dv.reader.Close()
-		devD = dv.data
+	defer r.close()
+	trainD, devD := r.train.data, (*dataset.Dataset)(nil)
+	if r.other != nil {
+		devD = r.other.data
 	} else {
 		// Hold out 10% of the training tokens (blocks of 256) as dev.
-		keep, held := dataset.HoldOut(len(tr.data.Y), 256, 0.1, c.seed)
-		if trainD, err = tr.data.Subset(keep); err != nil {
+		keep, held := dataset.HoldOut(len(trainD.Y), 256, 0.1, c.seed)
+		if devD, err = trainD.Subset(held); err != nil {
 			return err
 		}
-		if devD, err = tr.data.Subset(held); err != nil {
+		if trainD, err = trainD.Subset(keep); err != nil {
 			return err
 		}
 	}
-	res, err := gridsearch.Run(b, trainD, devD, gridsearch.Options{L1s: a, L2s: bv, Tolerance: *tol, Probe: cfg}, c.progress())
+	res, err := gridsearch.Run(r.b, trainD, devD, gridsearch.Options{L1s: a, L2s: bv, Tolerance: *tol, Probe: r.cfg}, c.progress())
 	if err != nil {
 		return err
 	}

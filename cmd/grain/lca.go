@@ -17,15 +17,8 @@ func init() {
 }
 
 func runLCA(c *cli, args []string) error {
-	train, test := split{name: "train"}, split{name: "test"}
-	var pf probeFlags
-	var lf layerFlags
 	fs := c.flags("lca", "lca --acts A --corpus C --test-acts A2 --test-corpus C2 --property P [--out DIR] [flags]")
-	train.register(fs, "")
-	test.register(fs, "test-")
-	pf.register(fs)
-	lf.register(fs)
-	property := fs.String("property", "", "label to predict")
+	pc := newProbeCommand(fs, "test")
 	control := fs.Bool("control", true, "train a control-task probe and report selectivity")
 	ablate := fs.Bool("ablate", true, "run the classifier ablation")
 	retrain := fs.Bool("retrain", true, "ablation: retrain probes on each selection")
@@ -37,38 +30,28 @@ func runLCA(c *cli, args []string) error {
 	if err := required(fs, "acts", "corpus", "test-acts", "test-corpus", "property"); err != nil {
 		return err
 	}
-	cfg, err := pf.config(c.seed)
-	if err != nil {
-		return err
-	}
-	opt := lca.Options{Probe: cfg, Control: *control}
+	var pcs []float64
 	if *ablate {
-		pcs, err := parsePercents(*percents)
-		if err != nil {
+		var err error
+		if pcs, err = parsePercents(*percents); err != nil {
 			return err
 		}
-		opt.Ablation = &ablation.Options{Percents: pcs, Retrain: *retrain, Probe: cfg, Seed: c.seed}
 	}
-	b, err := c.backend()
+	r, err := pc.open(c, nil)
 	if err != nil {
 		return err
 	}
-	tr, set, err := train.load(*property, nil, &lf)
-	if err != nil {
-		return err
+	defer r.close()
+	opt := lca.Options{Probe: r.cfg, Control: *control}
+	if *ablate {
+		opt.Ablation = &ablation.Options{Percents: pcs, Retrain: *retrain, Probe: r.cfg, Seed: c.seed}
 	}
-	defer tr.reader.Close()
-	te, _, err := test.load(*property, set, &lf)
-	if err != nil {
-		return err
-	}
-	defer te.reader.Close()
-	rep, p, err := lca.Run(b, tr.data, te.data, opt, c.progress())
+	rep, p, err := lca.Run(r.b, r.train.data, r.other.data, opt, c.progress())
 	if err != nil {
 		return err
 	}
 	if *out != "" {
-		if err := saveLCA(*out, rep, p, *property); err != nil {
+		if err := saveLCA(*out, rep, p, pc.property); err != nil {
 			return err
 		}
 	}

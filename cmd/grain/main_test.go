@@ -196,7 +196,7 @@ func TestHelp(t *testing.T) {
 // TestDemo runs the main job on a small slice of EWT and checks the
 // ranking against the planted truth.
 func TestDemo(t *testing.T) {
-	code, out, errs := run("demo", "--device", "cpu", "--quiet", "--json", "--sentences", "1500")
+	code, out, errs := run("demo", "--synthetic", "--device", "cpu", "--quiet", "--json", "--sentences", "1500")
 	if code != 0 {
 		t.Fatalf("demo: %d %s", code, errs)
 	}

@@ -64,15 +64,8 @@ func runProbe(c *cli, args []string) error {
 }
 
 func probeTrain(c *cli, args []string) error {
-	train, test := split{name: "train"}, split{name: "test"}
-	var pf probeFlags
-	var lf layerFlags
 	fs := c.flags("probe train", "probe train --acts A.gact --corpus C --property P --out PROBE.safetensors [--test-acts ... --test-corpus ...] [flags]")
-	train.register(fs, "")
-	test.register(fs, "test-")
-	pf.register(fs)
-	lf.register(fs)
-	property := fs.String("property", "", "label to predict: upos, xpos, feats:NAME, sem, ccg, position, position-bucket, month, or the NeuroX labels' name")
+	pc := newProbeCommand(fs, "test")
 	out := fs.String("out", "", "where to save the probe (safetensors)")
 	control := fs.Bool("control", false, "also train a control-task probe and report selectivity (needs test data)")
 	if err := c.parse(fs, args, false); err != nil {
@@ -81,45 +74,35 @@ func probeTrain(c *cli, args []string) error {
 	if err := required(fs, "acts", "corpus", "property", "out"); err != nil {
 		return err
 	}
-	cfg, err := pf.config(c.seed)
+	if *control && !pc.other.given() {
+		return fmt.Errorf("--control needs --test-acts and --test-corpus")
+	}
+	r, err := pc.open(c, nil)
 	if err != nil {
 		return err
 	}
-	b, err := c.backend()
+	defer r.close()
+	p, log, err := probe.Train(r.b, r.train.data, r.cfg, c.progress())
 	if err != nil {
 		return err
 	}
-	tr, set, err := train.load(*property, nil, &lf)
-	if err != nil {
-		return err
-	}
-	defer tr.reader.Close()
-	p, log, err := probe.Train(b, tr.data, cfg, c.progress())
-	if err != nil {
-		return err
-	}
-	p.Meta["property"] = *property
-	p.Meta["activations"] = train.acts
+	p.Meta["property"] = pc.property
+	p.Meta["activations"] = pc.train.acts
 	if err := probe.Save(*out, p); err != nil {
 		return err
 	}
 	result := map[string]any{"probe": *out, "training": log}
 	var metrics *probe.Metrics
 	var selectivity *float64
-	if test.given() {
-		te, _, err := test.load(*property, set, &lf)
-		if err != nil {
-			return err
-		}
-		defer te.reader.Close()
-		m, err := probe.Evaluate(b, p, te.data, probe.MajorityOf(tr.data.Y, len(set.Names)))
+	if r.other != nil {
+		m, err := probe.Evaluate(r.b, p, r.other.data, probe.MajorityOf(r.train.data.Y, len(r.set.Names)))
 		if err != nil {
 			return err
 		}
 		metrics = &m
 		result["test"] = m
 		if *control {
-			cm, err := probe.Selectivity(b, tr.data, te.data, cfg, c.progress())
+			cm, err := probe.Selectivity(r.b, r.train.data, r.other.data, r.cfg, c.progress())
 			if err != nil {
 				return err
 			}
@@ -127,14 +110,12 @@ func probeTrain(c *cli, args []string) error {
 			selectivity = &s
 			result["control"], result["selectivity"] = cm, s
 		}
-	} else if *control {
-		return fmt.Errorf("--control needs --test-acts and --test-corpus")
 	}
 	if c.json {
 		return writeJSON(c.stdout, result)
 	}
 	fmt.Fprintf(c.stdout, "saved %s: %d labels × %d neurons, %s mode, %d epochs (kept epoch %d)\n",
-		*out, len(p.Labels), p.Neurons, cfg.Mode, len(log.Epochs), log.BestEpoch)
+		*out, len(p.Labels), p.Neurons, r.cfg.Mode, len(log.Epochs), log.BestEpoch)
 	if metrics != nil {
 		printMetrics(c, *metrics, selectivity)
 	}

@@ -35,4 +35,3 @@ func Adam(p, g, m, v []float32, beta1, beta2 float64, stepSize, bc2Sqrt, eps, l1
 		p[i] -= ss * mi / denom
 	}
 }
-

@@ -129,7 +129,7 @@ func mapNpy(path string) (*npyMapped, error) {
 		return nil, err
 	}
 	size := n.off + int64(n.T)*int64(n.N)*4
-	mm, err := syscall.Mmap(int(n.f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	mm, err := syscall.Mmap(int(n.f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED|syscall.MAP_POPULATE)
 	if err != nil {
 		n.Close()
 		return nil, err

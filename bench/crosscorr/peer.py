@@ -1,7 +1,7 @@
 """NumPy + OpenBLAS peer of bench/crosscorr: MaxCorr between two models.
 
-Reads the same .npy files as grain, standardizes every neuron (float64
-means and variances, population statistics, float32 data), multiplies
+Reads the same .npy files as grain, standardizes every neuron in place
+(population statistics, float32 data), multiplies
 Z_A^T Z_B / T with OpenBLAS SGEMM, and takes each neuron's max |r| with its
 partner (both directions). Prints one JSON line; when grain's result file is
 given (int32 partner indices then float32 r for model A's neurons), also the
@@ -25,11 +25,17 @@ def vmhwm():
 
 
 def standardize(x):
-    """In place: x <- (x - mean) / std, statistics in float64."""
+    """In place: x <- (x - mean) / std.
+
+    The mean is accumulated in float64 (numpy's buffered pairwise sum), the
+    variance of the centred data in float32 (einsum): the fastest variant
+    measured here (a float64 einsum takes about 0.25 s more for both models,
+    and (x - x.mean(0)) / x.std(0) several seconds more).
+    """
     t = x.shape[0]
     mean = x.mean(axis=0, dtype=np.float64)
     x -= mean.astype(np.float32)
-    var = np.einsum("ij,ij->j", x, x, dtype=np.float64, casting="unsafe") / t
+    var = np.einsum("ij,ij->j", x, x).astype(np.float64) / t
     with np.errstate(divide="ignore"):
         inv = np.where(var > 0, 1 / np.sqrt(var), 0).astype(np.float32)
     x *= inv

@@ -71,7 +71,7 @@ func main() {
 			t0 := time.Now()
 			m, err := probe.Evaluate(b, cur, test, maj)
 			scoring += time.Since(t0)
-			trace = append(trace, fmt.Sprintf("%d:%.4f@%.2fs", epoch, m.Accuracy, (time.Since(start) - scoring).Seconds()))
+			trace = append(trace, fmt.Sprintf("%d:%.4f@%.2fs", epoch, m.Accuracy, (time.Since(start)-scoring).Seconds()))
 			return err
 		}
 		p, log, err := probe.Train(b, train, cfg, progress.Terminal(os.Stderr))
@@ -151,4 +151,3 @@ func check(err error) {
 		os.Exit(1)
 	}
 }
-

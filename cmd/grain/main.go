@@ -16,7 +16,8 @@ import (
 	"strings"
 
 	"github.com/grainlab/grain/engine"
-	_ "github.com/grainlab/grain/engine/cpu" // registers the "cpu" device
+	_ "github.com/grainlab/grain/engine/cpu"  // registers the "cpu" device
+	_ "github.com/grainlab/grain/engine/cuda" // registers "cuda" in builds with -tags grain_cuda
 	"github.com/grainlab/grain/engine/progress"
 )
 

@@ -1,0 +1,437 @@
+package crosscorr
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/grainlab/grain/engine"
+	"github.com/grainlab/grain/engine/cpu"
+)
+
+// TestCorrelateMatchesGonum compares the whole matrix and the extremes with
+// gonum's float64 stat.Correlation, on every backend and source path, with
+// one block and with many.
+func TestCorrelateMatchesGonum(t *testing.T) {
+	const T, N, M = 700, 9, 13
+	r := rng(1)
+	a, b := randomActs(r, T, N), randomActs(r, T, M)
+	want := refCorr(a, N, b, M, T)
+	for _, s := range setups() {
+		for _, budget := range []int64{0, 8 << 10} {
+			c, err := Correlate(s.be, Model{"a", s.src(mem(t, a, T, N))}, Model{"b", s.src(mem(t, b, T, M))},
+				Options{Memory: budget, Matrix: true})
+			if err != nil {
+				t.Fatalf("%s, budget %d: %v", s.name, budget, err)
+			}
+			if d := maxDiff(c.R, want); d > 1e-5 {
+				t.Errorf("%s, budget %d: max |r − gonum| = %.2g", s.name, budget, d)
+			}
+			for i := range N {
+				checkExtremes(t, c.ANeurons[i], want[i*M:(i+1)*M])
+			}
+			for j := range M {
+				col := make([]float64, N)
+				for i := range N {
+					col[i] = want[i*M+j]
+				}
+				checkExtremes(t, c.BNeurons[j], col)
+			}
+		}
+	}
+}
+
+// TestKeptMatrixTiled: a kept matrix too large for one tile is
+// accumulated in row panels, on both backend paths.
+func TestKeptMatrixTiled(t *testing.T) {
+	const T, N, M = 200, 40, 30
+	r := rng(9)
+	a, b := randomActs(r, T, N), randomActs(r, T, M)
+	want := refCorr(a, N, b, M, T)
+	for _, s := range setups() {
+		ma, mb := Model{"a", s.src(mem(t, a, T, N))}, Model{"b", s.src(mem(t, b, T, M))}
+		found := false
+		for budget := int64(4 * N * M * 2); budget < 64<<10 && !found; budget += 512 {
+			opt := Options{Memory: budget, Matrix: true}
+			p := planFor(t, s.be, ma, mb, opt)
+			if p == nil || len(p.sweeps[0].tiles) == 1 && len(p.sweeps) == 1 {
+				continue
+			}
+			found = true
+			c, err := Correlate(s.be, ma, mb, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxDiff(c.R, want); d > 1e-5 {
+				t.Errorf("%s, budget %d: max |r − gonum| = %.2g", s.name, budget, d)
+			}
+		}
+		if !found && strings.HasPrefix(s.name, "device") {
+			t.Errorf("%s: no budget tiles the kept matrix", s.name)
+		}
+	}
+}
+
+// checkExtremes compares e with the extremes of the reference row.
+func checkExtremes(t *testing.T, e Extremes, row []float64) {
+	t.Helper()
+	mx, mn := 0, 0
+	for j := range row {
+		if math.Abs(row[j]) > math.Abs(row[mx]) {
+			mx = j
+		}
+		if math.Abs(row[j]) < math.Abs(row[mn]) {
+			mn = j
+		}
+	}
+	if e.Max.Neuron != mx || math.Abs(e.Max.R-row[mx]) > 1e-5 {
+		t.Errorf("max: got %+v, want neuron %d r %.6f", e.Max, mx, row[mx])
+	}
+	if e.Min.Neuron != mn || math.Abs(e.Min.R-row[mn]) > 1e-5 {
+		t.Errorf("min: got %+v, want neuron %d r %.6f", e.Min, mn, row[mn])
+	}
+}
+
+// TestBlockedMatchesUnblocked runs the same correlation under budgets that
+// give one block and one tile, many blocks, and many tiles in several
+// sweeps, and requires the same extremes and top-k partners.
+func TestBlockedMatchesUnblocked(t *testing.T) {
+	const T, N, M, K = 3000, 70, 50, 4
+	r := rng(2)
+	a, b := randomActs(r, T, N), randomActs(r, T, M)
+	// Some strong correlations, so the top partners are well separated, and
+	// constant neurons whose correlations all tie at 0 (the lowest partner
+	// index must win across tiles).
+	const ca, cb = 10, 33
+	for tk := range T {
+		a[tk*N+3] += 2 * b[tk*M+7]
+		b[tk*M+40] -= a[tk*N+60]
+		a[tk*N+ca], b[tk*M+cb] = 1.5, -2
+	}
+	want := refCorr(a, N, b, M, T)
+	var ref *Correlation
+	for _, s := range setups() {
+		tiled := false
+		for _, budget := range []int64{0, 256 << 10, 96 << 10, 48 << 10, 32 << 10, 24 << 10} {
+			ma, mb := Model{"a", s.src(mem(t, a, T, N))}, Model{"b", s.src(mem(t, b, T, M))}
+			opt := Options{Memory: budget, TopK: K}
+			p := planFor(t, s.be, ma, mb, opt)
+			if p == nil {
+				continue // budget too small for this path
+			}
+			tiled = tiled || len(p.sweeps) > 1
+			c, err := Correlate(s.be, ma, mb, opt)
+			if err != nil {
+				t.Fatalf("%s, budget %d: %v", s.name, budget, err)
+			}
+			for i := range N {
+				checkExtremes(t, c.ANeurons[i], want[i*M:(i+1)*M])
+			}
+			for _, e := range []Extremes{c.ANeurons[ca], c.BNeurons[cb]} {
+				if e.Max != (Link{}) || e.Min != (Link{}) || e.Top[K-1] != (Link{Neuron: K - 1}) {
+					t.Errorf("%s, budget %d: constant neuron's extremes %+v, want partner 0 with r = 0", s.name, budget, e)
+				}
+			}
+			if ref == nil {
+				ref = c
+				if p.blockRows != T || len(p.sweeps) != 1 {
+					t.Fatalf("default budget: %d-row blocks in %d sweeps, want one block", p.blockRows, len(p.sweeps))
+				}
+				continue
+			}
+			if budget != 0 && p.blockRows == T {
+				t.Errorf("%s, budget %d: not blocked", s.name, budget)
+			}
+			for _, side := range []struct{ got, want []Extremes }{{c.ANeurons, ref.ANeurons}, {c.BNeurons, ref.BNeurons}} {
+				for i := range side.got {
+					g, w := side.got[i], side.want[i]
+					if len(g.Top) != K {
+						t.Fatalf("%s, budget %d: %d top partners, want %d", s.name, budget, len(g.Top), K)
+					}
+					for k := range g.Top {
+						if g.Top[k].Neuron != w.Top[k].Neuron || math.Abs(g.Top[k].R-w.Top[k].R) > 1e-5 {
+							t.Errorf("%s, budget %d, neuron %d: top %d = %+v, unblocked %+v", s.name, budget, i, k, g.Top[k], w.Top[k])
+						}
+					}
+					if g.Max.Neuron != w.Max.Neuron || math.Abs(g.Max.R-w.Max.R) > 1e-5 ||
+						g.Min.Neuron != w.Min.Neuron || math.Abs(g.Min.R-w.Min.R) > 1e-5 {
+						t.Errorf("%s, budget %d, neuron %d: %+v, unblocked %+v", s.name, budget, i, g, w)
+					}
+				}
+			}
+		}
+		if !tiled {
+			t.Errorf("%s: no budget split the correlation into several sweeps", s.name)
+		}
+	}
+	// The top partners are the reference's.
+	for i := range N {
+		row := want[i*M : (i+1)*M]
+		order := make([]int, M)
+		for j := range order {
+			order[j] = j
+		}
+		slices.SortStableFunc(order, func(x, y int) int {
+			if math.Abs(row[x]) > math.Abs(row[y]) {
+				return -1
+			}
+			return 1
+		})
+		for k := range K {
+			if ref.ANeurons[i].Top[k].Neuron != order[k] {
+				t.Fatalf("neuron %d: top partners %+v, want %v", i, ref.ANeurons[i].Top, order[:K])
+			}
+		}
+	}
+}
+
+// planFor returns the plan Correlate would use, or nil when the budget is
+// too small.
+func planFor(t *testing.T, be engine.Backend, a, b Model, opt Options) *plan {
+	t.Helper()
+	r, err := newRunner(be, []Model{a, b}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.addJob(0, 1, opt.Matrix, true)
+	p, err := r.plan()
+	if err != nil {
+		if !strings.Contains(err.Error(), "too small") && !strings.Contains(err.Error(), "more than half") {
+			t.Fatal(err)
+		}
+		return nil
+	}
+	return p
+}
+
+// TestPlanWithinBudget checks the planned memory against the budget for a
+// range of shapes and budgets.
+func TestPlanWithinBudget(t *testing.T) {
+	for _, be := range []engine.Backend{cpu.New(), deviceOnly{cpu.New()}} {
+		for _, shape := range [][3]int{{100000, 1024, 1024}, {10000, 8192, 8192}, {500, 3, 4000}, {1 << 20, 50000, 30000}} {
+			T, N, M := shape[0], shape[1], shape[2]
+			for _, budget := range []int64{64 << 20, 512 << 20, 2 << 30} {
+				for _, topK := range []int{0, 5} {
+					r := &runner{be: be, tokens: T, opt: Options{Memory: budget, TopK: topK}}
+					r.hm, _ = be.(engine.HostMemory)
+					r.in = []*input{{n: N}, {n: M}}
+					r.addJob(0, 1, false, true)
+					p, err := r.plan()
+					if err != nil {
+						t.Errorf("%v budget %d: %v", shape, budget, err)
+						continue
+					}
+					used := int64(p.arenaElems+p.stageElems)*4 + int64(p.blockRows)*4*int64(p.panelCols)
+					for _, in := range r.in {
+						used += int64(p.blockRows) * 4 * int64(in.n) * r.hostRowFactor(in)
+					}
+					if used > budget-min(processReserve, budget/4) {
+						t.Errorf("%v budget %d topK %d: plan uses %d bytes", shape, budget, topK, used)
+					}
+					want := minBlockRows
+					if budget >= 512<<20 && N+M <= 16384 {
+						want = targetBlockRows // room for tall blocks
+					}
+					if p.blockRows < min(T, want) {
+						t.Errorf("%v budget %d topK %d: only %d-row blocks", shape, budget, topK, p.blockRows)
+					}
+					covered := 0
+					for _, s := range p.sweeps {
+						for _, tl := range s.tiles {
+							covered += tl.elems()
+						}
+					}
+					if covered != N*M {
+						t.Errorf("%v budget %d: tiles cover %d of %d elements", shape, budget, covered, N*M)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestReducedPrecision runs the GEMM in TF32 and BF16.
+func TestReducedPrecision(t *testing.T) {
+	const T, N, M = 800, 12, 10
+	r := rng(3)
+	a, b := randomActs(r, T, N), randomActs(r, T, M)
+	for tk := range T {
+		b[tk*M+2] += a[tk*N+5] // a strong correlation, not only noise
+	}
+	want := refCorr(a, N, b, M, T)
+	for _, c := range []struct {
+		p   engine.Precision
+		tol float64
+	}{{engine.TF32, 3e-3}, {engine.BF16, 2e-2}} {
+		got, err := Correlate(cpu.New(), Model{"a", mem(t, a, T, N)}, Model{"b", mem(t, b, T, M)},
+			Options{Precision: c.p, Matrix: true, Memory: 64 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := maxDiff(got.R, want)
+		if d > c.tol {
+			t.Errorf("%v: max |r − float64| = %.2g > %g", c.p, d, c.tol)
+		}
+		if d == 0 {
+			t.Errorf("%v: result identical to float64: precision not in effect", c.p)
+		}
+	}
+}
+
+// TestConstantNeurons: zero-variance neurons get r = 0 and a warning.
+func TestConstantNeurons(t *testing.T) {
+	const T, N, M = 300, 6, 5
+	r := rng(4)
+	a, b := randomActs(r, T, N), randomActs(r, T, M)
+	for tk := range T {
+		a[tk*N+3] = 7.25
+		b[tk*M+0] = 0
+	}
+	for _, s := range setups() {
+		c, err := Correlate(s.be, Model{"a", s.src(mem(t, a, T, N))}, Model{"b", s.src(mem(t, b, T, M))}, Options{Matrix: true, TopK: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range N {
+			for j := range M {
+				v := c.At(i, j)
+				if math.IsNaN(v) || ((i == 3 || j == 0) && v != 0) {
+					t.Errorf("%s: r(%d, %d) = %v", s.name, i, j, v)
+				}
+			}
+		}
+		if !slices.Equal(c.ConstantA, []int{3}) || !slices.Equal(c.ConstantB, []int{0}) {
+			t.Errorf("%s: constant neurons %v %v", s.name, c.ConstantA, c.ConstantB)
+		}
+		w := strings.Join(c.Warnings, "\n")
+		if !strings.Contains(w, `"a": 1 constant neurons`) || !strings.Contains(w, `"b": 1 constant`) {
+			t.Errorf("%s: warnings %q", s.name, w)
+		}
+		if e := c.ANeurons[3]; e.Max.R != 0 || e.Min.R != 0 || e.Top[0].R != 0 {
+			t.Errorf("%s: constant neuron's extremes %+v", s.name, e)
+		}
+	}
+	rk, err := Rank(cpu.New(), []Model{{"a", mem(t, a, T, N)}, {"b", mem(t, b, T, M)}}, MaxCorr, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range rk.Models[0].Ranking {
+		if n.Neuron == 3 && (n.Score != 0 || n.Partner.Model != -1 || n.Partner.Neuron != -1) {
+			t.Errorf("constant neuron ranked %+v", n)
+		}
+	}
+	if last := rk.Models[0].Ranking[N-1]; last.Neuron != 3 {
+		t.Errorf("constant neuron not last: %+v", rk.Models[0].Ranking)
+	}
+}
+
+// TestNonFinite: a NaN or Inf is an error naming model, token row and
+// neuron, on every path and in any block.
+func TestNonFinite(t *testing.T) {
+	const T, N, M = 400, 5, 7
+	r := rng(5)
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+		for _, s := range setups() {
+			a, b := randomActs(r, T, N), randomActs(r, T, M)
+			b[323*M+4] = bad
+			_, err := Correlate(s.be, Model{"a", s.src(mem(t, a, T, N))}, Model{"b", s.src(mem(t, b, T, M))}, Options{Memory: 8 << 10})
+			if err == nil {
+				t.Fatalf("%s: %v accepted", s.name, bad)
+			}
+			for _, want := range []string{`"b"`, "token row 323", "neuron 4", "not finite"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("%s: error %q lacks %q", s.name, err, want)
+				}
+			}
+		}
+	}
+}
+
+// TestMisaligned: different token counts, sentence boundaries or tokens.
+func TestMisaligned(t *testing.T) {
+	r := rng(6)
+	be := cpu.New()
+	a := mem(t, randomActs(r, 100, 3), 100, 3)
+	b := mem(t, randomActs(r, 101, 4), 101, 4)
+	_, err := Correlate(be, Model{"first", a}, Model{"second", b}, Options{})
+	if err == nil || !strings.Contains(err.Error(), `"first" has 100`) || !strings.Contains(err.Error(), `"second" has 101`) {
+		t.Errorf("token count mismatch: %v", err)
+	}
+	sents := func(words ...string) [][]string {
+		var s [][]string
+		for _, w := range words {
+			s = append(s, strings.Fields(w))
+		}
+		return s
+	}
+	base := sents("the cat sat", "on the mat", "it was warm")
+	x := randomActs(r, 9, 2)
+	y := randomActs(r, 9, 2)
+	for _, c := range []struct {
+		other [][]string
+		want  []string
+	}{
+		{sents("the cat sat", "on the mat", "it is warm"), []string{"sentence 2", `token 1: "was" vs "is"`, `["it" "was" "warm"]`}},
+		{sents("the cat", "sat on the mat", "it was warm"), []string{"sentence 0", `token 2: "sat" vs (end of sentence)`}},
+		{sents("the cat sat", "on the mat it", "was warm"), []string{"sentence 1"}},
+	} {
+		ma, err := NewMemory(x, 9, 2, base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mb, err := NewMemory(y, 9, 2, c.other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Rank(be, []Model{{"a", ma}, {"b", mem(t, y, 9, 2)}, {"c", mb}}, MaxCorr, Options{})
+		if err == nil {
+			t.Fatalf("%v accepted", c.other)
+		}
+		for _, w := range append(c.want, `"a" and "c"`) {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error %q lacks %q", err, w)
+			}
+		}
+	}
+	if _, err := Rank(be, []Model{{"a", a}}, MaxCorr, Options{}); err == nil {
+		t.Error("one model accepted")
+	}
+}
+
+// TestBudgetErrors: a budget too small for the blocks, or for the matrix.
+func TestBudgetErrors(t *testing.T) {
+	r := rng(7)
+	a, b := mem(t, randomActs(r, 1000, 40), 1000, 40), mem(t, randomActs(r, 1000, 30), 1000, 30)
+	if _, err := Correlate(cpu.New(), Model{"a", a}, Model{"b", b}, Options{Memory: 1000}); err == nil || !strings.Contains(err.Error(), "too small") {
+		t.Errorf("tiny budget: %v", err)
+	}
+	if _, err := Correlate(cpu.New(), Model{"a", a}, Model{"b", b}, Options{Memory: 8000, Matrix: true}); err == nil || !strings.Contains(err.Error(), "more than half") {
+		t.Errorf("matrix over budget: %v", err)
+	}
+}
+
+// TestProgressAndJSON: progress adds up, and the JSON field names are the
+// documented ones.
+func TestProgressAndJSON(t *testing.T) {
+	const T = 200
+	r := rng(8)
+	models := []Model{{"a", mem(t, randomActs(r, T, 4), T, 4)}, {"b", mem(t, randomActs(r, T, 3), T, 3)}}
+	rep := &countingReporter{t: t}
+	rk, err := Rank(cpu.New(), models, SVCCA, Options{Progress: rep, Memory: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.check()
+	js, err := json.Marshal(rk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"method":"svcca"`, `"tokens":200`, `"models":[{"model":"a","neurons":4,"ranking":[{"neuron":`,
+		`"score":`, `"partner":{"model":1,"model_name":"b","neuron":`, `"r":`, `"svcca_dims":`, `"canonical":[{"a":0,"b":1,"dims_a":`, `"correlations":[`, `"mean":`} {
+		if !strings.Contains(string(js), key) {
+			t.Errorf("JSON lacks %s: %s", key, js)
+		}
+	}
+}

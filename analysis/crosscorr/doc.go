@@ -1,0 +1,123 @@
+// Package crosscorr is grain's Cross-model Correlation Analysis (Dalvi et
+// al. 2019, after Bau et al. 2019): it ranks the neurons of several
+// independently trained models by how strongly they correlate with the
+// neurons of the other models, without labels. Salient neurons are shared.
+//
+// # The correlation engine
+//
+// Correlate computes the Pearson correlation r(i, j) between neuron i of
+// model A (N neurons) and neuron j of model B (M neurons) over their T common
+// tokens, with population statistics:
+//
+//	μ_i = Σ_t x_ti / T,   σ_i² = Σ_t (x_ti − μ_i)² / T
+//	z_ti = (x_ti − μ_i) / σ_i
+//	r(i, j) = Σ_t z_ti·z'_tj / T
+//
+// in two streaming passes over blocks of tokens on an engine.Backend, so the
+// same code runs on every device:
+//
+//  1. Per block, Backend.ColMoments gives each neuron's mean and centred sum
+//     of squares in float64; engine.ColumnStats.Merge combines the blocks
+//     (Chan et al.). Every value is checked: a NaN or ±Inf is an error that
+//     names the model, the token row and the neuron.
+//  2. Per block, Backend.Standardize turns the rows into z in place (in the
+//     block buffer), and Backend.Gemm accumulates Z_Aᵀ·Z_B (β = 1) into N×M
+//     float32 tiles, in Options.Precision. Each finished tile is scaled by
+//     1/T and reduced per neuron with Backend.ReduceRows / ReduceCols
+//     (MaxAbs, MinAbs): the partner with the largest |r| (with its sign),
+//     the one with the smallest, and, with Options.TopK, the k largest.
+//
+// Neither the stacked (N+M)×(N+M) matrix nor all tokens are ever in memory,
+// and the N×M matrix itself only when Options.Matrix asks for it. A constant
+// neuron (σ ≤ 1e-7·|μ|, see engine.ColumnStats.InvStd) standardizes to 0, so
+// its r is exactly 0 with every neuron, never NaN; the results list such
+// neurons and warn about them. Ties between partners go to the lowest index.
+// With float32 accumulation r agrees with float64 to about 1e-6; TF32 and
+// BF16 GEMMs to about 1e-3 and 1e-2.
+//
+// # The memory budget
+//
+// Options.Memory (default 2 GiB) bounds the memory of the computation,
+// the process included: 64 MiB of it (a quarter of budgets under 256 MiB)
+// is left to the Go runtime and the BLAS library's workspace, and the rest,
+// the usable budget U, bounds what the computation allocates. Pages of
+// memory-mapped sources belong to the OS's page cache and are not counted.
+// With K models of n_m neurons:
+//
+//   - Resident: kept matrices, 4·n_a·n_b bytes each (Correlate's matrix with
+//     Options.Matrix; for LinReg and SVCCA every pair of models and every
+//     model with itself), plus LinReg's and SVCCA's float64 workspace,
+//     8·(Σ_m n_m² + 7·max_m n_m²) bytes. It may take at most U/2.
+//   - Tiles: of the rest, A = U − resident, a share S = A/2 holds the
+//     tiles of one sweep. A product whose n_a·n_b·c bytes exceed S is split
+//     into row panels of ⌊S/(c·n_b)⌋ rows (when that is at least 64 rows, or
+//     the matrix is kept), else into square tiles of side ⌊√(S/c)⌋. Here c =
+//     4 bytes per element; 8 when top-k partners are staged on the host of a
+//     device backend; 0 for a kept matrix on a host-memory backend, where
+//     the GEMM accumulates into the result itself. Tiles are packed in order
+//     into sweeps of at most S bytes; each sweep streams all tokens once.
+//   - Blocks: B = min(T, MaxBlockRows, ⌊(A − S_used) / (4·(Σ_m h_m·n_m + P))⌋)
+//     tokens per block, where S_used is the largest sweep's tile bytes, P the
+//     largest sweep's width of gathered column panels (copies of part of a
+//     model's neurons for a split tile), and h_m = 1 when the backend
+//     implements engine.HostMemory or the source RowViewer (the rows are
+//     read in place or into the block itself), else 2 (a host read buffer
+//     beside the device block). If B < 1024 tokens, S is halved (down to
+//     A/8) until B reaches 1024 tokens; failing that, the largest S that
+//     leaves at least 16 tokens per block is used, and a budget that leaves
+//     fewer is an error.
+//
+// Vectors of O(Σ_m n_m) values (statistics, reductions, top-k lists) come on
+// top.
+//
+// # Rankings
+//
+// Rank scores every neuron i of every model m against the other models m′
+// (K ≥ 2 models covering the same tokens; see CheckAligned):
+//
+//	MaxCorr   max_{m′≠m} max_j |r(i, j)|                         descending
+//	MinCorr   min_{m′≠m} max_j |r(i, j)|                         descending
+//	LinReg    max_{m′≠m} MSE_m′(i)                               ascending
+//	SVCCA     max_{m′≠m} Σ_k ρ_k·L_ik²                           descending
+//
+// LinReg regresses the z-scored neuron on all z-scored neurons of m′ by
+// least squares without intercept, from the same blocked products: with
+// R_m′m′ = Z_m′ᵀZ_m′/T and r_i = Z_m′ᵀz_i/T, the normal equations give
+// MSE_m′(i) = 1 − r_iᵀ·R_m′m′⁺·r_i, solved in float64 with gonum through the
+// eigen-decomposition R_m′m′ = V·Λ·Vᵀ (eigenvalues ≤ 1e-6·λmax dropped: the
+// minimum-norm solution when neurons are collinear or constant; a constant
+// target gets MSE 1).
+//
+// SVCCA (Raghu et al. 2017) works on the centred, unscaled activations,
+// whose covariance C = D·R·D (D = diag σ) comes from the same products. Per
+// model it keeps the top d eigenvectors V_d of C (the right singular
+// vectors of the centred activations), with eigenvalues Λ_d, until they
+// hold Options.Variance (default 99%) of the total variance. For two models
+// the thin SVD
+//
+//	Λ_a^{-1/2}·V_aᵀ·C_ab·V_b·Λ_b^{-1/2} = P·diag(ρ)·Qᵀ
+//
+// gives the canonical correlations ρ (reported, with their mean, in
+// Ranking.Canonical) and the loadings L_a = D_a⁻¹·V_a·Λ_a^{1/2}·P, L_b =
+// D_b⁻¹·V_b·Λ_b^{1/2}·Q: L_ik is the correlation of neuron i with canonical
+// variate k. A neuron's score Σ_k ρ_k·L_ik² ∈ [0, 1] is the ρ-weighted share
+// of its variance that lies on the directions it shares with the other
+// model.
+//
+// Ties are broken by the lower neuron index. Every neuron's best partner
+// (the model, neuron and r of its largest |r|) is reported for all methods.
+// MaxCorr and MinCorr need only the per-neuron reductions, so any size fits
+// the budget; LinReg and SVCCA need the full matrices (and O(n³) float64
+// decompositions on the host).
+//
+// TopOverlap compares the top k of a correlation ranking with a probe's
+// ranking (Linguistic Correlation Analysis), as the paper does for position
+// neurons.
+//
+// # Sources
+//
+// A Source gives a model's activations row by row (*activations.Reader is
+// one; Memory is an in-memory one). Sources that implement RowViewer are read
+// in place on backends with host memory; sources that implement Sentences
+// are checked to cover the same sentences and tokens.
+package crosscorr

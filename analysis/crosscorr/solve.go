@@ -1,0 +1,261 @@
+package crosscorr
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/grainlab/grain/engine/progress"
+	"gonum.org/v1/gonum/mat"
+)
+
+// linRegRcond is the relative eigenvalue cut-off of LinReg's
+// pseudo-inverse: directions of a predictor model's correlation matrix with
+// eigenvalue ≤ linRegRcond·λmax (collinear or constant neurons, float32
+// accumulation noise) are dropped, which gives the minimum-norm least
+// squares solution.
+const linRegRcond = 1e-6
+
+// symmetric returns the n×n matrix (R + Rᵀ)/2 of a kept self job, scaled
+// on both sides by s (nil means 1).
+func symmetric(j *job, n int, s []float64) *mat.SymDense {
+	out := mat.NewSymDense(n, nil)
+	for i := range n {
+		for k := i; k < n; k++ {
+			v := (float64(j.r[i*n+k]) + float64(j.r[k*n+i])) / 2
+			if s != nil {
+				v *= s[i] * s[k]
+			}
+			out.SetSym(i, k, v)
+		}
+	}
+	return out
+}
+
+// eigenDesc factorizes a symmetric matrix and returns its eigenvalues in
+// descending order with the matching eigenvectors as columns.
+func eigenDesc(s *mat.SymDense, what string) ([]float64, *mat.Dense, error) {
+	var e mat.EigenSym
+	if !e.Factorize(s, true) {
+		return nil, nil, fmt.Errorf("crosscorr: eigen-decomposition of %s did not converge", what)
+	}
+	vals := e.Values(nil)
+	var v mat.Dense
+	e.VectorsTo(&v)
+	n := len(vals)
+	slices.Reverse(vals)
+	out := mat.NewDense(n, n, nil)
+	for k := range n {
+		for i := range n {
+			out.Set(i, k, v.At(i, n-1-k))
+		}
+	}
+	return vals, out, nil
+}
+
+// linRegScores computes, for every neuron i of every model m, the worst
+// over the other models m′ of the mean squared error of the least-squares
+// prediction of z_i from Z_m′ (z-scored activations, no intercept):
+//
+//	MSE = 1 − r_iᵀ·R_m′m′⁺·r_i,   r_i = R_m′m[:, i]
+//
+// with R⁺ the pseudo-inverse through the eigen-decomposition R = V·Λ·Vᵀ:
+// r_iᵀR⁺r_i = Σ_k (v_kᵀr_i)²/λ_k over λ_k > linRegRcond·λmax. A constant
+// neuron (r_i = 0) gets MSE 1. Values are clamped to [0, 1].
+func linRegScores(r *runner, self []*job, cross func(a, b int) []float64, bar progress.Bar) ([][]float64, error) {
+	K := len(r.in)
+	worst := make([][]float64, K)
+	for m, in := range r.in {
+		worst[m] = make([]float64, in.n)
+	}
+	for mp, pin := range r.in {
+		p := pin.n
+		vals, vecs, err := eigenDesc(symmetric(self[mp], p, nil), fmt.Sprintf("model %q's correlation matrix", pin.name))
+		if err != nil {
+			return nil, err
+		}
+		q := 0
+		for q < p && vals[q] > linRegRcond*vals[0] && vals[q] > 0 {
+			q++
+		}
+		vq := vecs.Slice(0, p, 0, q)
+		for m, in := range r.in {
+			if m == mp || q == 0 {
+				continue
+			}
+			x := mat.NewDense(p, in.n, cross(mp, m))
+			var proj mat.Dense
+			proj.Mul(vq.T(), x) // q×n
+			for i := range in.n {
+				var s float64
+				for k := range q {
+					v := proj.At(k, i)
+					s += v * v / vals[k]
+				}
+				worst[m][i] = max(worst[m][i], min(1, max(0, 1-s)))
+			}
+		}
+		if q == 0 { // every predictor is constant: nothing is explained
+			for m := range r.in {
+				if m != mp {
+					for i := range worst[m] {
+						worst[m][i] = 1
+					}
+				}
+			}
+		}
+		bar.Add(1)
+	}
+	return worst, nil
+}
+
+// subspace is one model's kept singular directions for SVCCA: the top d
+// eigenvectors V_d of its covariance matrix C = D·R·D (D = diag σ) and
+// their eigenvalues (the variances along them).
+type subspace struct {
+	sigma []float64
+	vecs  *mat.Dense // n×d
+	vals  []float64  // d
+}
+
+// svccaScores runs SVCCA between every pair of models and scores the
+// neurons (see the package documentation). It returns per-model scores,
+// kept dimensions and the canonical correlations of every pair.
+func svccaScores(r *runner, self []*job, cross func(a, b int) []float64, keep float64, bar progress.Bar) ([][]float64, []int, []CanonicalPair, error) {
+	K := len(r.in)
+	subs := make([]subspace, K)
+	dims := make([]int, K)
+	scores := make([][]float64, K)
+	for m, in := range r.in {
+		sigma := make([]float64, in.n)
+		for i := range sigma {
+			sigma[i] = math.Sqrt(in.stats.Variance(i))
+		}
+		for _, c := range in.constant {
+			sigma[c] = 0
+		}
+		vals, vecs, err := eigenDesc(symmetric(self[m], in.n, sigma), fmt.Sprintf("model %q's covariance matrix", in.name))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		var total float64
+		for _, v := range vals {
+			total += max(v, 0)
+		}
+		d, cum := 0, 0.0
+		for d < in.n && vals[d] > 0 && cum < keep*total {
+			cum += vals[d]
+			d++
+		}
+		subs[m] = subspace{sigma: sigma, vals: vals[:d]}
+		if d > 0 {
+			subs[m].vecs = mat.DenseCopyOf(vecs.Slice(0, in.n, 0, d))
+		}
+		dims[m] = d
+		scores[m] = make([]float64, in.n)
+		bar.Add(1)
+	}
+	var pairs []CanonicalPair
+	for a := range K {
+		for b := a + 1; b < K; b++ {
+			cp := CanonicalPair{A: a, B: b, DimsA: dims[a], DimsB: dims[b], Correlations: []float64{}}
+			if dims[a] > 0 && dims[b] > 0 {
+				rho, la, lb, err := canonical(&subs[a], &subs[b], r.in[a].n, r.in[b].n, cross(a, b))
+				if err != nil {
+					return nil, nil, nil, fmt.Errorf("crosscorr: SVCCA of models %q and %q: %w", r.in[a].name, r.in[b].name, err)
+				}
+				cp.Correlations = rho
+				for _, v := range rho {
+					cp.Mean += v
+				}
+				cp.Mean /= float64(len(rho))
+				accumulateLoadings(scores[a], la, rho)
+				accumulateLoadings(scores[b], lb, rho)
+			}
+			pairs = append(pairs, cp)
+			bar.Add(1)
+		}
+	}
+	return scores, dims, pairs, nil
+}
+
+// canonical computes the canonical correlations ρ between the kept
+// subspaces of two models and the neurons' loadings on the canonical
+// variates: with C_ab = D_a·R_ab·D_b,
+//
+//	M = Λ_a^{-1/2}·V_aᵀ·C_ab·V_b·Λ_b^{-1/2} = P·diag(ρ)·Qᵀ   (thin SVD)
+//	L_a = D_a⁻¹·V_a·Λ_a^{1/2}·P,   L_b = D_b⁻¹·V_b·Λ_b^{1/2}·Q
+//
+// L[i, k] is the correlation of neuron i with canonical variate k (0 for a
+// constant neuron).
+func canonical(sa, sb *subspace, na, nb int, rab []float64) (rho []float64, la, lb *mat.Dense, err error) {
+	c := mat.NewDense(na, nb, rab)
+	for i := range na {
+		for j := range nb {
+			c.Set(i, j, c.At(i, j)*sa.sigma[i]*sb.sigma[j])
+		}
+	}
+	whiten := func(s *subspace) *mat.Dense { // V·Λ^{-1/2}
+		w := mat.DenseCopyOf(s.vecs)
+		for k, v := range s.vals {
+			col := 1 / math.Sqrt(v)
+			for i := range w.RawMatrix().Rows {
+				w.Set(i, k, w.At(i, k)*col)
+			}
+		}
+		return w
+	}
+	wa, wb := whiten(sa), whiten(sb)
+	var t, m mat.Dense
+	t.Mul(wa.T(), c) // d_a×n_b
+	m.Mul(&t, wb)    // d_a×d_b
+	var svd mat.SVD
+	if !svd.Factorize(&m, mat.SVDThin) {
+		return nil, nil, nil, fmt.Errorf("singular value decomposition did not converge")
+	}
+	rho = svd.Values(nil)
+	for k := range rho {
+		rho[k] = min(1, rho[k])
+	}
+	var p, q mat.Dense
+	svd.UTo(&p)
+	svd.VTo(&q)
+	loadings := func(s *subspace, dirs *mat.Dense) *mat.Dense { // D⁻¹·V·Λ^{1/2}·dirs
+		v := mat.DenseCopyOf(s.vecs)
+		n, _ := v.Dims()
+		for k, l := range s.vals {
+			f := math.Sqrt(l)
+			for i := range n {
+				v.Set(i, k, v.At(i, k)*f)
+			}
+		}
+		var out mat.Dense
+		out.Mul(v, dirs)
+		_, cols := out.Dims()
+		for i := range n {
+			for k := range cols {
+				if s.sigma[i] == 0 {
+					out.Set(i, k, 0)
+				} else {
+					out.Set(i, k, out.At(i, k)/s.sigma[i])
+				}
+			}
+		}
+		return &out
+	}
+	return rho, loadings(sa, &p), loadings(sb, &q), nil
+}
+
+// accumulateLoadings sets score[i] to the larger of score[i] and
+// Σ_k ρ_k·L[i, k]², the ρ-weighted share of neuron i's variance that lies
+// on the canonical variates.
+func accumulateLoadings(score []float64, l *mat.Dense, rho []float64) {
+	for i := range score {
+		var s float64
+		for k, p := range rho {
+			v := l.At(i, k)
+			s += p * v * v
+		}
+		score[i] = max(score[i], s)
+	}
+}

@@ -1,0 +1,693 @@
+package crosscorr
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/grainlab/grain/engine"
+	"github.com/grainlab/grain/engine/progress"
+)
+
+// input is one model during a computation.
+type input struct {
+	name      string
+	src       Source
+	view      RowViewer // nil when src cannot expose rows in place
+	n         int
+	stats     *engine.ColumnStats
+	mean, inv *engine.Tensor // 1×n Float32: column means and 1/σ (0 for constant columns)
+	constant  []int
+	host      []float32      // B·n read buffer; nil when rows are viewed
+	block     *engine.Tensor // B×n: the current block, standardized in place
+}
+
+// job is one product Z_aᵀ·Z_b / T of standardized activations to
+// accumulate: the correlations between the neurons of inputs a and b (a == b
+// gives a model's own correlation matrix).
+type job struct {
+	a, b   int
+	keep   bool       // hold the whole n_a×n_b result in r
+	reduce bool       // per-neuron extremes (and top-k) in rows and cols
+	r      []float32  // n_a×n_b row-major, when keep
+	rows   []Extremes // per neuron of a, over the neurons of b
+	cols   []Extremes // per neuron of b, over the neurons of a
+}
+
+// tile is the part [i0, i1) × [j0, j1) of a job's result that one sweep
+// accumulates.
+type tile struct {
+	j              *job
+	i0, i1, j0, j1 int
+}
+
+func (t tile) elems() int { return (t.i1 - t.i0) * (t.j1 - t.j0) }
+
+// panelKey names the columns [lo, hi) of an input gathered into a panel
+// because a tile uses only part of the input's neurons.
+type panelKey struct{ in, lo, hi int }
+
+// sweep is one streaming pass over all tokens that accumulates a set of
+// tiles.
+type sweep struct {
+	tiles  []tile
+	inputs []int
+	panels []panelKey
+}
+
+// plan is how a computation fits the memory budget.
+type plan struct {
+	blockRows  int
+	sweeps     []sweep
+	arenaElems int // largest Σ tile elements held in the backend by one sweep
+	stageElems int // largest Σ tile elements staged on the host by one sweep
+	panelCols  int // largest Σ panel widths of one sweep
+	maxRows    int // largest tile height
+	maxCols    int // largest tile width
+}
+
+// runner executes the two passes for a set of jobs.
+type runner struct {
+	be     engine.Backend
+	hm     engine.HostMemory // non-nil when tensors can wrap host memory
+	in     []*input
+	jobs   []*job
+	tokens int
+	opt    Options
+	owned  []*engine.Tensor
+	// reserve is host memory outside the streaming passes that the budget
+	// must leave free (the float64 workspace of LinReg and SVCCA).
+	reserve int64
+}
+
+func newRunner(be engine.Backend, models []Model, opt Options) (*runner, error) {
+	if err := opt.validate(); err != nil {
+		return nil, err
+	}
+	if err := CheckAligned(models); err != nil {
+		return nil, err
+	}
+	r := &runner{be: be, opt: opt, tokens: models[0].Source.NumTokens()}
+	r.hm, _ = be.(engine.HostMemory)
+	for _, m := range models {
+		in := &input{name: m.Name, src: m.Source, n: m.Source.NumNeurons()}
+		in.view, _ = m.Source.(RowViewer)
+		r.in = append(r.in, in)
+	}
+	return r, nil
+}
+
+// addJob registers the product of inputs a and b.
+func (r *runner) addJob(a, b int, keep, reduce bool) *job {
+	j := &job{a: a, b: b, keep: keep, reduce: reduce}
+	na, nb := r.in[a].n, r.in[b].n
+	if keep {
+		j.r = make([]float32, na*nb)
+	}
+	if reduce {
+		j.rows, j.cols = newExtremes(na), newExtremes(nb)
+	}
+	r.jobs = append(r.jobs, j)
+	return j
+}
+
+func newExtremes(n int) []Extremes {
+	e := make([]Extremes, n)
+	for i := range e {
+		e[i].Max.Neuron, e[i].Min.Neuron = -1, -1
+	}
+	return e
+}
+
+// hostRowFactor is h in the budget formula: 1 when the standardized block
+// is the only per-row buffer of an input, 2 when a host read buffer is
+// needed beside a device block.
+func (r *runner) hostRowFactor(in *input) int64 {
+	if r.hm != nil || in.view != nil {
+		return 1
+	}
+	return 2
+}
+
+// tileCost is the bytes one element of a job's tile holds: 4 on the
+// backend, plus 4 of host staging for top-k on backends without host
+// memory; 0 for kept results on host-memory backends, where the GEMM
+// accumulates into the (already counted) result itself.
+func (r *runner) tileCost(j *job) int64 {
+	switch {
+	case j.keep && r.hm != nil:
+		return 0
+	case r.opt.TopK > 0 && j.reduce && !j.keep && r.hm == nil:
+		return 8
+	}
+	return 4
+}
+
+// plan splits the jobs into tiles and sweeps and chooses the block height
+// under the memory budget, as described in the package documentation.
+func (r *runner) plan() (*plan, error) {
+	total := r.opt.memory()
+	budget := total - min(processReserve, total/4)
+	var resident int64
+	for _, j := range r.jobs {
+		if j.keep {
+			resident += 4 * int64(r.in[j.a].n) * int64(r.in[j.b].n)
+		}
+	}
+	if resident+r.reserve > budget/2 {
+		return nil, fmt.Errorf("crosscorr: the full correlation matrices and their float64 workspace need %s, more than half the usable memory budget %s of %s (raise the budget)",
+			bytesString(resident+r.reserve), bytesString(budget), bytesString(total))
+	}
+	resident += r.reserve
+	avail := budget - resident
+	var first *plan
+	var err error
+	for div := int64(2); div <= maxShareDiv; div *= 2 {
+		p, e := r.planShare(budget, resident, avail/div)
+		if e != nil {
+			err = e
+			continue
+		}
+		if p.blockRows >= min(r.tokens, targetBlockRows) {
+			return p, nil
+		}
+		if first == nil {
+			first = p
+		}
+	}
+	if first == nil {
+		return nil, err
+	}
+	return first, nil
+}
+
+// planShare plans with share bytes for the tiles of one sweep.
+func (r *runner) planShare(budget, resident, share int64) (*plan, error) {
+	avail := budget - resident
+	var tiles []tile
+	for _, j := range r.jobs {
+		na, nb := r.in[j.a].n, r.in[j.b].n
+		c := r.tileCost(j)
+		if c == 0 || int64(na)*int64(nb)*c <= share {
+			tiles = append(tiles, tile{j, 0, na, 0, nb})
+			continue
+		}
+		// Row panels of full width when they are tall enough (always for
+		// kept results, so each tile is a contiguous block of rows), else
+		// near-square tiles.
+		np, mp := int(min(share/(c*int64(nb)), int64(na))), nb
+		if !j.keep && np < min(na, 64) {
+			s := int(math.Sqrt(float64(share / c)))
+			np = min(na, s)
+			mp = int(min(int64(nb), share/(c*int64(max(np, 1)))))
+		}
+		if np < 1 || mp < 1 {
+			return nil, fmt.Errorf("crosscorr: usable memory budget %s is too small for one row of a %d×%d correlation tile", bytesString(budget), na, nb)
+		}
+		for i0 := 0; i0 < na; i0 += np {
+			for j0 := 0; j0 < nb; j0 += mp {
+				tiles = append(tiles, tile{j, i0, min(i0+np, na), j0, min(j0+mp, nb)})
+			}
+		}
+	}
+	p := &plan{}
+	var cur sweep
+	var curBytes int64
+	for _, t := range tiles {
+		b := int64(t.elems()) * r.tileCost(t.j)
+		if len(cur.tiles) > 0 && curBytes+b > share {
+			p.sweeps = append(p.sweeps, cur)
+			cur, curBytes = sweep{}, 0
+		}
+		cur.tiles = append(cur.tiles, t)
+		curBytes += b
+	}
+	p.sweeps = append(p.sweeps, cur)
+
+	var tileBytes int64
+	for s := range p.sweeps {
+		sw := &p.sweeps[s]
+		used := make([]bool, len(r.in))
+		seen := map[panelKey]bool{}
+		var arena, stage, cols int
+		var bytes int64
+		for _, t := range sw.tiles {
+			used[t.j.a], used[t.j.b] = true, true
+			for _, k := range []panelKey{{t.j.a, t.i0, t.i1}, {t.j.b, t.j0, t.j1}} {
+				if (k.lo > 0 || k.hi < r.in[k.in].n) && !seen[k] {
+					seen[k] = true
+					sw.panels = append(sw.panels, k)
+					cols += k.hi - k.lo
+				}
+			}
+			switch c := r.tileCost(t.j); c {
+			case 8:
+				stage += t.elems()
+				fallthrough
+			case 4:
+				arena += t.elems()
+			}
+			bytes += int64(t.elems()) * r.tileCost(t.j)
+			p.maxRows = max(p.maxRows, t.i1-t.i0)
+			p.maxCols = max(p.maxCols, t.j1-t.j0)
+		}
+		for m, u := range used {
+			if u {
+				sw.inputs = append(sw.inputs, m)
+			}
+		}
+		p.arenaElems = max(p.arenaElems, arena)
+		p.stageElems = max(p.stageElems, stage)
+		p.panelCols = max(p.panelCols, cols)
+		tileBytes = max(tileBytes, bytes)
+	}
+	var rowBytes int64
+	for _, in := range r.in {
+		rowBytes += 4 * int64(in.n) * r.hostRowFactor(in)
+	}
+	rowBytes += 4 * int64(p.panelCols)
+	rows := (avail - tileBytes) / rowBytes
+	p.blockRows = int(min(rows, int64(min(r.tokens, MaxBlockRows))))
+	if need := min(r.tokens, minBlockRows); p.blockRows < need {
+		return nil, fmt.Errorf("crosscorr: usable memory budget %s is too small: blocks of %d tokens need %s beside %s of correlation tiles and matrices",
+			bytesString(budget), need, bytesString(int64(need)*rowBytes), bytesString(tileBytes+resident))
+	}
+	return p, nil
+}
+
+// alloc allocates a Float32 tensor that the runner frees at the end, and
+// its host memory when the backend has host memory.
+func (r *runner) alloc(rows, cols int) (*engine.Tensor, []float32, error) {
+	if r.hm != nil {
+		h := make([]float32, rows*cols)
+		return r.hm.Wrap(h, rows, cols), h, nil
+	}
+	t, err := r.be.Alloc(rows, cols, engine.Float32)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.owned = append(r.owned, t)
+	return t, nil, nil
+}
+
+func (r *runner) allocDT(rows, cols int, dt engine.DType) (*engine.Tensor, error) {
+	t, err := r.be.Alloc(rows, cols, dt)
+	if err != nil {
+		return nil, err
+	}
+	r.owned = append(r.owned, t)
+	return t, nil
+}
+
+func (r *runner) free() {
+	for _, t := range r.owned {
+		r.be.Free(t)
+	}
+	r.owned = nil
+}
+
+// execute runs both passes over the registered jobs.
+func (r *runner) execute() error {
+	p, err := r.plan()
+	if err != nil {
+		return err
+	}
+	defer r.free()
+	B := p.blockRows
+	for _, in := range r.in {
+		var h []float32
+		if in.block, h, err = r.alloc(B, in.n); err != nil {
+			return err
+		}
+		switch {
+		case in.view != nil:
+		case r.hm != nil:
+			in.host = h
+		default:
+			in.host = make([]float32, B*in.n)
+		}
+	}
+	rep := r.opt.reporter()
+	bar := rep.Start("crosscorr: means and variances", int64(r.tokens)*int64(len(r.in)))
+	err = r.moments(B, bar)
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	bar = rep.Start("crosscorr: correlations", int64(r.tokens)*int64(len(p.sweeps)))
+	defer bar.Finish()
+	w := &workspace{}
+	if p.arenaElems > 0 {
+		if w.arena, w.arenaHost, err = r.alloc(p.arenaElems, 1); err != nil {
+			return err
+		}
+	}
+	if p.panelCols > 0 {
+		if w.panels, _, err = r.alloc(B*p.panelCols, 1); err != nil {
+			return err
+		}
+	}
+	w.stage = make([]float32, p.stageElems)
+	if w.rv, _, err = r.alloc(p.maxRows, 1); err != nil {
+		return err
+	}
+	if w.cv, _, err = r.alloc(p.maxCols, 1); err != nil {
+		return err
+	}
+	if w.ri, err = r.allocDT(p.maxRows, 1, engine.Int32); err != nil {
+		return err
+	}
+	if w.ci, err = r.allocDT(p.maxCols, 1, engine.Int32); err != nil {
+		return err
+	}
+	for s := range p.sweeps {
+		bar.SetStatus(fmt.Sprintf("sweep %d/%d", s+1, len(p.sweeps)))
+		if err := r.sweep(&p.sweeps[s], B, w, bar); err != nil {
+			return err
+		}
+	}
+	for _, j := range r.jobs {
+		for i, v := range j.r {
+			j.r[i] = clamp(v)
+		}
+	}
+	return nil
+}
+
+// load returns rows [t0, t0+b) of in as a tensor, and the same rows on the
+// host (for error messages).
+func (r *runner) load(in *input, t0, b int) (*engine.Tensor, []float32, error) {
+	var h []float32
+	if in.view != nil {
+		v, err := in.view.ViewRows(t0, b)
+		if err != nil {
+			return nil, nil, fmt.Errorf("crosscorr: model %q: %w", in.name, err)
+		}
+		if len(v) != b*in.n {
+			return nil, nil, fmt.Errorf("crosscorr: model %q: viewing %d rows gave %d values, want %d", in.name, b, len(v), b*in.n)
+		}
+		if r.hm != nil {
+			return r.hm.Wrap(v, b, in.n), v, nil
+		}
+		h = v
+	} else {
+		h = in.host[:b*in.n]
+		if err := in.src.ReadRows(t0, b, h); err != nil {
+			return nil, nil, fmt.Errorf("crosscorr: model %q: %w", in.name, err)
+		}
+		if r.hm != nil {
+			return in.block.Slice(0, b), h, nil // in.block wraps in.host
+		}
+	}
+	x := in.block.Slice(0, b)
+	r.be.Upload(x, h)
+	return x, h, nil
+}
+
+// moments is pass 1: the float64 mean and variance of every neuron, the
+// standardization vectors, and the check that every value is finite.
+func (r *runner) moments(B int, bar progress.Bar) error {
+	for _, in := range r.in {
+		meanT, err := r.allocDT(1, in.n, engine.Float64)
+		if err != nil {
+			return err
+		}
+		m2T, err := r.allocDT(1, in.n, engine.Float64)
+		if err != nil {
+			return err
+		}
+		mean, m2 := make([]float64, in.n), make([]float64, in.n)
+		in.stats = engine.NewColumnStats(in.n)
+		for t0 := 0; t0 < r.tokens; t0 += B {
+			b := min(B, r.tokens-t0)
+			x, h, err := r.load(in, t0, b)
+			if err != nil {
+				return err
+			}
+			r.be.ColMoments(x, meanT, m2T)
+			if err := r.be.Download(mean, meanT); err != nil {
+				return err
+			}
+			if err := r.be.Download(m2, m2T); err != nil {
+				return err
+			}
+			for j := range mean {
+				if !finite(mean[j]) || !finite(m2[j]) {
+					return nonFinite(in, t0, h)
+				}
+			}
+			in.stats.Merge(int64(b), mean, m2)
+			bar.Add(int64(b))
+		}
+		inv, constant := in.stats.InvStd()
+		in.constant = constant
+		if in.mean, err = r.upload(in.stats.MeanFloat32()); err != nil {
+			return err
+		}
+		if in.inv, err = r.upload(inv); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *runner) upload(v []float32) (*engine.Tensor, error) {
+	t, err := engine.AllocFrom(r.be, 1, len(v), v)
+	if err != nil {
+		return nil, err
+	}
+	r.owned = append(r.owned, t)
+	return t, nil
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// nonFinite names the first NaN or ±Inf in the block h of in starting at
+// token row t0.
+func nonFinite(in *input, t0 int, h []float32) error {
+	for k, v := range h {
+		if f := float64(v); !finite(f) {
+			return fmt.Errorf("crosscorr: model %q: token row %d, neuron %d: activation %v is not finite", in.name, t0+k/in.n, k%in.n, v)
+		}
+	}
+	return fmt.Errorf("crosscorr: model %q: non-finite statistics in rows [%d, %d)", in.name, t0, t0+len(h)/in.n)
+}
+
+// workspace holds the buffers that sweeps reuse.
+type workspace struct {
+	arena     *engine.Tensor // tiles (p.arenaElems×1)
+	arenaHost []float32      // arena's memory on host-memory backends
+	panels    *engine.Tensor // gathered column panels (B·panelCols×1)
+	stage     []float32      // host copies of tiles for top-k
+	rv, cv    *engine.Tensor // reduced values (maxRows×1, maxCols×1)
+	ri, ci    *engine.Tensor // their indices
+}
+
+// liveTile is a tile with its accumulator during a sweep.
+type liveTile struct {
+	tile
+	c    *engine.Tensor
+	host []float32 // c's values on the host, when c lives in host memory
+}
+
+// sweep is pass 2 for one set of tiles: standardize every block of tokens
+// and accumulate Z_aᵀ·Z_b into each tile, then scale by 1/T and reduce.
+func (r *runner) sweep(s *sweep, B int, w *workspace, bar progress.Bar) error {
+	live := make([]liveTile, len(s.tiles))
+	off := 0
+	for k, t := range s.tiles {
+		rows, cols := t.i1-t.i0, t.j1-t.j0
+		lt := liveTile{tile: t}
+		if r.tileCost(t.j) == 0 {
+			nb := r.in[t.j.b].n
+			lt.host = t.j.r[t.i0*nb : t.i1*nb]
+			lt.c = r.hm.Wrap(lt.host, rows, cols)
+		} else {
+			e := rows * cols
+			lt.c = w.arena.Slice(off, off+e).Reshape(rows, cols)
+			if w.arenaHost != nil {
+				lt.host = w.arenaHost[off : off+e]
+			}
+			off += e
+		}
+		live[k] = lt
+	}
+	panels := make(map[panelKey]*engine.Tensor, len(s.panels))
+	idx := make(map[panelKey]*engine.Tensor, len(s.panels))
+	poff := 0
+	for _, k := range s.panels {
+		wd := k.hi - k.lo
+		panels[k] = w.panels.Slice(poff, poff+B*wd).Reshape(B, wd)
+		poff += B * wd
+		ix := make([]int32, wd)
+		for c := range ix {
+			ix[c] = int32(k.lo + c)
+		}
+		t, err := engine.AllocFrom(r.be, 1, wd, ix)
+		if err != nil {
+			return err
+		}
+		defer r.be.Free(t)
+		idx[k] = t
+	}
+	operand := func(in, lo, hi, b int) *engine.Tensor {
+		if lo == 0 && hi == r.in[in].n {
+			return r.in[in].block.Slice(0, b)
+		}
+		return panels[panelKey{in, lo, hi}].Slice(0, b)
+	}
+	for t0 := 0; t0 < r.tokens; t0 += B {
+		b := min(B, r.tokens-t0)
+		for _, m := range s.inputs {
+			in := r.in[m]
+			x, _, err := r.load(in, t0, b)
+			if err != nil {
+				return err
+			}
+			r.be.Standardize(in.block.Slice(0, b), x, in.mean, in.inv)
+		}
+		for _, k := range s.panels {
+			r.be.GatherColumns(panels[k].Slice(0, b), r.in[k.in].block.Slice(0, b), idx[k])
+		}
+		beta := float32(1)
+		if t0 == 0 {
+			beta = 0
+		}
+		for _, lt := range live {
+			a := operand(lt.j.a, lt.i0, lt.i1, b)
+			c := operand(lt.j.b, lt.j0, lt.j1, b)
+			r.be.Gemm(true, false, 1, a, c, beta, lt.c, r.opt.Precision)
+		}
+		bar.Add(int64(b))
+	}
+	soff := 0
+	for _, lt := range live {
+		r.be.Scale(lt.c, float32(1/float64(r.tokens)))
+		if lt.j.reduce {
+			if err := r.reduceTile(lt, w); err != nil {
+				return err
+			}
+		}
+		host := lt.host
+		switch {
+		case lt.j.keep && host == nil:
+			nb := r.in[lt.j.b].n
+			host = lt.j.r[lt.i0*nb : lt.i1*nb]
+			if err := r.be.Download(host, lt.c); err != nil {
+				return err
+			}
+		case r.opt.TopK > 0 && lt.j.reduce && host == nil:
+			host = w.stage[soff : soff+lt.elems()]
+			soff += lt.elems()
+			if err := r.be.Download(host, lt.c); err != nil {
+				return err
+			}
+		}
+		if r.opt.TopK > 0 && lt.j.reduce {
+			if err := r.be.Sync(); err != nil {
+				return err
+			}
+			topTile(lt.tile, host, r.opt.TopK)
+		}
+	}
+	return r.be.Sync()
+}
+
+// reduceTile merges the tile's per-row and per-column max |r| and min |r|
+// into its job's extremes.
+func (r *runner) reduceTile(lt liveTile, w *workspace) error {
+	rows, cols := lt.i1-lt.i0, lt.j1-lt.j0
+	rv, ri := w.rv.Slice(0, rows), w.ri.Slice(0, rows)
+	cv, ci := w.cv.Slice(0, cols).Reshape(1, cols), w.ci.Slice(0, cols).Reshape(1, cols)
+	rvh, rih := make([]float32, rows), make([]int32, rows)
+	cvh, cih := make([]float32, cols), make([]int32, cols)
+	for _, op := range []engine.ReduceOp{engine.MaxAbs, engine.MinAbs} {
+		r.be.ReduceRows(op, lt.c, rv, ri)
+		r.be.ReduceCols(op, lt.c, cv, ci)
+		for _, d := range []struct {
+			dst any
+			src *engine.Tensor
+		}{{rvh, rv}, {rih, ri}, {cvh, cv}, {cih, ci}} {
+			if err := r.be.Download(d.dst, d.src); err != nil {
+				return err
+			}
+		}
+		for k := range rows {
+			mergeExtreme(&lt.j.rows[lt.i0+k], op, rvh[k], lt.j0+int(rih[k]))
+		}
+		for k := range cols {
+			mergeExtreme(&lt.j.cols[lt.j0+k], op, cvh[k], lt.i0+int(cih[k]))
+		}
+	}
+	return nil
+}
+
+func mergeExtreme(e *Extremes, op engine.ReduceOp, v float32, partner int) {
+	l := &e.Max
+	if op == engine.MinAbs {
+		l = &e.Min
+	}
+	a, cur := math.Abs(float64(v)), math.Abs(l.R)
+	better := a > cur
+	if op == engine.MinAbs {
+		better = a < cur
+	}
+	if l.Neuron < 0 || better || (a == cur && partner < l.Neuron) {
+		*l = Link{Neuron: partner, R: float64(clamp(v))}
+	}
+}
+
+// topTile merges the k largest |r| of every row and column of a tile (host
+// values, row-major) into its job's top lists.
+func topTile(t tile, h []float32, k int) {
+	cols := t.j1 - t.j0
+	for i := t.i0; i < t.i1; i++ {
+		row := h[(i-t.i0)*cols : (i-t.i0+1)*cols]
+		for c, v := range row {
+			j := t.j0 + c
+			pushTop(&t.j.rows[i].Top, k, Link{Neuron: j, R: float64(clamp(v))})
+			pushTop(&t.j.cols[j].Top, k, Link{Neuron: i, R: float64(clamp(v))})
+		}
+	}
+}
+
+// pushTop inserts l into top, kept sorted by |R| descending then Neuron
+// ascending and at most k long.
+func pushTop(top *[]Link, k int, l Link) {
+	t := *top
+	if len(t) == k && !linkBefore(l, t[k-1]) {
+		return
+	}
+	p := len(t)
+	for p > 0 && linkBefore(l, t[p-1]) {
+		p--
+	}
+	if len(t) < k {
+		t = append(t, Link{})
+	}
+	copy(t[p+1:], t[p:len(t)-1])
+	t[p] = l
+	*top = t
+}
+
+func linkBefore(a, b Link) bool {
+	x, y := math.Abs(a.R), math.Abs(b.R)
+	return x > y || (x == y && a.Neuron < b.Neuron)
+}
+
+// clamp limits a correlation to [−1, 1] (rounding can leave it just
+// outside).
+func clamp(v float32) float32 { return max(-1, min(1, v)) }
+
+// bytesString renders a byte count for messages ("1.5 GiB").
+func bytesString(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, e := float64(n)/unit, 0
+	for v >= unit && e < 4 {
+		v /= unit
+		e++
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[e])
+}

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The device run of issue 5 (CUDA backend), for one call of the device tool
+# on a lent NVIDIA GPU machine (no Go there): the GPU tests of engine/cuda
+# (the engine conformance suite, device errors, out of memory, batched and
+# pre-rounded GEMMs, TF32 in effect on a large product, the AsyncUploader,
+# CPU/GPU parity of probe training and MaxCorr, the no-driver fallback),
+# then the benchmarks against PyTorch on the same GPU in the same run:
+#
+#   maxcorr    MaxCorr, N = M = 4096, T = 10^5 and 10^6, activations in GPU
+#              memory, fp32/tf32/bf16: grain, then torch; max |Δr| vs float64
+#   probe50k   probe time-to-accuracy, 50,000 × 2,048 × 45: torch (NeuroX
+#              protocol), grain fast and neurox modes
+#   correlate  MaxCorr from host memory, T = 10^5 and 10^6: crosscorr.Correlate
+#              and the AsyncUploader stream
+#   probe200k  probe time-to-accuracy, 200,000 × 9,984 × 45
+#
+# Prepare here with `make gpu-device` (builds build/gpu/cuda.test and
+# build/gpu/gpubench), then call the device tool as bench/RESULTS.md says.
+#
+#   bench/gpu/device_run.sh [SECTION...]   (default: all, in the order above
+#                                          after info and tests)
+#
+# Sizes can be overridden (to check the script on the CPU emulator):
+# MC_N (4096), MC_TOKENS (100000,1000000), CORR_TOKENS (100000,1000000),
+# PROBE_S ("50000 2048"), PROBE_L ("200000 9984").
+#
+# Output: $OUT/summary.txt (statuses, RESULT lines, timings), $OUT/run.log
+# (everything), $OUT/tests.log (the verbose test output). Each section has
+# a time limit and the whole run a budget (BUDGET seconds, default 540); a
+# failing or timed-out section is recorded and the next one runs.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-/tmp/grain-device-out}
+BUDGET=${BUDGET:-540}
+PYTHON=${PYTHON:-python3}
+mkdir -p "$OUT"
+summary=$OUT/summary.txt
+log=$OUT/run.log
+: >"$summary"
+: >"$log"
+t_start=$(date +%s)
+bin=build/gpu
+MC_N=${MC_N:-4096}
+MC_TOKENS=${MC_TOKENS:-100000,1000000}
+CORR_TOKENS=${CORR_TOKENS:-100000,1000000}
+read -r PS_ROWS PS_N <<<"${PROBE_S:-50000 2048}"
+read -r PL_ROWS PL_N <<<"${PROBE_L:-200000 9984}"
+
+say() { echo "[$(date -u +%H:%M:%S) +$(($(date +%s) - t_start))s] $*" | tee -a "$summary" "$log"; }
+
+# run NAME LIMIT FILE CMD...: runs CMD with its output appended to FILE,
+# within LIMIT seconds and what is left of the budget, and records the
+# outcome. (gpubench kills its torch child if it is killed itself.)
+run() {
+  local name=$1 limit=$2 file=$3
+  shift 3
+  local left=$((BUDGET - ($(date +%s) - t_start)))
+  if ((left < 30)); then
+    say "SKIP $name: budget spent"
+    return 0
+  fi
+  ((limit > left)) && limit=$left
+  say "START $name (limit ${limit}s): $*"
+  local t0 rc=0 st=OK
+  t0=$(date +%s)
+  timeout --kill-after=10 "$limit" "$@" >>"$file" 2>&1 || rc=$?
+  ((rc == 124 || rc == 137)) && st=TIMEOUT
+  ((rc != 0 && rc != 124 && rc != 137)) && st="FAIL (exit $rc)"
+  say "$st $name after $(($(date +%s) - t0))s"
+}
+
+sections=("$@")
+((${#sections[@]})) || sections=(maxcorr probe50k correlate probe200k)
+say "grain device run: sections info tests ${sections[*]}; budget ${BUDGET}s"
+{
+  date -u
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,power.limit --format=csv || true
+  uname -r
+  "$PYTHON" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' || true
+  ls -la "$bin"
+  ldd "$bin/gpubench" || true
+} >>"$log" 2>&1
+run info 60 "$log" "$bin/gpubench" info
+run tests 150 "$OUT/tests.log" env -C engine/cuda "../../$bin/cuda.test" -test.v -test.count=1 -test.run '^TestGPU|^TestNoDriver$'
+grep -E '^(--- |ok|PASS|FAIL)' "$OUT/tests.log" >>"$summary" || true
+for s in "${sections[@]}"; do
+  case $s in
+    maxcorr)
+      run maxcorr-grain 90 "$log" "$bin/gpubench" maxcorr -n "$MC_N" -m "$MC_N" -tokens "$MC_TOKENS" -prec fp32,tf32,bf16 -reps 3
+      run maxcorr-torch 90 "$log" "$PYTHON" bench/gpu/maxcorr_peer.py "$MC_N" "$MC_N" "$MC_TOKENS" fp32,tf32,bf16 3
+      ;;
+    probe50k) run probe50k 120 "$log" "$bin/gpubench" probe -rows "$PS_ROWS" -neurons "$PS_N" -labels 45 -python "$PYTHON" ;;
+    correlate) run correlate 120 "$log" "$bin/gpubench" correlate -n "$MC_N" -m "$MC_N" -tokens "$CORR_TOKENS" -prec tf32 ;;
+    probe200k) run probe200k 240 "$log" "$bin/gpubench" probe -rows "$PL_ROWS" -neurons "$PL_N" -labels 45 -python "$PYTHON" ;;
+    *) say "unknown section $s" ;;
+  esac
+done
+grep -hE '^RESULT|^device:|reaches torch' "$log" >>"$summary" || true
+say "done"

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/grainlab/grain/analysis/dataset"
+	"github.com/grainlab/grain/analysis/probe"
+	"github.com/grainlab/grain/engine"
+)
+
+// teacher generates the synthetic teacher workload of
+// synthetic.Teacher (labels = argmax of a sparse linear teacher on the
+// activations plus Gumbel noise; activations with a shared rank-8
+// component) on all cores: rows are generated in chunks with their own
+// random streams, so the data differ from synthetic.Teacher's but follow
+// the same recipe.
+func teacher(rows, n, k int, seed uint64) *dataset.Dataset {
+	const nonZero, scale, rank = 16, 1.5, 8
+	r := rand.New(rand.NewPCG(seed, 0x7eac))
+	type term struct {
+		j int
+		w float64
+	}
+	tw := make([][]term, k)
+	for l := range tw {
+		for _, j := range r.Perm(n)[:nonZero] {
+			tw[l] = append(tw[l], term{j, scale * r.NormFloat64()})
+		}
+	}
+	u := make([]float64, n*rank)
+	for i := range u {
+		u[i] = r.NormFloat64()
+	}
+	x := make([]float32, rows*n)
+	y := make([]int32, rows)
+	const chunk = 1024
+	s := 1 / math.Sqrt(rank)
+	parallelFor((rows+chunk-1)/chunk, func(c int) {
+		r := rand.New(rand.NewPCG(seed+1, uint64(c)))
+		f := make([]float64, rank)
+		z := make([]float64, n)
+		for i := c * chunk; i < min((c+1)*chunk, rows); i++ {
+			for q := range f {
+				f[q] = r.NormFloat64()
+			}
+			row := x[i*n : (i+1)*n]
+			for j := range z {
+				v := r.NormFloat64()
+				for q, fq := range f {
+					v += s * u[j*rank+q] * fq
+				}
+				z[j] = v
+				row[j] = float32(v)
+			}
+			best, bl := math.Inf(-1), 0
+			for l, terms := range tw {
+				var a float64
+				for _, t := range terms {
+					a += t.w * z[t.j]
+				}
+				a += -math.Log(-math.Log(r.Float64()))
+				if a > best {
+					best, bl = a, l
+				}
+			}
+			y[i] = int32(bl)
+		}
+	})
+	labels := make([]string, k)
+	for l := range labels {
+		labels[l] = fmt.Sprintf("T%02d", l)
+	}
+	return &dataset.Dataset{X: &dataset.Dense{Data: x, Rows: rows, Cols: n}, Y: y, Labels: labels}
+}
+
+func probeCmd(args []string) error {
+	fs := flags("probe")
+	device := fs.String("device", "cuda", "grain device")
+	rows := fs.Int("rows", 50000, "training tokens")
+	test := fs.Int("test", 10000, "held-out tokens")
+	neurons := fs.Int("neurons", 2048, "neurons")
+	labels := fs.Int("labels", 45, "labels")
+	python := fs.String("python", "python3", "python with torch and CUDA ('' skips the peer)")
+	peer := fs.String("peer", "bench/gpu/probe_peer.py", "the PyTorch peer script")
+	dir := fs.String("dir", "", "folder for the data handed to the peer (default: /dev/shm, else the temporary folder)")
+	modes := fs.String("modes", "fast,neurox", "grain modes")
+	torchEpochs := fs.Int("torch-epochs", 10, "epochs of the NeuroX protocol in torch")
+	fs.Parse(args)
+	b, err := open(*device)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	all := teacher(*rows+*test, *neurons, *labels, 1)
+	train, err := all.Subset([]dataset.Span{{Start: 0, End: *rows}})
+	if err != nil {
+		return err
+	}
+	held, err := all.Subset([]dataset.Span{{Start: *rows, End: *rows + *test}})
+	if err != nil {
+		return err
+	}
+	xs := all.X.(*dataset.Dense).Data
+	train.X = &dataset.Dense{Data: xs[:*rows**neurons], Rows: *rows, Cols: *neurons}
+	held.X = &dataset.Dense{Data: xs[*rows**neurons:], Rows: *test, Cols: *neurons}
+	fmt.Printf("workload: %d train + %d held-out tokens × %d neurons × %d labels (generated in %.1f s)\n", *rows, *test, *neurons, *labels, since(t0))
+
+	var torchSecs, torchAcc float64
+	if *python != "" {
+		d := *dir
+		if d == "" {
+			d = os.TempDir()
+			var st syscall.Statfs_t
+			need := 4 * uint64(*rows+*test) * uint64(*neurons+1)
+			if syscall.Statfs("/dev/shm", &st) == nil && st.Bavail*uint64(st.Bsize) > need+need/4 {
+				d = "/dev/shm"
+			}
+		}
+		d, err = os.MkdirTemp(d, "gpubench-probe")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		t1 := time.Now()
+		for _, f := range []struct {
+			name string
+			data any
+		}{{"train.x", xs[:*rows**neurons]}, {"test.x", xs[*rows**neurons:]}, {"train.y", train.Y}, {"test.y", held.Y}} {
+			if err := writeRaw(filepath.Join(d, f.name), f.data); err != nil {
+				return err
+			}
+		}
+		fmt.Printf("data written for the peer in %.1f s\n", since(t1))
+		cmd := exec.Command(*python, *peer, d, fmt.Sprint(*rows), fmt.Sprint(*neurons), fmt.Sprint(*labels), fmt.Sprint(*torchEpochs))
+		cmd.Stderr = os.Stderr
+		// The peer dies with us (the device script's time limits kill us).
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		out, err := cmd.Output()
+		fmt.Print(string(out))
+		if err != nil { // grain still runs, without the ratios
+			fmt.Printf("torch peer failed: %v\n", err)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(line, "RESULT probe torch-neurox") {
+				f := strings.Fields(line)
+				fmt.Sscanf(f[len(f)-2], "s=%f", &torchSecs)
+				fmt.Sscanf(f[len(f)-1], "acc=%f", &torchAcc)
+			}
+		}
+
+		os.RemoveAll(d)
+	}
+
+	// What probe.Train spends staging the training set on the device (a
+	// host copy and one upload), measured alone: the peer's clock starts
+	// with its data on the GPU, so speedups are given without it too.
+	t2 := time.Now()
+	host := append([]float32(nil), xs[:*rows**neurons]...)
+	staged, err := engine.AllocFrom(b, *rows, *neurons, host)
+	if err != nil {
+		return err
+	}
+	if err := b.Sync(); err != nil {
+		return err
+	}
+	upload := since(t2)
+	b.Free(staged)
+	fmt.Printf("staging the training set (host copy + upload of %.2f GB) takes %.3f s\n", float64(len(host))*4/1e9, upload)
+	host = nil
+
+	maj := probe.MajorityOf(train.Y, len(train.Labels))
+	for _, m := range list(*modes) {
+		mode, err := probe.ParseMode(m)
+		if err != nil {
+			return err
+		}
+		cfg := probe.DefaultConfig(mode)
+		cfg.MemoryBudget = 64 << 30 // keep the training set resident, as torch does
+		var trace []string
+		var scoring time.Duration
+		reached := -1.0
+		start := time.Now()
+		cfg.AfterEpoch = func(epoch int, cur *probe.Probe) error {
+			t := time.Now()
+			met, err := probe.Evaluate(b, cur, held, maj)
+			scoring += time.Since(t)
+			at := (time.Since(start) - scoring).Seconds()
+			trace = append(trace, fmt.Sprintf("%d:%.4f@%.3fs", epoch, met.Accuracy, at))
+			if reached < 0 && torchAcc > 0 && met.Accuracy >= torchAcc {
+				reached = at
+			}
+			return err
+		}
+		p, log, err := probe.Train(b, train, cfg, nil)
+		if err != nil {
+			return err
+		}
+		el := (time.Since(start) - scoring).Seconds()
+		met, err := probe.Evaluate(b, p, held, maj)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("grain %-6s: %7.3f s, %2d epochs (kept %d), held-out accuracy %.4f\n", mode, el, len(log.Epochs), log.BestEpoch, met.Accuracy)
+		fmt.Printf("  by epoch (epoch:accuracy@training seconds, data upload included): %s\n", strings.Join(trace, " "))
+		line := fmt.Sprintf("RESULT probe grain-%s rows=%d neurons=%d s=%.3f acc=%.4f", mode, *rows, *neurons, el, met.Accuracy)
+		if torchSecs > 0 {
+			if reached > 0 {
+				net := max(reached-upload, 1e-3)
+				fmt.Printf("  reaches torch's %.4f after %.3f s (%.3f s without staging the data): %.1fx (%.1fx) faster than the NeuroX protocol in torch (%.2f s)\n",
+					torchAcc, reached, net, torchSecs/reached, torchSecs/net, torchSecs)
+				line += fmt.Sprintf(" time_to_torch_acc=%.3f speedup=%.1f speedup_without_staging=%.1f", reached, torchSecs/reached, torchSecs/net)
+			} else {
+				fmt.Printf("  does not reach torch's %.4f\n", torchAcc)
+			}
+		}
+		fmt.Println(line)
+	}
+	return b.Close()
+}
+
+// writeRaw writes a []float32 or []int32 as raw little-endian values (the
+// machine's own order on x86-64).
+func writeRaw(path string, data any) error {
+	var raw []byte
+	switch x := data.(type) {
+	case []float32:
+		raw = unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), 4*len(x))
+	case []int32:
+		raw = unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), 4*len(x))
+	default:
+		return fmt.Errorf("writeRaw of %T", data)
+	}
+	return os.WriteFile(path, raw, 0o644)
+}

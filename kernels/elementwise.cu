@@ -1,0 +1,152 @@
+// Elementwise kernels of the CUDA backend: the BLAS-1 style operations of
+// engine.Backend, column scaling and gathering, standardization, the
+// soft-threshold, and softmax cross-entropy. CPU references: elementwise.go
+// (Standardize, SoftThreshold, SoftmaxCrossEntropy) and engine/cpu/ops.go.
+#include "grain.cuh"
+
+// x[i] = v
+GRAIN_KERNEL grain_fill_f32(float *x, long long n, float v) {
+	GRAIN_FOR(i, n) x[i] = v;
+}
+
+// x[i] = alpha·x[i]
+GRAIN_KERNEL grain_scale_f32(float *x, long long n, float alpha) {
+	GRAIN_FOR(i, n) x[i] *= alpha;
+}
+
+// y[i] = alpha·x[i] + y[i]
+GRAIN_KERNEL grain_axpy_f32(const float *x, float *y, long long n, float alpha) {
+	GRAIN_FOR(i, n) y[i] += alpha * x[i];
+}
+
+// d[i] = a[i]·b[i]; d may alias a or b (each element is read and written by
+// one thread).
+GRAIN_KERNEL grain_mul_f32(float *d, const float *a, const float *b, long long n) {
+	GRAIN_FOR(i, n) d[i] = a[i] * b[i];
+}
+
+// x[r, c] += v[c]
+GRAIN_KERNEL grain_add_row_vector(float *x, const float *v, long long rows, long long cols) {
+	GRAIN_FOR_COL(c, cols) {
+		float a = v[c];
+		grain_map_column(x, x, rows, cols, c, [a](float y) { return y + a; });
+	}
+}
+
+// d[r, c] = x[r, c]·s[c], and exactly +0 where s[c] = 0 (even for ±Inf or
+// NaN x). d may alias x.
+GRAIN_KERNEL grain_scale_columns(float *d, const float *x, const float *s, long long rows, long long cols) {
+	GRAIN_FOR_COL(c, cols) {
+		float f = s[c];
+		grain_map_column(d, x, rows, cols, c, [f](float y) { return f == 0.0f ? 0.0f : y * f; });
+	}
+}
+
+// d[r, k] = x[r, idx[k]] for the rows×dcols d and rows×xcols x. An index
+// outside [0, xcols) sets the flag GRAIN_FLAG_GATHER_INDEX and leaves its
+// column unwritten.
+GRAIN_KERNEL grain_gather_columns(float *__restrict__ d, const float *__restrict__ x, const int *idx,
+                                  long long rows, long long dcols, long long xcols, int *flags) {
+	GRAIN_FOR_COL(k, dcols) {
+		int j = idx[k];
+		if (j < 0 || j >= xcols) {
+			atomicExch(&flags[GRAIN_FLAG_GATHER_INDEX], 1);
+			continue;
+		}
+		GRAIN_FOR_ROW(r, rows) d[r * dcols + k] = x[r * xcols + j];
+	}
+}
+
+// d[r, c] = (x[r, c] − mean[c])·invStd[c]; d may alias x.
+GRAIN_KERNEL grain_standardize(float *d, const float *x, const float *mean, const float *invStd, long long rows,
+                               long long cols) {
+	GRAIN_FOR_COL(c, cols) {
+		float m = mean[c], s = invStd[c];
+		grain_map_column(d, x, rows, cols, c, [m, s](float y) { return (y - m) * s; });
+	}
+}
+
+// grain_standardize_round is grain_standardize followed by rounding every
+// result to `drop` fewer mantissa bits (13: TF32, 16: BF16), so that a
+// reduced-precision GEMM can consume it without rounding copies.
+GRAIN_KERNEL grain_standardize_round(float *d, const float *x, const float *mean, const float *invStd,
+                                     long long rows, long long cols, unsigned int drop) {
+	GRAIN_FOR_COL(c, cols) {
+		float m = mean[c], s = invStd[c];
+		grain_map_column(d, x, rows, cols, c, [m, s, drop](float y) { return grain_round_mantissa((y - m) * s, drop); });
+	}
+}
+
+// x[i] = sign(x[i])·max(|x[i]| − t, 0); NaN becomes 0 as in the CPU kernel.
+GRAIN_KERNEL grain_soft_threshold(float *x, long long n, float t) {
+	GRAIN_FOR(i, n) {
+		float v = x[i];
+		x[i] = v > t ? v - t : (v < -t ? v + t : 0.0f);
+	}
+}
+
+#define GRAIN_SOFTMAX_THREADS 128
+
+// grain_softmax_xent handles one row of the n×k logits per block (looping
+// over rows with the grid stride): with mx = max_j x_j and
+// S = Σ_j exp(x_j − mx) (each x_j − mx in float, the exponential and the
+// sum in double),
+//
+//	rowLoss[r] = log S − (x_label − mx)
+//	grad[r, j] = scale·float(exp(x_j − mx)/S) − [j = label]·scale
+//
+// grad may be NULL, or alias the logits: every element of a row is read
+// before the barrier that precedes its write. A label outside [0, k) sets
+// GRAIN_FLAG_LABEL and gives the row a NaN loss.
+GRAIN_KERNEL grain_softmax_xent(const float *logits, const int *labels, float *grad, double *rowLoss, long long n,
+                                long long k, float scale, int *flags) {
+	__shared__ float smax[GRAIN_SOFTMAX_THREADS];
+	__shared__ double ssum[GRAIN_SOFTMAX_THREADS];
+	int t = threadIdx.x;
+	for (long long r = blockIdx.x; r < n; r += gridDim.x) {
+		const float *row = logits + r * k;
+		float mx = grain_float(0xff800000u); // −Inf
+		for (long long j = t; j < k; j += blockDim.x)
+			mx = fmaxf(mx, row[j]);
+		smax[t] = mx;
+		__syncthreads();
+		for (int s = blockDim.x / 2; s > 0; s /= 2) {
+			if (t < s)
+				smax[t] = fmaxf(smax[t], smax[t + s]);
+			__syncthreads();
+		}
+		mx = smax[0];
+		double sum = 0;
+		for (long long j = t; j < k; j += blockDim.x)
+			sum += exp((double)(row[j] - mx));
+		ssum[t] = sum;
+		__syncthreads();
+		for (int s = blockDim.x / 2; s > 0; s /= 2) {
+			if (t < s)
+				ssum[t] += ssum[t + s];
+			__syncthreads();
+		}
+		sum = ssum[0];
+		int lab = labels[r];
+		bool ok = lab >= 0 && lab < k;
+		float xl = ok ? row[lab] : 0.0f;
+		if (t == 0) {
+			if (!ok)
+				atomicExch(&flags[GRAIN_FLAG_LABEL], 1);
+			rowLoss[r] = ok ? log(sum) - (double)(xl - mx) : (double)grain_float(0x7fc00000u); // NaN
+		}
+		// Every thread has read what it needs of the row (mx, sum and xl
+		// come from shared memory or reads above): writes may now
+		// overwrite the logits.
+		__syncthreads();
+		if (grad) {
+			double inv = 1 / sum;
+			float *g = grad + r * k;
+			for (long long j = t; j < k; j += blockDim.x) {
+				float p = scale * (float)(exp((double)(row[j] - mx)) * inv);
+				g[j] = j == lab ? p - scale : p;
+			}
+		}
+		__syncthreads();
+	}
+}

@@ -241,3 +241,50 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo accuracy %.3f (majority %.3f), selectivity %.3f", r.Report.Test.Accuracy, r.Report.Test.Majority, r.Report.Selectivity)
 	}
 }
+
+// TestDemoOnShippedModel runs the main job itself (on fewer sentences):
+// the shipped NMT encoder's activations over EWT must carry POS well above
+// the majority baseline, and its top neurons must beat its bottom ones.
+func TestDemoOnShippedModel(t *testing.T) {
+	code, out, errs := run("demo", "--device", "cpu", "--quiet", "--json", "--sentences", "800")
+	if code != 0 {
+		t.Fatalf("demo: %d %s", code, errs)
+	}
+	var r struct {
+		Report struct {
+			Test struct {
+				Accuracy float64 `json:"accuracy"`
+				Majority float64 `json:"majority_baseline"`
+			} `json:"test"`
+			Selectivity float64 `json:"selectivity"`
+			Ablation    []struct {
+				Selection string  `json:"selection"`
+				Percent   float64 `json:"percent"`
+				Zeroed    float64 `json:"zeroed_accuracy"`
+			} `json:"ablation"`
+		} `json:"report"`
+		Layers []struct {
+			Layer    string  `json:"layer"`
+			Accuracy float64 `json:"accuracy"`
+		} `json:"layers"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	rep := r.Report
+	if rep.Test.Accuracy < rep.Test.Majority+0.3 || rep.Selectivity <= 0 {
+		t.Errorf("POS accuracy %.3f vs majority %.3f, selectivity %.3f", rep.Test.Accuracy, rep.Test.Majority, rep.Selectivity)
+	}
+	zeroed := map[string]float64{}
+	for _, a := range rep.Ablation {
+		if a.Percent == 20 {
+			zeroed[a.Selection] = a.Zeroed
+		}
+	}
+	if zeroed["top"] <= zeroed["bottom"] {
+		t.Errorf("keeping the top 20%% (%.3f) does not beat the bottom 20%% (%.3f)", zeroed["top"], zeroed["bottom"])
+	}
+	if len(r.Layers) != 3 || r.Layers[0].Layer != "enc0/forward" {
+		t.Errorf("layer probes %+v", r.Layers)
+	}
+}

@@ -52,6 +52,10 @@ func (f *File) Commit() error {
 	f.done = true
 	err := f.W.Flush()
 	if err == nil {
+		// CreateTemp makes the file 0600; outputs are ordinary files.
+		err = f.tmp.Chmod(0o644)
+	}
+	if err == nil {
 		err = f.tmp.Sync()
 	}
 	if cerr := f.tmp.Close(); err == nil {

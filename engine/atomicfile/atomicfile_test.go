@@ -31,6 +31,9 @@ func TestCommitAndAbort(t *testing.T) {
 	if b, _ := os.ReadFile(p); string(b) != "new" {
 		t.Fatalf("got %q", b)
 	}
+	if st, _ := os.Stat(p); st.Mode().Perm() != 0o644 {
+		t.Fatalf("mode %v, want 0644", st.Mode().Perm())
+	}
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 1 {
 		t.Fatalf("temporary files left behind: %v", ents)

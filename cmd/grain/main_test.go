@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -286,5 +287,73 @@ func TestDemoOnShippedModel(t *testing.T) {
 	}
 	if len(r.Layers) != 3 || r.Layers[0].Layer != "enc0/forward" {
 		t.Errorf("layer probes %+v", r.Layers)
+	}
+}
+
+// TestCrossCorr writes two models' activations over the same sentences,
+// where neurons 3 and 7 of model A appear (scaled, one negated, plus noise)
+// as neurons 0 and 5 of model B, and checks that MaxCorr ranks them first
+// and names their partners; then a third file with other tokens is refused.
+func TestCrossCorr(t *testing.T) {
+	dir := t.TempDir()
+	const sents, per, n = 300, 5, 12
+	r := rand.New(rand.NewPCG(4, 4))
+	a := make([]float32, sents*per*n)
+	bm := make([]float32, sents*per*n)
+	for i := 0; i < sents*per; i++ {
+		for j := 0; j < n; j++ {
+			a[i*n+j] = float32(r.NormFloat64())
+			bm[i*n+j] = float32(r.NormFloat64())
+		}
+		bm[i*n+0] = 2*a[i*n+3] + 0.1*float32(r.NormFloat64())
+		bm[i*n+5] = -0.5*a[i*n+7] + 0.05*float32(r.NormFloat64())
+	}
+	write := func(name string, x []float32, word string) string {
+		path := filepath.Join(dir, name)
+		w, err := activations.Create(path, activations.Meta{Model: name, Layers: []activations.Layer{{Name: "l"}}, Dim: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for s := 0; s < sents; s++ {
+			toks := []string{word, "b", "c", "d", fmt.Sprint(s)}
+			if err := w.AppendSentence(toks, x[s*per*n:(s+1)*per*n]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	pa, pb := write("a.gact", a, "a"), write("b.gact", bm, "a")
+	code, out, errs := run("crosscorr", "--device", "cpu", "--quiet", "--json", "--method", "maxcorr", pa, pb)
+	if code != 0 {
+		t.Fatalf("crosscorr: %d %s", code, errs)
+	}
+	var res struct {
+		Ranking struct {
+			Models []struct {
+				Ranking []struct {
+					Neuron  int `json:"neuron"`
+					Partner struct {
+						Neuron int     `json:"neuron"`
+						R      float64 `json:"r"`
+					} `json:"partner"`
+				} `json:"ranking"`
+			} `json:"models"`
+		} `json:"ranking"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	ra := res.Ranking.Models[0].Ranking
+	top := map[int]int{ra[0].Neuron: ra[0].Partner.Neuron, ra[1].Neuron: ra[1].Partner.Neuron}
+	if top[3] != 0 || top[7] != 5 || ra[0].Partner.R*ra[1].Partner.R >= 0 {
+		t.Fatalf("top of model A: %+v", ra[:2])
+	}
+	// The same sentences with a different first word: not the same tokens.
+	pc := write("c.gact", bm, "z")
+	if code, _, errs := run("crosscorr", "--device", "cpu", "--quiet", pa, pc); code == 0 || !strings.Contains(errs, "sentence 0") {
+		t.Fatalf("misaligned files: %d %q", code, errs)
 	}
 }

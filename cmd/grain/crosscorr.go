@@ -1,0 +1,157 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/grainlab/grain/analysis/activations"
+	"github.com/grainlab/grain/analysis/crosscorr"
+	"github.com/grainlab/grain/analysis/ranking"
+	"github.com/grainlab/grain/engine"
+)
+
+func init() {
+	register(command{"crosscorr", "Cross-model Correlation Analysis: rank neurons by correlation with other models (MaxCorr, MinCorr, LinReg, SVCCA)", runCrossCorr})
+}
+
+// parseBytes reads a size such as 2GiB, 512MB or 1073741824.
+func parseBytes(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+			if err != nil || v <= 0 {
+				break
+			}
+			return int64(v * float64(u.mult)), nil
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("bad memory size %q (e.g. 2GiB, 512MiB)", s)
+	}
+	return v, nil
+}
+
+func runCrossCorr(c *cli, args []string) error {
+	fs := c.flags("crosscorr", "crosscorr --method maxcorr|mincorr|linreg|svcca [flags] A.gact B.gact [C.gact ...]\n\n"+
+		"The files must hold the activations of different models over the same tokens (checked).")
+	method := fs.String("method", "maxcorr", "maxcorr, mincorr, linreg or svcca")
+	memory := fs.String("memory", "2GiB", "memory budget of the computation (blocks and tiles are sized to fit)")
+	precision := fs.String("precision", "fp32", "GEMM precision: fp32, tf32 or bf16")
+	top := fs.Int("top", 10, "neurons per model to show in the table")
+	lcaPath := fs.String("lca", "", "a probe ranking (grain rank --method ordering) of the FIRST model's neurons: report the overlap of its top-k with the correlation ranking's")
+	k := fs.Int("k", 50, "--lca: number of top neurons compared")
+	var lf layerFlags
+	lf.register(fs)
+	if err := c.parse(fs, args, true); err != nil {
+		return err
+	}
+	if fs.NArg() < 2 {
+		fs.Usage()
+		return fmt.Errorf("need at least two activation files, got %d", fs.NArg())
+	}
+	m, err := crosscorr.ParseMethod(*method)
+	if err != nil {
+		return err
+	}
+	mem, err := parseBytes(*memory)
+	if err != nil {
+		return err
+	}
+	prec, err := engine.ParsePrecision(*precision)
+	if err != nil {
+		return err
+	}
+	var ms []crosscorr.Model
+	for _, path := range fs.Args() {
+		r, err := activations.Open(path)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		var src crosscorr.Source = r
+		cols, err := lf.columns(r.Meta())
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if cols != nil {
+			src = &columnSource{r: r, cols: cols}
+		}
+		ms = append(ms, crosscorr.Model{Name: filepath.Base(path), Source: src})
+	}
+	b, err := c.backend()
+	if err != nil {
+		return err
+	}
+	res, err := crosscorr.Rank(b, ms, m, crosscorr.Options{Memory: mem, Precision: prec, Progress: c.progress()})
+	if err != nil {
+		return err
+	}
+	var overlap *crosscorr.Overlap
+	if *lcaPath != "" {
+		f, err := ranking.ReadFile(*lcaPath)
+		if err != nil {
+			return err
+		}
+		if f.NumNeurons != res.Models[0].Neurons {
+			return fmt.Errorf("%s ranks %d neurons, %s has %d", *lcaPath, f.NumNeurons, res.Models[0].Model, res.Models[0].Neurons)
+		}
+		o, err := crosscorr.TopOverlap(res.Models[0].Order(), f.Ordering, *k)
+		if err != nil {
+			return err
+		}
+		overlap = &o
+	}
+	if c.json {
+		return writeJSON(c.stdout, map[string]any{"ranking": res, "lca_overlap": overlap})
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(c.stderr, "warning: %s\n", w)
+	}
+	fmt.Fprintf(c.stdout, "%s over %d tokens\n", res.Method, res.Tokens)
+	for _, mr := range res.Models {
+		fmt.Fprintf(c.stdout, "\n%s (%d neurons", mr.Model, mr.Neurons)
+		if mr.SVCCADims > 0 {
+			fmt.Fprintf(c.stdout, ", %d SVCCA directions", mr.SVCCADims)
+		}
+		fmt.Fprintln(c.stdout, ")")
+		t := newTable(c.stdout, "rank", "neuron", "score", "best partner", "r")
+		for i, rn := range mr.Ranking {
+			if i == *top {
+				break
+			}
+			t.row(i+1, rn.Neuron, rn.Score, fmt.Sprintf("%s:%d", rn.Partner.Name, rn.Partner.Neuron), rn.Partner.R)
+		}
+		t.flush()
+	}
+	for _, cp := range res.Canonical {
+		fmt.Fprintf(c.stdout, "\nSVCCA %s ~ %s: %d×%d directions, mean canonical correlation %.4f\n",
+			res.Models[cp.A].Model, res.Models[cp.B].Model, cp.DimsA, cp.DimsB, cp.Mean)
+	}
+	if overlap != nil {
+		fmt.Fprintf(c.stdout, "\nLCA ∩ CCA (top %d of %s): %d shared (Jaccard %.3f): %s\n",
+			overlap.K, res.Models[0].Model, overlap.Count, overlap.Jaccard, intList(overlap.Shared, 20))
+	}
+	return nil
+}
+
+// columnSource is an activation file restricted to some neurons.
+type columnSource struct {
+	r    *activations.Reader
+	cols []int
+}
+
+func (s *columnSource) NumTokens() int  { return s.r.NumTokens() }
+func (s *columnSource) NumNeurons() int { return len(s.cols) }
+func (s *columnSource) ReadRows(start, n int, dst []float32) error {
+	return s.r.ReadRowsColumns(start, n, s.cols, dst)
+}
+func (s *columnSource) NumSentences() int                    { return s.r.NumSentences() }
+func (s *columnSource) SentenceRange(i int) (start, end int) { return s.r.SentenceRange(i) }
+func (s *columnSource) Tokens(i int) []string                { return s.r.Tokens(i) }

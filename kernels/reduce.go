@@ -105,10 +105,11 @@ func SumSquares(x []float32) float64 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// ColMoments computes, for columns [c0, c1) of the rows×cols matrix x,
+// colMomentsGo computes, for columns [c0, c1) of the rows×cols matrix x,
 // mean[c] = Σ_r x[r,c]/rows and m2[c] = Σ_r (x[r,c] − mean[c])², in float64
-// with two passes over the data (no cancellation).
-func ColMoments(x []float32, rows, cols, c0, c1 int, mean, m2 []float64) {
+// with two passes over the data (no cancellation): ColMoments of builds
+// without cgo, and the reference the C kernel is checked against.
+func colMomentsGo(x []float32, rows, cols, c0, c1 int, mean, m2 []float64) {
 	for c := c0; c < c1; c++ {
 		mean[c], m2[c] = 0, 0
 	}

@@ -24,7 +24,7 @@ func tinyVocab(n int) *vocab.Vocab {
 }
 
 // tiny returns a small model of the given kind on the CPU backend.
-func tiny(t *testing.T, kind string, dropout float64) *Model {
+func tiny(t testing.TB, kind string, dropout float64) *Model {
 	t.Helper()
 	cfg := Config{Kind: kind, Embed: 5, Hidden: 6, Layers: 2, Dropout: dropout, TgtVocab: 14, InitSeed: 3, InitScale: 0.3}
 	var src *vocab.Vocab

@@ -206,16 +206,16 @@ func planFor(t *testing.T, be engine.Backend, a, b Model, opt Options) *plan {
 	return p
 }
 
-// TestPlanWithinBudget checks the planned memory against the budget for a
-// range of shapes and budgets.
+// TestPlanWithinBudget checks the planned memory of both passes against
+// the budget for a range of shapes and budgets, on every backend path.
 func TestPlanWithinBudget(t *testing.T) {
-	for _, be := range []engine.Backend{cpu.New(), deviceOnly{cpu.New()}} {
+	for _, be := range []engine.Backend{cpu.New(), deviceOnly{cpu.New()}, newAsyncDevice()} {
 		for _, shape := range [][3]int{{100000, 1024, 1024}, {10000, 8192, 8192}, {500, 3, 4000}, {1 << 20, 50000, 30000}} {
 			T, N, M := shape[0], shape[1], shape[2]
 			for _, budget := range []int64{64 << 20, 512 << 20, 2 << 30} {
 				for _, topK := range []int{0, 5} {
 					r := &runner{be: be, tokens: T, opt: Options{Memory: budget, TopK: topK}}
-					r.hm, _ = be.(engine.HostMemory)
+					r.detect()
 					r.in = []*input{{n: N}, {n: M}}
 					r.addJob(0, 1, false, true)
 					p, err := r.plan()
@@ -223,12 +223,27 @@ func TestPlanWithinBudget(t *testing.T) {
 						t.Errorf("%v budget %d: %v", shape, budget, err)
 						continue
 					}
-					used := int64(p.arenaElems+p.stageElems)*4 + int64(p.blockRows)*4*int64(p.panelCols)
+					// Pass 1: the blocks and the ring of block moments
+					// (float64 mean and m2 on the device and the host);
+					// pass 2: the blocks, the panels and the tiles.
+					var blocks, ring int64
 					for _, in := range r.in {
-						used += int64(p.blockRows) * 4 * int64(in.n) * r.hostRowFactor(in)
+						blocks += int64(p.blockRows) * 4 * int64(in.n) * r.rowFactor(in)
+						ring += int64(p.ringRows) * 32 * int64(in.n)
 					}
+					if r.up == nil {
+						ring = 0 // one row: the O(Σ n) vectors on top
+					}
+					used := max(blocks+ring, blocks+int64(p.arenaElems+p.stageElems)*4+int64(p.blockRows)*4*int64(p.panelCols))
 					if used > budget-min(processReserve, budget/4) {
 						t.Errorf("%v budget %d topK %d: plan uses %d bytes", shape, budget, topK, used)
+					}
+					nb := (T + p.blockRows - 1) / p.blockRows
+					if p.ringRows < 1 || p.ringRows > nb || r.up == nil && p.ringRows != 1 {
+						t.Errorf("%v budget %d topK %d: %d ring rows for %d blocks", shape, budget, topK, p.ringRows, nb)
+					}
+					if r.up != nil && budget >= 512<<20 && N+M <= 2048 && p.ringRows != nb {
+						t.Errorf("%v budget %d topK %d: %d ring rows for %d blocks, want one download", shape, budget, topK, p.ringRows, nb)
 					}
 					want := minBlockRows
 					if budget >= 512<<20 && N+M <= 16384 {

@@ -17,15 +17,22 @@
 // same code runs on every device:
 //
 //  1. Per block, Backend.ColMoments gives each neuron's mean and centred sum
-//     of squares in float64; engine.ColumnStats.Merge combines the blocks
-//     (Chan et al.). Every value is checked: a NaN or ±Inf is an error that
-//     names the model, the token row and the neuron.
-//  2. Per block, Backend.Standardize turns the rows into z in place (in the
-//     block buffer), and Backend.Gemm accumulates Z_Aᵀ·Z_B (β = 1) into N×M
+//     of squares in float64, written into a row of a ring of block moments
+//     on the device that is downloaded when full (see the paths below);
+//     engine.ColumnStats.Merge combines the blocks in order (Chan et al.).
+//     Every value is checked: a NaN or ±Inf is an error that names the
+//     model, the token row and the neuron (the block whose moments are not
+//     finite is read again on the host to find it).
+//  2. Per block, Backend.Standardize turns the rows into z in the block
+//     buffer, and Backend.Gemm accumulates Z_Aᵀ·Z_B (β = 1) into N×M
 //     float32 tiles, in Options.Precision. Each finished tile is scaled by
 //     1/T and reduced per neuron with Backend.ReduceRows / ReduceCols
 //     (MaxAbs, MinAbs): the partner with the largest |r| (with its sign),
 //     the one with the smallest, and, with Options.TopK, the k largest.
+//     In TF32 and BF16 on a backend that implements engine.PreRounded,
+//     StandardizeRounded rounds z to the GEMM's input format as it writes
+//     it and GemmPreRounded multiplies without making rounded copies of
+//     its inputs: the same products, with less memory traffic.
 //
 // Neither the stacked (N+M)×(N+M) matrix nor all tokens are ever in memory,
 // and the N×M matrix itself only when Options.Matrix asks for it. A constant
@@ -34,6 +41,29 @@
 // neurons and warn about them. Ties between partners go to the lowest index.
 // With float32 accumulation r agrees with float64 to about 1e-6; TF32 and
 // BF16 GEMMs to about 1e-3 and 1e-2.
+//
+// # Paths of the token blocks
+//
+// How a block of B tokens reaches the backend depends on what the backend
+// and the source offer. From the same blocks every path computes the same
+// values (bitwise, in FP32 on one backend), but the paths' buffers differ
+// in size, so a tight budget may give them different block heights:
+//
+//   - Host memory (the backend implements engine.HostMemory: the CPU): rows
+//     of a RowViewer are used in place, other sources are read into the
+//     block itself. Moments are downloaded after every block (a copy).
+//   - Double-buffered (no host memory, engine.AsyncUploader: CUDA): two
+//     device blocks and two page-locked buffers per model. Block i goes
+//     through buffers k = i mod 2: wait for buffer k's previous copy, read
+//     the rows into it (Source.ReadRows), queue its copy into device block
+//     k after the event that ended block i−2's work, queue block i's work,
+//     record an event. The host reads block i+1 while the device copies
+//     and computes block i, and nothing in the block loop waits for the
+//     device except a ring download: the ring holds the moments of R
+//     blocks (R = ⌈T/B⌉, one download, when the budget allows).
+//   - Uploading (no host memory, no AsyncUploader): rows are viewed or read
+//     into a host buffer and copied with Backend.Upload into one device
+//     block; moments are downloaded after every block.
 //
 // # The memory budget
 //
@@ -56,16 +86,23 @@
 //     device backend; 0 for a kept matrix on a host-memory backend, where
 //     the GEMM accumulates into the result itself. Tiles are packed in order
 //     into sweeps of at most S bytes; each sweep streams all tokens once.
-//   - Blocks: B = min(T, MaxBlockRows, ⌊(A − S_used) / (4·(Σ_m h_m·n_m + P))⌋)
+//   - Blocks: B = min(T, MaxBlockRows, ⌊(A − S_used − W) / (4·(Σ_m h_m·n_m + P))⌋)
 //     tokens per block, where S_used is the largest sweep's tile bytes, P the
 //     largest sweep's width of gathered column panels (copies of part of a
-//     model's neurons for a split tile), and h_m = 1 when the backend
-//     implements engine.HostMemory or the source RowViewer (the rows are
-//     read in place or into the block itself), else 2 (a host read buffer
-//     beside the device block). If B < 1024 tokens, S is halved (down to
-//     A/8) until B reaches 1024 tokens; failing that, the largest S that
-//     leaves at least 16 tokens per block is used, and a budget that leaves
-//     fewer is an error.
+//     model's neurons for a split tile), and h_m the float32 values per
+//     token and neuron of model m's block buffers: 4 on the double-buffered
+//     path (2 device blocks + 2 page-locked host buffers), 1 on the
+//     host-memory path and for a RowViewer on the uploading path (the block
+//     is the only buffer), else 2 (a host read buffer beside the device
+//     block). If B < 1024 tokens, S is halved (down to A/8) until B reaches
+//     1024 tokens; failing that, the largest S that leaves at least 16
+//     tokens per block is used, and a budget that leaves fewer is an error.
+//   - Ring (double-buffered path; W = 0 on the others): a row of block
+//     moments takes w = 32·Σ_m n_m bytes (float64 mean and m2 of every
+//     neuron, on the device and on the host). W = max(w, min(16·w,
+//     (A − S_used)/8)) keeps room for up to 16 rows, and pass 1, which
+//     holds no tiles or panels, gives the ring
+//     R = min(⌈T/B⌉, ⌊(A − 4·B·Σ_m h_m·n_m) / w⌋) ≥ 1 rows.
 //
 // Vectors of O(Σ_m n_m) values (statistics, reductions, top-k lists) come on
 // top.
@@ -118,6 +155,7 @@
 //
 // A Source gives a model's activations row by row (*activations.Reader is
 // one; Memory is an in-memory one). Sources that implement RowViewer are read
-// in place on backends with host memory; sources that implement Sentences
-// are checked to cover the same sentences and tokens.
+// in place on backends with host memory (and without a read buffer on the
+// uploading path); sources that implement Sentences are checked to cover
+// the same sentences and tokens.
 package crosscorr

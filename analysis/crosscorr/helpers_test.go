@@ -3,11 +3,13 @@ package crosscorr
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/grainlab/grain/engine"
 	"github.com/grainlab/grain/engine/cpu"
 	"github.com/grainlab/grain/engine/progress"
+	"github.com/grainlab/grain/kernels"
 	"gonum.org/v1/gonum/stat"
 )
 
@@ -44,6 +46,116 @@ type readOnly struct{ Source }
 // deviceOnly hides the CPU backend's engine.HostMemory, so the code paths
 // of a GPU backend (Upload, Download, staging) run on the CPU.
 type deviceOnly struct{ engine.Backend }
+
+// asyncDevice is deviceOnly with an engine.AsyncUploader and an
+// engine.PreRounded, so that the double-buffered path and the pre-rounded
+// sweep run on the CPU. It copies at once, and panics where a GPU could
+// compute wrong values: a staging buffer written between UploadAsync and
+// Wait (the copy may still read it), a device block uploaded again
+// without an event recorded after its previous upload (its previous work
+// may still read it), GemmPreRounded inputs that are not exact in the
+// precision's input format.
+type asyncDevice struct {
+	deviceOnly
+	events   int                    // events recorded so far
+	uploaded map[engine.Storage]int // events recorded before each block's last upload
+	live     int                    // staging buffers not freed
+}
+
+func newAsyncDevice() *asyncDevice {
+	return &asyncDevice{deviceOnly: deviceOnly{cpu.New()}, uploaded: map[engine.Storage]int{}}
+}
+
+// sameBits reports whether a and b hold the same float32 bit patterns.
+func sameBits(a, b []float32) bool {
+	return slices.EqualFunc(a, b, func(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) })
+}
+
+type fakeEvent int
+
+func (fakeEvent) Wait() error { return nil }
+
+type fakeStaging struct {
+	d      *asyncDevice
+	data   []float32
+	copied [][]float32 // the values of the copies since the last Wait
+	freed  bool
+}
+
+func (s *fakeStaging) Float32s() []float32 { return s.data }
+
+func (s *fakeStaging) Wait() error {
+	for _, c := range s.copied {
+		if !sameBits(c, s.data[:len(c)]) {
+			panic("asyncDevice: staging buffer written before Wait")
+		}
+	}
+	s.copied = s.copied[:0]
+	return nil
+}
+
+func (s *fakeStaging) Free() {
+	if !s.freed {
+		s.Wait()
+		s.freed = true
+		s.d.live--
+	}
+}
+
+func (d *asyncDevice) NewStaging(n int) (engine.Staging, error) {
+	d.live++
+	return &fakeStaging{d: d, data: make([]float32, n)}, nil
+}
+
+func (d *asyncDevice) Record() (engine.Event, error) {
+	d.events++
+	return fakeEvent(d.events), nil
+}
+
+func (d *asyncDevice) UploadAsync(dst *engine.Tensor, src engine.Staging, after engine.Event) {
+	s := src.(*fakeStaging)
+	if s.freed {
+		panic("asyncDevice: UploadAsync from a freed staging buffer")
+	}
+	if last, ok := d.uploaded[dst.Storage()]; ok && (after == nil || int(after.(fakeEvent)) <= last) {
+		panic("asyncDevice: block uploaded again before the end of its previous work")
+	}
+	d.uploaded[dst.Storage()] = d.events
+	v := slices.Clone(s.data[:dst.Len()])
+	s.copied = append(s.copied, v)
+	d.Upload(dst, v)
+}
+
+// rounded returns t's values rounded to p's input format, and t's values.
+func (d *asyncDevice) rounded(t *engine.Tensor, p engine.Precision) (r, v []float32) {
+	v = make([]float32, t.Len())
+	if err := d.Download(v, t); err != nil {
+		panic(err)
+	}
+	r = slices.Clone(v)
+	switch p {
+	case engine.TF32:
+		kernels.RoundTF32(r, v)
+	case engine.BF16:
+		kernels.RoundBF16(r, v)
+	}
+	return r, v
+}
+
+func (d *asyncDevice) StandardizeRounded(dst, src, mean, invStd *engine.Tensor, p engine.Precision) {
+	d.Standardize(dst, src, mean, invStd)
+	r, _ := d.rounded(dst, p)
+	d.Upload(dst, r)
+}
+
+func (d *asyncDevice) GemmPreRounded(transA, transB bool, alpha float32, a, b *engine.Tensor, beta float32, c *engine.Tensor, p engine.Precision) {
+	for _, t := range []*engine.Tensor{a, b} {
+		if r, v := d.rounded(t, p); !sameBits(r, v) {
+			panic("asyncDevice: GemmPreRounded input not rounded to " + p.String())
+		}
+	}
+	d.Gemm(transA, transB, alpha, a, b, beta, c, p)
+}
 
 // setup is one combination of backend path and source path.
 type setup struct {

@@ -28,6 +28,11 @@ const (
 	// maxShareDiv is the smallest fraction 1/maxShareDiv of the available
 	// budget the planner gives the tiles.
 	maxShareDiv = 8
+	// ringMinRows is the number of blocks whose moments the double-buffered
+	// path keeps room for (within an eighth of the budget left beside the
+	// tiles), so that pass 1 waits for the device at most once per that
+	// many blocks even when the blocks take most of the budget.
+	ringMinRows = 16
 )
 
 // Options configures Correlate and Rank. The zero value is valid.

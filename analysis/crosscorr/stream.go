@@ -17,8 +17,16 @@ type input struct {
 	stats     *engine.ColumnStats
 	mean, inv *engine.Tensor // 1×n Float32: column means and 1/σ (0 for constant columns)
 	constant  []int
-	host      []float32      // B·n read buffer; nil when rows are viewed
-	block     *engine.Tensor // B×n: the current block, standardized in place
+	// The token block buffers of the input's path (see the package
+	// documentation): B×n blocks, one or, double-buffered, two; beside
+	// each of those the double-buffered path's page-locked buffer; the
+	// uploading path's host read buffer (nil when rows are viewed).
+	blocks []*engine.Tensor
+	stage  []engine.Staging
+	host   []float32
+	// The current token block: x holds its rows and z is the block that a
+	// sweep standardizes them into (x == z unless x views rows in place).
+	x, z *engine.Tensor
 }
 
 // job is one product Z_aᵀ·Z_b / T of standardized activations to
@@ -57,6 +65,7 @@ type sweep struct {
 // plan is how a computation fits the memory budget.
 type plan struct {
 	blockRows  int
+	ringRows   int // rows of pass 1's ring of block moments
 	sweeps     []sweep
 	arenaElems int // largest Σ tile elements held in the backend by one sweep
 	stageElems int // largest Σ tile elements staged on the host by one sweep
@@ -68,12 +77,18 @@ type plan struct {
 // runner executes the two passes for a set of jobs.
 type runner struct {
 	be     engine.Backend
-	hm     engine.HostMemory // non-nil when tensors can wrap host memory
+	hm     engine.HostMemory    // non-nil when tensors can wrap host memory
+	up     engine.AsyncUploader // non-nil on the double-buffered path
+	pr     engine.PreRounded    // non-nil when GEMM inputs can be pre-rounded
 	in     []*input
 	jobs   []*job
 	tokens int
 	opt    Options
 	owned  []*engine.Tensor
+	stages []engine.Staging
+	// used[k] marks the end of the work queued on the inputs' blocks[k]
+	// (double-buffered path; nil before any).
+	used [2]engine.Event
 	// reserve is host memory outside the streaming passes that the budget
 	// must leave free (the float64 workspace of LinReg and SVCCA).
 	reserve int64
@@ -87,13 +102,24 @@ func newRunner(be engine.Backend, models []Model, opt Options) (*runner, error) 
 		return nil, err
 	}
 	r := &runner{be: be, opt: opt, tokens: models[0].Source.NumTokens()}
-	r.hm, _ = be.(engine.HostMemory)
+	r.detect()
 	for _, m := range models {
 		in := &input{name: m.Name, src: m.Source, n: m.Source.NumNeurons()}
 		in.view, _ = m.Source.(RowViewer)
 		r.in = append(r.in, in)
 	}
 	return r, nil
+}
+
+// detect looks for the backend's optional interfaces: engine.HostMemory
+// (the host-memory path), else engine.AsyncUploader (the double-buffered
+// path), and engine.PreRounded.
+func (r *runner) detect() {
+	r.hm, _ = r.be.(engine.HostMemory)
+	if r.hm == nil {
+		r.up, _ = r.be.(engine.AsyncUploader)
+	}
+	r.pr, _ = r.be.(engine.PreRounded)
 }
 
 // addJob registers the product of inputs a and b.
@@ -118,11 +144,16 @@ func newExtremes(n int) []Extremes {
 	return e
 }
 
-// hostRowFactor is h in the budget formula: 1 when the standardized block
-// is the only per-row buffer of an input, 2 when a host read buffer is
-// needed beside a device block.
-func (r *runner) hostRowFactor(in *input) int64 {
-	if r.hm != nil || in.view != nil {
+// rowFactor is h_m in the budget formula, the float32 values per token and
+// neuron that an input's block buffers hold: 4 on the double-buffered path
+// (two device blocks, two page-locked buffers); 1 when the block is the
+// only buffer (host memory, or rows viewed in place and uploaded); else 2
+// (a host read buffer beside the device block).
+func (r *runner) rowFactor(in *input) int64 {
+	switch {
+	case r.up != nil:
+		return 4
+	case r.hm != nil || in.view != nil:
 		return 1
 	}
 	return 2
@@ -260,16 +291,32 @@ func (r *runner) planShare(budget, resident, share int64) (*plan, error) {
 		p.panelCols = max(p.panelCols, cols)
 		tileBytes = max(tileBytes, bytes)
 	}
-	var rowBytes int64
+	// Pass 1 holds the blocks and, double-buffered, the ring of block
+	// moments (ringBytes per row: float64 mean and m2 of every neuron on
+	// the device and on the host); pass 2 the blocks, the gathered panels
+	// and the tiles.
+	var blockBytes, ringBytes int64
 	for _, in := range r.in {
-		rowBytes += 4 * int64(in.n) * r.hostRowFactor(in)
+		blockBytes += 4 * int64(in.n) * r.rowFactor(in)
+		if r.up != nil {
+			ringBytes += 32 * int64(in.n)
+		}
 	}
-	rowBytes += 4 * int64(p.panelCols)
-	rows := (avail - tileBytes) / rowBytes
+	rowBytes := blockBytes + 4*int64(p.panelCols)
+	var ring int64 // room kept for the ring beside the tiles
+	if r.up != nil {
+		ring = max(ringBytes, min(ringMinRows*ringBytes, (avail-tileBytes)/8))
+	}
+	rows := (avail - tileBytes - ring) / rowBytes
 	p.blockRows = int(min(rows, int64(min(r.tokens, MaxBlockRows))))
 	if need := min(r.tokens, minBlockRows); p.blockRows < need {
 		return nil, fmt.Errorf("crosscorr: usable memory budget %s is too small: blocks of %d tokens need %s beside %s of correlation tiles and matrices",
-			bytesString(budget), need, bytesString(int64(need)*rowBytes), bytesString(tileBytes+resident))
+			bytesString(budget), need, bytesString(int64(need)*rowBytes), bytesString(tileBytes+ring+resident))
+	}
+	p.ringRows = 1
+	if r.up != nil {
+		blocks := (r.tokens + p.blockRows - 1) / p.blockRows
+		p.ringRows = int(min(int64(blocks), (avail-int64(p.blockRows)*blockBytes)/ringBytes))
 	}
 	return p, nil
 }
@@ -303,32 +350,31 @@ func (r *runner) free() {
 		r.be.Free(t)
 	}
 	r.owned = nil
+	for _, s := range r.stages {
+		s.Free()
+	}
+	r.stages = nil
 }
 
-// execute runs both passes over the registered jobs.
+// execute plans the registered jobs and runs them.
 func (r *runner) execute() error {
 	p, err := r.plan()
 	if err != nil {
 		return err
 	}
+	return r.run(p)
+}
+
+// run executes both passes with plan p.
+func (r *runner) run(p *plan) error {
 	defer r.free()
 	B := p.blockRows
-	for _, in := range r.in {
-		var h []float32
-		if in.block, h, err = r.alloc(B, in.n); err != nil {
-			return err
-		}
-		switch {
-		case in.view != nil:
-		case r.hm != nil:
-			in.host = h
-		default:
-			in.host = make([]float32, B*in.n)
-		}
+	if err := r.allocBlocks(B); err != nil {
+		return err
 	}
 	rep := r.opt.reporter()
 	bar := rep.Start("crosscorr: means and variances", int64(r.tokens)*int64(len(r.in)))
-	err = r.moments(B, bar)
+	err := r.moments(B, p.ringRows, bar)
 	bar.Finish()
 	if err != nil {
 		return err
@@ -373,71 +419,203 @@ func (r *runner) execute() error {
 	return nil
 }
 
-// load returns rows [t0, t0+b) of in as a tensor, and the same rows on the
-// host (for error messages).
-func (r *runner) load(in *input, t0, b int) (*engine.Tensor, []float32, error) {
+// allocBlocks allocates every input's block buffers for blocks of B
+// tokens.
+func (r *runner) allocBlocks(B int) error {
+	nb := 1
+	if r.up != nil {
+		nb = 2
+	}
+	for _, in := range r.in {
+		var h []float32
+		for range nb {
+			t, ht, err := r.alloc(B, in.n)
+			if err != nil {
+				return err
+			}
+			in.blocks, h = append(in.blocks, t), ht
+		}
+		switch {
+		case r.up != nil:
+			for range nb {
+				s, err := r.up.NewStaging(B * in.n)
+				if err != nil {
+					return fmt.Errorf("crosscorr: model %q: page-locked buffer of %d tokens: %w", in.name, B, err)
+				}
+				r.stages = append(r.stages, s)
+				in.stage = append(in.stage, s)
+			}
+		case in.view != nil:
+		case r.hm != nil:
+			in.host = h // the block wraps it
+		default:
+			in.host = make([]float32, B*in.n)
+		}
+	}
+	return nil
+}
+
+// stream calls work for every block of tokens [t0, t0+b), b = min(B, T−t0),
+// once the block's rows of the inputs ins are current (in.x, in.z). On the
+// double-buffered path block i goes through buffers k = i mod 2 and the
+// event recorded after work marks the end of the work on them, as
+// engine.AsyncUploader describes: while the device computes on block i,
+// the host reads block i+1 and the copy engine uploads it, and the host
+// waits only for a buffer's copy of block i−1 before refilling it (work
+// may wait for the device too: pass 1's ring downloads).
+func (r *runner) stream(ins []int, B int, work func(t0, b int) error) error {
+	for i, t0 := 0, 0; t0 < r.tokens; i, t0 = i+1, t0+B {
+		b, k := min(B, r.tokens-t0), i%2
+		for _, m := range ins {
+			var err error
+			if r.up != nil {
+				err = r.fill(r.in[m], k, t0, b)
+			} else {
+				err = r.load(r.in[m], t0, b)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if err := work(t0, b); err != nil {
+			return err
+		}
+		if r.up != nil {
+			ev, err := r.up.Record()
+			if err != nil {
+				return err
+			}
+			r.used[k] = ev
+		}
+	}
+	return nil
+}
+
+// load makes rows [t0, t0+b) of in current on the host-memory and
+// uploading paths: viewed in place or read into the block (host memory),
+// else uploaded into the block from the view or the read buffer.
+func (r *runner) load(in *input, t0, b int) error {
+	in.z = in.blocks[0].Slice(0, b)
+	in.x = in.z
 	var h []float32
 	if in.view != nil {
 		v, err := in.view.ViewRows(t0, b)
 		if err != nil {
-			return nil, nil, fmt.Errorf("crosscorr: model %q: %w", in.name, err)
+			return fmt.Errorf("crosscorr: model %q: %w", in.name, err)
 		}
 		if len(v) != b*in.n {
-			return nil, nil, fmt.Errorf("crosscorr: model %q: viewing %d rows gave %d values, want %d", in.name, b, len(v), b*in.n)
+			return fmt.Errorf("crosscorr: model %q: viewing %d rows gave %d values, want %d", in.name, b, len(v), b*in.n)
 		}
 		if r.hm != nil {
-			return r.hm.Wrap(v, b, in.n), v, nil
+			in.x = r.hm.Wrap(v, b, in.n)
+			return nil
 		}
 		h = v
 	} else {
 		h = in.host[:b*in.n]
 		if err := in.src.ReadRows(t0, b, h); err != nil {
-			return nil, nil, fmt.Errorf("crosscorr: model %q: %w", in.name, err)
+			return fmt.Errorf("crosscorr: model %q: %w", in.name, err)
 		}
 		if r.hm != nil {
-			return in.block.Slice(0, b), h, nil // in.block wraps in.host
+			return nil // the block wraps in.host
 		}
 	}
-	x := in.block.Slice(0, b)
-	r.be.Upload(x, h)
-	return x, h, nil
+	r.be.Upload(in.z, h)
+	return nil
+}
+
+// fill makes rows [t0, t0+b) of in current on the double-buffered path,
+// through page-locked buffer and device block k: it waits for the buffer's
+// previous copy, reads the rows into the buffer and queues their copy into
+// the block after the end of the block's previous work.
+func (r *runner) fill(in *input, k, t0, b int) error {
+	st := in.stage[k]
+	if err := st.Wait(); err != nil {
+		return err
+	}
+	if err := in.src.ReadRows(t0, b, st.Float32s()[:b*in.n]); err != nil {
+		return fmt.Errorf("crosscorr: model %q: %w", in.name, err)
+	}
+	in.x = in.blocks[k].Slice(0, b)
+	in.z = in.x
+	r.up.UploadAsync(in.x, st, r.used[k])
+	return nil
 }
 
 // moments is pass 1: the float64 mean and variance of every neuron, the
 // standardization vectors, and the check that every value is finite.
-func (r *runner) moments(B int, bar progress.Bar) error {
-	for _, in := range r.in {
-		meanT, err := r.allocDT(1, in.n, engine.Float64)
-		if err != nil {
+// Backend.ColMoments writes block i's moments into row i mod R of a ring of
+// R rows per input (R = plan.ringRows: 1, or on the double-buffered path as
+// many blocks as the budget allows), which is downloaded when full, so the
+// block loop waits for the device only once per R blocks; the rows are
+// merged in block order, so R does not change the result. A non-finite
+// moment is traced to its value by re-reading the block on the host.
+func (r *runner) moments(B, R int, bar progress.Bar) error {
+	type ring struct {
+		mean, m2   *engine.Tensor // R×n Float64
+		hmean, hm2 []float64      // their host copies
+	}
+	rings := make([]ring, len(r.in))
+	all := make([]int, len(r.in))
+	for m, in := range r.in {
+		all[m] = m
+		rg := &rings[m]
+		var err error
+		if rg.mean, err = r.be.Alloc(R, in.n, engine.Float64); err != nil {
 			return err
 		}
-		m2T, err := r.allocDT(1, in.n, engine.Float64)
-		if err != nil {
+		defer r.be.Free(rg.mean)
+		if rg.m2, err = r.be.Alloc(R, in.n, engine.Float64); err != nil {
 			return err
 		}
-		mean, m2 := make([]float64, in.n), make([]float64, in.n)
+		defer r.be.Free(rg.m2)
+		rg.hmean, rg.hm2 = make([]float64, R*in.n), make([]float64, R*in.n)
 		in.stats = engine.NewColumnStats(in.n)
-		for t0 := 0; t0 < r.tokens; t0 += B {
+	}
+	filled, first := 0, 0 // ring rows filled; the token row of the block in row 0
+	flush := func() error {
+		for m, in := range r.in {
+			rg := &rings[m]
+			if err := r.be.Download(rg.hmean[:filled*in.n], rg.mean.Slice(0, filled)); err != nil {
+				return err
+			}
+			if err := r.be.Download(rg.hm2[:filled*in.n], rg.m2.Slice(0, filled)); err != nil {
+				return err
+			}
+		}
+		for s := range filled {
+			t0 := first + s*B
 			b := min(B, r.tokens-t0)
-			x, h, err := r.load(in, t0, b)
-			if err != nil {
-				return err
-			}
-			r.be.ColMoments(x, meanT, m2T)
-			if err := r.be.Download(mean, meanT); err != nil {
-				return err
-			}
-			if err := r.be.Download(m2, m2T); err != nil {
-				return err
-			}
-			for j := range mean {
-				if !finite(mean[j]) || !finite(m2[j]) {
-					return nonFinite(in, t0, h)
+			for m, in := range r.in {
+				mean, m2 := rings[m].hmean[s*in.n:(s+1)*in.n], rings[m].hm2[s*in.n:(s+1)*in.n]
+				for j := range mean {
+					if !finite(mean[j]) || !finite(m2[j]) {
+						return locate(in, t0, b)
+					}
 				}
+				in.stats.Merge(int64(b), mean, m2)
 			}
-			in.stats.Merge(int64(b), mean, m2)
+		}
+		first, filled = first+filled*B, 0
+		return nil
+	}
+	err := r.stream(all, B, func(t0, b int) error {
+		for m, in := range r.in {
+			r.be.ColMoments(in.x, rings[m].mean.Slice(filled, filled+1), rings[m].m2.Slice(filled, filled+1))
 			bar.Add(int64(b))
 		}
+		if filled++; filled < R {
+			return nil
+		}
+		return flush()
+	})
+	if err == nil && filled > 0 {
+		err = flush()
+	}
+	if err != nil {
+		return err
+	}
+	for _, in := range r.in {
 		inv, constant := in.stats.InvStd()
 		in.constant = constant
 		if in.mean, err = r.upload(in.stats.MeanFloat32()); err != nil {
@@ -460,6 +638,16 @@ func (r *runner) upload(v []float32) (*engine.Tensor, error) {
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// locate re-reads rows [t0, t0+b) of in on the host and names their first
+// NaN or ±Inf.
+func locate(in *input, t0, b int) error {
+	h := make([]float32, b*in.n)
+	if err := in.src.ReadRows(t0, b, h); err != nil {
+		return fmt.Errorf("crosscorr: model %q: %w", in.name, err)
+	}
+	return nonFinite(in, t0, h)
+}
 
 // nonFinite names the first NaN or ±Inf in the block h of in starting at
 // token row t0.
@@ -490,7 +678,10 @@ type liveTile struct {
 }
 
 // sweep is pass 2 for one set of tiles: standardize every block of tokens
-// and accumulate Z_aᵀ·Z_b into each tile, then scale by 1/T and reduce.
+// and accumulate Z_aᵀ·Z_b into each tile, then scale by 1/T and reduce. In
+// TF32 and BF16 on an engine.PreRounded backend the blocks are rounded as
+// they are standardized and the GEMMs skip their rounding copies (the
+// same products).
 func (r *runner) sweep(s *sweep, B int, w *workspace, bar progress.Bar) error {
 	live := make([]liveTile, len(s.tiles))
 	off := 0
@@ -531,33 +722,40 @@ func (r *runner) sweep(s *sweep, B int, w *workspace, bar progress.Bar) error {
 	}
 	operand := func(in, lo, hi, b int) *engine.Tensor {
 		if lo == 0 && hi == r.in[in].n {
-			return r.in[in].block.Slice(0, b)
+			return r.in[in].z
 		}
 		return panels[panelKey{in, lo, hi}].Slice(0, b)
 	}
-	for t0 := 0; t0 < r.tokens; t0 += B {
-		b := min(B, r.tokens-t0)
+	p := r.opt.Precision
+	rounded := r.pr != nil && p != engine.FP32
+	gemm := r.be.Gemm
+	if rounded {
+		gemm = r.pr.GemmPreRounded
+	}
+	err := r.stream(s.inputs, B, func(t0, b int) error {
 		for _, m := range s.inputs {
 			in := r.in[m]
-			x, _, err := r.load(in, t0, b)
-			if err != nil {
-				return err
+			if rounded {
+				r.pr.StandardizeRounded(in.z, in.x, in.mean, in.inv, p)
+			} else {
+				r.be.Standardize(in.z, in.x, in.mean, in.inv)
 			}
-			r.be.Standardize(in.block.Slice(0, b), x, in.mean, in.inv)
 		}
 		for _, k := range s.panels {
-			r.be.GatherColumns(panels[k].Slice(0, b), r.in[k.in].block.Slice(0, b), idx[k])
+			r.be.GatherColumns(panels[k].Slice(0, b), r.in[k.in].z, idx[k])
 		}
 		beta := float32(1)
 		if t0 == 0 {
 			beta = 0
 		}
 		for _, lt := range live {
-			a := operand(lt.j.a, lt.i0, lt.i1, b)
-			c := operand(lt.j.b, lt.j0, lt.j1, b)
-			r.be.Gemm(true, false, 1, a, c, beta, lt.c, r.opt.Precision)
+			gemm(true, false, 1, operand(lt.j.a, lt.i0, lt.i1, b), operand(lt.j.b, lt.j0, lt.j1, b), beta, lt.c, p)
 		}
 		bar.Add(int64(b))
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	soff := 0
 	for _, lt := range live {

@@ -12,7 +12,9 @@ import (
 // chunks whose sizes are multiples of the batch size. When the whole matrix
 // fits the memory budget it is uploaded once (or, on a host-memory backend
 // with in-memory data, used in place); otherwise one chunk buffer is
-// refilled from the Matrix as each chunk's turn comes.
+// refilled from the Matrix as each chunk's turn comes. In-memory data
+// (*dataset.Dense) is uploaded to a device straight from its rows, without
+// a host copy.
 type staged struct {
 	b          engine.Backend
 	x          dataset.Matrix
@@ -23,8 +25,10 @@ type staged struct {
 	resident *engine.Tensor
 	// yDev holds the labels (nil when staged without labels).
 	yDev *engine.Tensor
-	// streaming buffers.
+	// streaming buffers: the chunk read buffer (nil for in-memory data on a
+	// device, uploaded from dense's rows) and the chunk on the device.
 	host     []float32
+	dense    *dataset.Dense
 	buf      *engine.Tensor
 	bufOwned bool
 	owned    []*engine.Tensor
@@ -50,10 +54,11 @@ func stage(b engine.Backend, x dataset.Matrix, y []int32, batch int, budget int6
 		s.owned = append(s.owned, yDev)
 	}
 	hm, hostMem := b.(engine.HostMemory)
+	dense, inMemory := x.(*dataset.Dense)
 	if rows <= chunk {
 		s.chunkRows = rows
-		if d, ok := x.(*dataset.Dense); ok && hostMem {
-			s.resident = hm.Wrap(d.Data, rows, cols)
+		if inMemory && hostMem {
+			s.resident = hm.Wrap(dense.Data, rows, cols)
 			return s, nil
 		}
 		if hostMem {
@@ -69,25 +74,34 @@ func stage(b engine.Backend, x dataset.Matrix, y []int32, batch int, budget int6
 			return nil, fmt.Errorf("probe: %d×%d design matrix on %s: %w (lower the memory budget to stream it)", rows, cols, b.Name(), err)
 		}
 		s.owned = append(s.owned, t)
+		s.resident = t
+		if inMemory {
+			b.Upload(t, dense.RowSlice(0, rows))
+			return s, nil
+		}
 		host := make([]float32, rows*cols)
 		if err := readAll(x, host); err != nil {
 			return nil, err
 		}
 		b.Upload(t, host)
-		s.resident = t
 		return s, nil
 	}
 	s.chunkRows = chunk
-	s.host = make([]float32, chunk*cols)
 	if hostMem {
+		s.host = make([]float32, chunk*cols)
 		s.buf = hm.Wrap(s.host, chunk, cols)
+		return s, nil
+	}
+	t, err := b.Alloc(chunk, cols, engine.Float32)
+	if err != nil {
+		return nil, fmt.Errorf("probe: chunk buffer on %s: %w", b.Name(), err)
+	}
+	s.buf, s.bufOwned = t, true
+	s.owned = append(s.owned, t)
+	if inMemory {
+		s.dense = dense
 	} else {
-		t, err := b.Alloc(chunk, cols, engine.Float32)
-		if err != nil {
-			return nil, fmt.Errorf("probe: chunk buffer on %s: %w", b.Name(), err)
-		}
-		s.buf, s.bufOwned = t, true
-		s.owned = append(s.owned, t)
+		s.host = make([]float32, chunk*cols)
 	}
 	return s, nil
 }
@@ -126,9 +140,13 @@ func (s *staged) each(shuffle *rand.Rand, fn func(x, y *engine.Tensor)) error {
 		start := c * s.chunkRows
 		n := min(s.chunkRows, s.rows-start)
 		var x *engine.Tensor
-		if s.resident != nil {
+		switch {
+		case s.resident != nil:
 			x = s.resident
-		} else {
+		case s.dense != nil:
+			x = s.buf.Slice(0, n)
+			s.b.Upload(x, s.dense.RowSlice(start, n))
+		default:
 			h := s.host[:n*s.cols]
 			if err := s.x.ReadRows(start, n, h); err != nil {
 				return err

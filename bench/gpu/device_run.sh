@@ -3,7 +3,8 @@
 # on a lent NVIDIA GPU machine (no Go there): the GPU tests of engine/cuda
 # (the engine conformance suite, device errors, out of memory, batched and
 # pre-rounded GEMMs, TF32 in effect on a large product, the AsyncUploader,
-# CPU/GPU parity of probe training and MaxCorr, the no-driver fallback),
+# CPU/GPU parity of probe training, the crosscorr suite on its
+# double-buffered path against the CPU and float64, the no-driver fallback),
 # then the benchmarks against PyTorch on the same GPU in the same run:
 #
 #   maxcorr    MaxCorr, N = M = 4096, T = 10^5 and 10^6, activations in GPU
@@ -11,7 +12,8 @@
 #   probe50k   probe time-to-accuracy, 50,000 × 2,048 × 45: torch (NeuroX
 #              protocol), grain fast and neurox modes
 #   correlate  MaxCorr from host memory, T = 10^5 and 10^6: crosscorr.Correlate
-#              and the AsyncUploader stream
+#              on its double-buffered path (AsyncUploader, pre-rounded TF32)
+#              and on its uploading path
 #   probe200k  probe time-to-accuracy, 200,000 × 9,984 × 45
 #
 # Prepare here with `make gpu-device` (builds build/gpu/cuda.test and

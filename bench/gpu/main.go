@@ -16,10 +16,12 @@
 //	    TFLOP/s-equivalent = 2·N·M·T / time. Then max |Δr| against a
 //	    float64 reference for -sample neurons of A against all of B.
 //	gpubench correlate [-tokens 100000]
-//	    the same from host memory: analysis/crosscorr.Correlate (two
-//	    streaming passes, pageable uploads), and the same passes streamed
-//	    through engine.AsyncUploader (page-locked buffers, a copy stream
-//	    overlapping the compute).
+//	    the same from host memory with analysis/crosscorr.Correlate (two
+//	    streaming passes within -memory): on its double-buffered path
+//	    (engine.AsyncUploader: page-locked buffers, a copy stream
+//	    overlapping reads, copies and compute; engine.PreRounded GEMMs),
+//	    then on its uploading path (pageable uploads, moments downloaded
+//	    after every block), as before those interfaces were used.
 //	gpubench probe [-rows 50000 -neurons 2048 -labels 45]
 //	    probe training time-to-accuracy: the NeuroX protocol in PyTorch
 //	    on the GPU (probe_peer.py, same data), then grain's fast and

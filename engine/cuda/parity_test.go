@@ -3,15 +3,13 @@
 package cuda_test
 
 import (
+	"fmt"
 	"math"
-	"math/rand/v2"
 	"testing"
 
-	"github.com/grainlab/grain/analysis/crosscorr"
 	"github.com/grainlab/grain/analysis/probe"
 	"github.com/grainlab/grain/analysis/ranking"
 	"github.com/grainlab/grain/analysis/synthetic"
-	"github.com/grainlab/grain/engine"
 	"github.com/grainlab/grain/engine/cpu"
 )
 
@@ -40,16 +38,22 @@ func sameOrder(t *testing.T, what string, cpuOrder, gpuOrder []int, score func(i
 }
 
 // TestGPUParityProbe trains the same probe (both protocols, same seed, FP32)
-// on the CPU and on the GPU and compares weights and neuron rankings.
+// on the CPU and on the GPU and compares weights and neuron rankings, with
+// the in-memory design matrix uploaded whole and, under a 64 KiB budget,
+// streamed in chunks.
 func TestGPUParityProbe(t *testing.T) {
 	g := device(t)
 	c := cpu.New()
 	tc := synthetic.DefaultTeacher()
 	tc.Rows, tc.Neurons, tc.Labels, tc.NonZero = 1200, 48, 5, 6
 	d := synthetic.Teacher(tc)
-	for _, mode := range []probe.Mode{probe.ModeNeuroX, probe.ModeFast} {
-		cfg := probe.DefaultConfig(mode)
-		cfg.Epochs = 3
+	for _, tr := range []struct {
+		mode   probe.Mode
+		budget int64
+	}{{probe.ModeNeuroX, 0}, {probe.ModeFast, 0}, {probe.ModeNeuroX, 64 << 10}, {probe.ModeFast, 64 << 10}} {
+		what := fmt.Sprintf("%s, budget %d", tr.mode, tr.budget)
+		cfg := probe.DefaultConfig(tr.mode)
+		cfg.Epochs, cfg.MemoryBudget = 3, tr.budget
 		pc, _, err := probe.Train(c, d, cfg, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -64,7 +68,7 @@ func TestGPUParityProbe(t *testing.T) {
 			worst = math.Max(worst, math.Abs(float64(w-pg.Weight[i])))
 		}
 		if worst > 1e-3*scale {
-			t.Fatalf("%s: weights differ by %g (largest weight %g)", mode, worst, scale)
+			t.Fatalf("%s: weights differ by %g (largest weight %g)", what, worst, scale)
 		}
 		rc, err := ranking.NewRanker(pc.Weight, len(pc.Labels), pc.Neurons)
 		if err != nil {
@@ -81,73 +85,6 @@ func TestGPUParityProbe(t *testing.T) {
 			}
 			return s
 		}
-		sameOrder(t, string(mode)+" probe ranking", rc.Ordering(20).Neurons, rg.Ordering(20).Neurons, mass, 1e-3)
+		sameOrder(t, what+": probe ranking", rc.Ordering(20).Neurons, rg.Ordering(20).Neurons, mass, 1e-3)
 	}
-}
-
-// TestGPUParityMaxCorr ranks the neurons of three correlated models by
-// MaxCorr (and MinCorr) on the CPU and on the GPU in FP32.
-func TestGPUParityMaxCorr(t *testing.T) {
-	g := device(t)
-	c := cpu.New()
-	const tokens, neurons, latent = 1500, 40, 6
-	r := rand.New(rand.NewPCG(11, 12))
-	z := make([]float64, tokens*latent)
-	for i := range z {
-		z[i] = r.NormFloat64()
-	}
-	var models []crosscorr.Model
-	for m := 0; m < 3; m++ {
-		w := make([]float64, latent*neurons)
-		for i := range w {
-			w[i] = r.NormFloat64()
-		}
-		x := make([]float32, tokens*neurons)
-		for i := 0; i < tokens; i++ {
-			for j := 0; j < neurons; j++ {
-				v := 2 * r.NormFloat64()
-				for l := 0; l < latent; l++ {
-					v += z[i*latent+l] * w[l*neurons+j]
-				}
-				x[i*neurons+j] = float32(v)
-			}
-		}
-		src, err := crosscorr.NewMemory(x, tokens, neurons, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		models = append(models, crosscorr.Model{Name: string(rune('A' + m)), Source: src})
-	}
-	// A budget that splits the work into several token blocks and sweeps.
-	opt := crosscorr.Options{Memory: 200 << 10, Precision: engine.FP32}
-	for _, method := range []crosscorr.Method{crosscorr.MaxCorr, crosscorr.MinCorr} {
-		rc, err := crosscorr.Rank(c, models, method, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rg, err := crosscorr.Rank(g, models, method, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for m := range models {
-			mc, mg := rc.Models[m], rg.Models[m]
-			score := map[int]float64{}
-			for _, n := range mc.Ranking {
-				score[n.Neuron] = n.Score
-				if math.Abs(n.Score-lookup(mg.Ranking, n.Neuron)) > 1e-5 {
-					t.Fatalf("%s model %d neuron %d: score %g on the CPU, %g on the GPU", method, m, n.Neuron, n.Score, lookup(mg.Ranking, n.Neuron))
-				}
-			}
-			sameOrder(t, string(method)+" ranking of model "+mc.Model, mc.Order(), mg.Order(), func(j int) float64 { return score[j] }, 1e-5)
-		}
-	}
-}
-
-func lookup(r []crosscorr.RankedNeuron, neuron int) float64 {
-	for _, n := range r {
-		if n.Neuron == neuron {
-			return n.Score
-		}
-	}
-	return math.NaN()
 }

@@ -25,7 +25,7 @@ import (
 func init() {
 	engine.Register("cpu", driver{})
 	tensor.Use(openblas.Impl{})
-	// grain splits GEMMs across cores itself (see sgemm).
+	// grain chooses the threading of each GEMM itself (see sgemm).
 	openblas.SetThreads(1)
 }
 
@@ -245,11 +245,18 @@ func (b *Backend) Gemm(transA, transB bool, alpha float32, a, bm *engine.Tensor,
 	b.sgemm(transA, transB, m, n, k, alpha, as, a.Cols(), bs, bm.Cols(), beta, cs, n)
 }
 
-// sgemm splits C into one block of rows (or of columns, when C is wide) per
-// core and runs single-threaded BLAS on each block concurrently. Owning the
-// threads keeps small products from paying for BLAS's own thread pool,
-// whose idle threads spin between calls, and the split is fixed, so results
-// are deterministic.
+// sgemm runs a product on all cores in one of two ways, by its size
+// 2mnk (measured, bench/RESULTS.md):
+//
+//   - at least gemmPoolFlops: one BLAS call on BLAS's own thread pool
+//     (OpenBLAS shares packed panels between its threads: 140.6 vs 129.0
+//     GFLOP/s for 1024×1024×8192 here);
+//   - smaller: C is split into one block of rows (or of columns, when C is
+//     wide) per core, and single-threaded BLAS runs on each block in its own
+//     goroutine, so the many small products of probe and model training do
+//     not pay for waking BLAS's pool.
+//
+// Both splits are fixed, so results are deterministic.
 func (b *Backend) sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bs []float32, ldb int, beta float32, c []float32, ldc int) {
 	tA, tB := blas.NoTrans, blas.NoTrans
 	if transA {
@@ -258,8 +265,16 @@ func (b *Backend) sgemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 	if transB {
 		tB = blas.Trans
 	}
-	parts := runtime.GOMAXPROCS(0)
-	if 2*m*n*k < gemmSplitFlops {
+	flops := 2 * float64(m) * float64(n) * float64(k)
+	cores := runtime.GOMAXPROCS(0)
+	if flops >= gemmPoolFlops {
+		openblas.SetThreads(cores)
+		b.blas.Sgemm(tA, tB, m, n, k, alpha, a, lda, bs, ldb, beta, c, ldc)
+		openblas.SetThreads(1)
+		return
+	}
+	parts := cores
+	if flops < gemmSplitFlops {
 		parts = 1
 	}
 	if m >= n {
@@ -284,6 +299,10 @@ func (b *Backend) sgemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 		b.blas.Sgemm(tA, tB, m, j1-j0, k, alpha, a, lda, bs[bOff:], ldb, beta, c[j0:], ldc)
 	})
 }
+
+// gemmPoolFlops is the product size (2mnk) from which a GEMM runs on BLAS's
+// thread pool (512³ products and larger).
+const gemmPoolFlops = 1 << 28
 
 // gemmSplitFlops is the product size (2mnk) below which a GEMM runs on one
 // core.

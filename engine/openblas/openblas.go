@@ -55,6 +55,13 @@ func candidates() []string {
 // Load tries to load OpenBLAS once; later calls return the first result.
 func Load() error {
 	loadOnce.Do(func() {
+		// OpenBLAS's idle pool threads busy-wait for 2^28 cycles (≈ 0.1 s)
+		// after each threaded call, taking the cores from grain's own
+		// goroutines; 2^4 makes them sleep at once (read when the library
+		// loads; a value the user set is kept).
+		if _, set := os.LookupEnv("OPENBLAS_THREAD_TIMEOUT"); !set {
+			os.Setenv("OPENBLAS_THREAD_TIMEOUT", "4")
+		}
 		if os.Getenv("GRAIN_OPENBLAS") == "off" {
 			loadErr = fmt.Errorf("OpenBLAS disabled by GRAIN_OPENBLAS=off")
 			return

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Cross-model correlation benchmark: grain's MaxCorr against NumPy + OpenBLAS
 # (Debian python3-numpy) on the same .npy files in the same run, then grain's
-# scaling over T and N = M. Prints the tables recorded in RESULTS-draft.md.
+# scaling over T and N = M. Prints the tables recorded in bench/RESULTS.md.
 #
 #   bench/crosscorr/run.sh            headline + scaling (about 10 minutes on 2 cores)
 #   bench/crosscorr/run.sh headline   grain vs numpy only

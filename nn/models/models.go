@@ -5,6 +5,7 @@
 // models_test.go reproduces).
 //
 //	nmt-en-de-s1   English→German NMT, seed 1 (the demo's model)
+//	nmt-en-fr      English→French NMT, seed 1
 package models
 
 import (
@@ -17,7 +18,7 @@ import (
 )
 
 // Names lists the shipped models.
-var Names = []string{"nmt-en-de-s1"}
+var Names = []string{"nmt-en-de-s1", "nmt-en-fr"}
 
 // Dir returns the directory of the shipped model files: $GRAIN_MODELS when
 // set, else nn/models in grain's source tree (see corpus.SourceDir).

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/grainlab/grain/analysis/corpus"
 	"github.com/grainlab/grain/nn/models"
 )
 
@@ -72,5 +73,83 @@ func TestShippedModelsReproduceScores(t *testing.T) {
 				t.Errorf("perplexity %.6f, recorded %.6f", got.Perplexity, want.Perplexity)
 			}
 		})
+	}
+}
+
+// TestCrossCorrFindsPositionNeurons reproduces, on the shipped NMT models
+// over EWT, the paper's observation that the neurons most correlated across
+// independently trained models include the position neurons that a probe
+// finds: it extracts each model's encoder over EWT dev, ranks the first
+// model's neurons by MaxCorr, trains word-position and POS probes on the
+// first model (EWT dev → test) and compares the top 50 of each ranking.
+// Chance overlap of two top-50 lists among 768 neurons is ≈ 3.3.
+func TestCrossCorrFindsPositionNeurons(t *testing.T) {
+	dir := t.TempDir()
+	ewt, err := corpus.SharedDataDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ewt = filepath.Join(ewt, "ud_en_ewt")
+	extract := func(model, split string) string {
+		path, err := models.Path(model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, model+"."+split+".gact")
+		if code, _, errs := run("extract", "--device", "cpu", "--quiet", "--model", path,
+			"--corpus", filepath.Join(ewt, "en_ewt-ud-"+split+".conllu.gz"), "--out", out); code != 0 {
+			t.Fatalf("extract %s %s: %s", model, split, errs)
+		}
+		return out
+	}
+	compared := []string{"nmt-en-de-s1", "nmt-en-fr"}
+	var files []string
+	for _, m := range compared {
+		files = append(files, extract(m, "dev"))
+	}
+	testActs := extract(compared[0], "test")
+
+	overlap := func(property string) (count int, topScore float64) {
+		out := filepath.Join(dir, "lca-"+property)
+		if code, _, errs := run("lca", "--device", "cpu", "--quiet", "--property", property,
+			"--acts", files[0], "--corpus", filepath.Join(ewt, "en_ewt-ud-dev.conllu.gz"),
+			"--test-acts", testActs, "--test-corpus", filepath.Join(ewt, "en_ewt-ud-test.conllu.gz"),
+			"--ablate=false", "--control=false", "--out", out); code != 0 {
+			t.Fatalf("lca %s: %s", property, errs)
+		}
+		args := append([]string{"crosscorr", "--device", "cpu", "--quiet", "--json", "--method", "maxcorr",
+			"--lca", filepath.Join(out, "ranking.json"), "--k", "50"}, files...)
+		code, js, errs := run(args...)
+		if code != 0 {
+			t.Fatalf("crosscorr: %s", errs)
+		}
+		var r struct {
+			Ranking struct {
+				Models []struct {
+					Ranking []struct {
+						Score float64 `json:"score"`
+					} `json:"ranking"`
+				} `json:"models"`
+			} `json:"ranking"`
+			Overlap struct {
+				Count int `json:"count"`
+			} `json:"lca_overlap"`
+		}
+		if err := json.Unmarshal([]byte(js), &r); err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Ranking.Models) != len(compared) {
+			t.Fatalf("%d models ranked, want %d", len(r.Ranking.Models), len(compared))
+		}
+		return r.Overlap.Count, r.Ranking.Models[0].Ranking[0].Score
+	}
+	position, top := overlap("position-bucket")
+	pos, _ := overlap("xpos")
+	t.Logf("top MaxCorr %.4f; top-50 overlap with the position probe %d, with the POS probe %d", top, position, pos)
+	if top < 0.8 {
+		t.Errorf("best cross-model correlation %.4f, want a shared neuron (≥ 0.8)", top)
+	}
+	if position < 8 || position <= pos {
+		t.Errorf("MaxCorr top 50 shares %d neurons with the position probe's top 50 (chance ≈ 3.3) and %d with the POS probe's", position, pos)
 	}
 }

@@ -47,6 +47,7 @@ func runCrossCorr(c *cli, args []string) error {
 	top := fs.Int("top", 10, "neurons per model to show in the table")
 	lcaPath := fs.String("lca", "", "a probe ranking (grain rank --method ordering) of the FIRST model's neurons: report the overlap of its top-k with the correlation ranking's")
 	k := fs.Int("k", 50, "--lca: number of top neurons compared")
+	plotPath := fs.String("plot", "", "also draw each model's neuron scores by rank to this .png/.svg/.pdf")
 	var lf layerFlags
 	lf.register(fs)
 	if err := c.parse(fs, args, true); err != nil {
@@ -107,6 +108,11 @@ func runCrossCorr(c *cli, args []string) error {
 			return err
 		}
 		overlap = &o
+	}
+	if *plotPath != "" {
+		if err := plotCrossCorr(res, *plotPath); err != nil {
+			return err
+		}
 	}
 	if c.json {
 		return writeJSON(c.stdout, map[string]any{"ranking": res, "lca_overlap": overlap})

@@ -326,9 +326,13 @@ func TestCrossCorr(t *testing.T) {
 		return path
 	}
 	pa, pb := write("a.gact", a, "a"), write("b.gact", bm, "a")
-	code, out, errs := run("crosscorr", "--device", "cpu", "--quiet", "--json", "--method", "maxcorr", pa, pb)
+	plotPath := filepath.Join(dir, "scores.svg")
+	code, out, errs := run("crosscorr", "--device", "cpu", "--quiet", "--json", "--method", "maxcorr", "--plot", plotPath, pa, pb)
 	if code != 0 {
 		t.Fatalf("crosscorr: %d %s", code, errs)
+	}
+	if svg, err := os.ReadFile(plotPath); err != nil || !bytes.Contains(svg, []byte("<svg")) || !bytes.Contains(svg, []byte("b.gact")) {
+		t.Fatalf("crosscorr plot: %v", err)
 	}
 	var res struct {
 		Ranking struct {

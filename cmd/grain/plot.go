@@ -8,10 +8,12 @@ import (
 	"strings"
 
 	"github.com/grainlab/grain/analysis/ablation"
+	"github.com/grainlab/grain/analysis/crosscorr"
 	"github.com/grainlab/grain/analysis/gridsearch"
 	"github.com/grainlab/grain/engine/atomicfile"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
@@ -138,6 +140,33 @@ func plotGrid(res *gridsearch.Result, path string) error {
 		p.Add(ch)
 		p.Legend.Add("chosen", ch)
 	}
+	p.Add(plotter.NewGrid())
+	return savePlot(p, path)
+}
+
+// plotCrossCorr draws each model's cross-model scores in ranking order
+// against the neuron's rank as a share of the model's neurons (Bau et al.
+// 2019, Figure 1): a few neurons with high MaxCorr and a long tail mean a
+// small set of neurons is shared across models.
+func plotCrossCorr(res *crosscorr.Ranking, path string) error {
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("%s over %d tokens", res.Method, res.Tokens)
+	p.X.Label.Text = "neuron rank (% of the model's neurons)"
+	p.Y.Label.Text = "score"
+	for i, mr := range res.Models {
+		xys := make(plotter.XYs, len(mr.Ranking))
+		for r, rn := range mr.Ranking {
+			xys[r] = plotter.XY{X: 100 * float64(r) / float64(len(mr.Ranking)), Y: rn.Score}
+		}
+		l, err := plotter.NewLine(xys)
+		if err != nil {
+			return err
+		}
+		l.Color = plotutil.Color(i)
+		p.Add(l)
+		p.Legend.Add(mr.Model, l)
+	}
+	p.Legend.Top = !res.Method.Ascending()
 	p.Add(plotter.NewGrid())
 	return savePlot(p, path)
 }

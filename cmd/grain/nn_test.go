@@ -87,6 +87,12 @@ func TestTrainEvalTranslateExtract(t *testing.T) {
 	if data, _ := os.ReadFile(hyp); strings.Count(string(data), "\n") != 20 {
 		t.Fatalf("translate wrote %d lines, want 20", strings.Count(string(data), "\n"))
 	}
+	// A source longer than the largest training bucket is translated too.
+	longSrc := filepath.Join(dir, "long.en")
+	os.WriteFile(longSrc, []byte(strings.TrimSpace(strings.Repeat("two young guys . ", 40))+"\nhello .\n"), 0o644)
+	if code, stdout, stderr = run("translate", "--model", mpath, "--input", longSrc, "--beam", "2"); code != 0 || strings.Count(stdout, "\n") != 2 {
+		t.Fatalf("translate a 160-token sentence: %d\n%s\n%s", code, stdout, stderr)
+	}
 	// Extract over a NeuroX-format corpus with unknown, upper-case words.
 	toks, labs := filepath.Join(dir, "c.tok"), filepath.Join(dir, "c.lab")
 	os.WriteFile(toks, []byte("Two Young guys .\nZyzzyva is unknown\n"), 0o644)
@@ -108,15 +114,34 @@ func TestTrainEvalTranslateExtract(t *testing.T) {
 func TestTrainNLMAndErrors(t *testing.T) {
 	dir := t.TempDir()
 	tr, va := writeLines(t, dir, "train", "en", 0, 40), writeLines(t, dir, "val", "en", 0, 10)
+	// A 133-token line: training leaves it out (and says so); evaluation
+	// counts every token of it.
+	long := strings.Repeat("a man in a blue shirt . ", 19)[:len("a man in a blue shirt . ")*19-1]
+	for _, p := range []string{tr, va} {
+		f, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+		f.WriteString(long + "\n")
+		f.Close()
+	}
 	out := filepath.Join(dir, "nlm")
 	code, stdout, stderr := run("train", "nlm", "--quiet", "--out", out, "--train-tgt", tr, "--val-tgt", va,
 		"--embed", "8", "--hidden", "8", "--epochs", "1", "--batch", "8", "--precision", "f16")
 	if code != 0 {
 		t.Fatalf("train nlm: %d\n%s\n%s", code, stdout, stderr)
 	}
-	code, stdout, stderr = run("eval", "--model", filepath.Join(out, "model.safetensors"), "--text", va)
-	if code != 0 || !strings.Contains(stdout, "perplexity") {
+	if !strings.Contains(stderr, "2 sentences left out") {
+		t.Errorf("training did not report the long lines it left out:\n%s", stderr)
+	}
+	code, stdout, stderr = run("eval", "--model", filepath.Join(out, "model.safetensors"), "--text", va, "--json")
+	var ev struct {
+		Tokens     int     `json:"tokens"`
+		Perplexity float64 `json:"perplexity"`
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &ev) != nil {
 		t.Fatalf("eval nlm: %d\n%s\n%s", code, stdout, stderr)
+	}
+	text, _ := os.ReadFile(va)
+	if want := len(strings.Fields(string(text))) + strings.Count(string(text), "\n"); ev.Tokens != want || !(ev.Perplexity > 1) {
+		t.Errorf("eval counted %d tokens (perplexity %g), the text has %d with </s>", ev.Tokens, ev.Perplexity, want)
 	}
 	if code, _, stderr = run("translate", "--model", filepath.Join(out, "model.safetensors"), "--input", va); code == 0 || !strings.Contains(stderr, "needs an NMT") {
 		t.Fatalf("translate with an NLM: %d %s", code, stderr)

@@ -98,7 +98,6 @@ func runEval(c *cli, args []string) error {
 		return err
 	}
 	res := map[string]any{"model": *path, "masked_neurons": masked, "neurons": m.Masks.NumNeurons()}
-	plan := batch.Plan{Size: *bsz, Bounds: batch.DefaultBounds}
 	if m.Config.Kind == model.NLM {
 		if *split == "" {
 			*split = "val"
@@ -111,7 +110,7 @@ func runEval(c *cli, args []string) error {
 		if err != nil {
 			return err
 		}
-		ev, err := train.Evaluate(m, examples(m, nil, sents, plan), plan)
+		ev, err := evaluate(m, nil, sents, *bsz)
 		if err != nil {
 			return err
 		}
@@ -154,7 +153,7 @@ func runEval(c *cli, args []string) error {
 		if err != nil {
 			return err
 		}
-		ev, err := train.Evaluate(m, examples(m, srcS, refS, plan), plan)
+		ev, err := evaluate(m, srcS, refS, *bsz)
 		if err != nil {
 			return err
 		}
@@ -174,20 +173,20 @@ func runEval(c *cli, args []string) error {
 	return nil
 }
 
-// examples encodes sentences (src nil for an NLM) for the model, keeping
-// those that fit the plan.
-func examples(m *model.Model, src, tgt [][]string, plan batch.Plan) []batch.Example {
-	var ex []batch.Example
+// evaluate computes the loss of the model on sentences (src nil for an
+// NLM; vocab.ReadTokenized has refused empty lines), every sentence
+// counted: the buckets are extended to cover the longest.
+func evaluate(m *model.Model, src, tgt [][]string, bsz int) (train.Eval, error) {
+	ex := make([]batch.Example, len(tgt))
+	longest := 0
 	for i := range tgt {
-		e := batch.Example{Tgt: m.Tgt.Encode(tgt[i])}
+		ex[i].Tgt = m.Tgt.Encode(tgt[i])
 		if src != nil {
-			e.Src = m.Src.Encode(src[i])
+			ex[i].Src = m.Src.Encode(src[i])
 		}
-		if plan.Fits(e) {
-			ex = append(ex, e)
-		}
+		longest = max(longest, len(ex[i].Src), len(ex[i].Tgt)+1)
 	}
-	return ex
+	return train.Evaluate(m, ex, batch.Plan{Size: bsz, Bounds: batch.CoveringBounds(longest)})
 }
 
 // translate decodes tokenized source sentences into space-joined output.

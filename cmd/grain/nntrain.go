@@ -95,7 +95,7 @@ func runTrain(c *cli, args []string) error {
 	if kind == model.NMT {
 		cfg.EncLayers, cfg.BiLayers, cfg.SrcLang = *encLayers, *biLayers, *src
 	}
-	m, data, err := loadTrainingData(cfg, d, *minCount, *maxVocab, *bsz)
+	m, data, dropped, err := loadTrainingData(cfg, d, *minCount, *maxVocab, *bsz)
 	if err != nil {
 		return err
 	}
@@ -108,6 +108,9 @@ func runTrain(c *cli, args []string) error {
 	}
 	fmt.Fprintf(c.stderr, "grain train %s: %d parameters, vocabulary %d → %d, %d training and %d validation examples, %s\n",
 		kind, m.NumParams(), m.Config.SrcVocab, m.Config.TgtVocab, len(data.Train), len(data.Val), b.Describe())
+	if dropped > 0 {
+		fmt.Fprintf(c.stderr, "grain train: %d sentences left out: longer than the largest length bucket (%d positions, </s> included)\n", dropped, batch.DefaultBounds[len(batch.DefaultBounds)-1])
+	}
 	var stop atomic.Bool
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt)
@@ -152,8 +155,7 @@ func runTrain(c *cli, args []string) error {
 // loadTrainingData reads the text, builds the vocabularies and a model with
 // fresh weights, and makes the examples (dropping, with a count, pairs
 // longer than the largest bucket).
-func loadTrainingData(cfg model.Config, d textData, minCount, maxVocab, bsz int) (*model.Model, train.Data, error) {
-	var data train.Data
+func loadTrainingData(cfg model.Config, d textData, minCount, maxVocab, bsz int) (m *model.Model, data train.Data, dropped int, err error) {
 	read := func(path, split, lang string) ([][]string, error) {
 		p, err := orMulti30k(path, split, lang)
 		if err != nil {
@@ -163,11 +165,11 @@ func loadTrainingData(cfg model.Config, d textData, minCount, maxVocab, bsz int)
 	}
 	trainTgt, err := read(d.trainTgt, "train", cfg.TgtLang)
 	if err != nil {
-		return nil, data, err
+		return nil, data, 0, err
 	}
 	valTgt, err := read(d.valTgt, "val", cfg.TgtLang)
 	if err != nil {
-		return nil, data, err
+		return nil, data, 0, err
 	}
 	tgtV := vocab.Build(trainTgt, minCount, maxVocab)
 	cfg.TgtVocab = tgtV.Len()
@@ -175,21 +177,21 @@ func loadTrainingData(cfg model.Config, d textData, minCount, maxVocab, bsz int)
 	var trainSrc, valSrc [][]string
 	if cfg.Kind == model.NMT {
 		if trainSrc, err = read(d.trainSrc, "train", cfg.SrcLang); err != nil {
-			return nil, data, err
+			return nil, data, 0, err
 		}
 		if valSrc, err = read(d.valSrc, "val", cfg.SrcLang); err != nil {
-			return nil, data, err
+			return nil, data, 0, err
 		}
 		if len(trainSrc) != len(trainTgt) || len(valSrc) != len(valTgt) {
-			return nil, data, fmt.Errorf("source and target files differ in length (%d/%d training, %d/%d validation lines)",
+			return nil, data, 0, fmt.Errorf("source and target files differ in length (%d/%d training, %d/%d validation lines)",
 				len(trainSrc), len(trainTgt), len(valSrc), len(valTgt))
 		}
 		srcV = vocab.Build(trainSrc, minCount, maxVocab)
 		cfg.SrcVocab = srcV.Len()
 	}
-	m, err := model.New(cfg, srcV, tgtV)
+	m, err = model.New(cfg, srcV, tgtV)
 	if err != nil {
-		return nil, data, err
+		return nil, data, 0, err
 	}
 	plan := batch.Plan{Size: bsz, Bounds: batch.DefaultBounds}
 	examples := func(src, tgt [][]string) []batch.Example {
@@ -201,12 +203,14 @@ func loadTrainingData(cfg model.Config, d textData, minCount, maxVocab, bsz int)
 			}
 			if plan.Fits(e) {
 				ex = append(ex, e)
+			} else {
+				dropped++
 			}
 		}
 		return ex
 	}
 	data.Train, data.Val = examples(trainSrc, trainTgt), examples(valSrc, valTgt)
-	return m, data, nil
+	return m, data, dropped, nil
 }
 
 // modelFlag registers --model, the model file.

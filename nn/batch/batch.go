@@ -34,6 +34,18 @@ const PoolBatches = 16
 // DefaultBounds are the bucket lengths: every padded length is one of them.
 var DefaultBounds = []int{4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 28, 32, 40, 48, 64, 80, 100}
 
+// CoveringBounds returns DefaultBounds extended in steps of 64 until the
+// largest bound is at least longest, so that every sequence of up to
+// longest tokens has a bucket. Evaluation, decoding and extraction use it
+// to take sentences of any length; training keeps to its own bounds.
+func CoveringBounds(longest int) []int {
+	b := slices.Clone(DefaultBounds)
+	for b[len(b)-1] < longest {
+		b = append(b, b[len(b)-1]+64)
+	}
+	return b
+}
+
 // Plan says how to batch.
 type Plan struct {
 	// Size is the number of rows of every batch.

@@ -78,3 +78,16 @@ func TestMakeLayout(t *testing.T) {
 		t.Fatal("length 101 fits the default buckets")
 	}
 }
+
+func TestCoveringBounds(t *testing.T) {
+	if b := CoveringBounds(30); !slices.Equal(b, DefaultBounds) {
+		t.Fatalf("CoveringBounds(30) = %v, want DefaultBounds", b)
+	}
+	b := CoveringBounds(229)
+	if got := b[len(DefaultBounds):]; !slices.Equal(got, []int{164, 228, 292}) || &b[0] == &DefaultBounds[0] {
+		t.Fatalf("CoveringBounds(229) extends with %v", got)
+	}
+	if _, err := (Plan{Size: 1, Bounds: b}).Bucket(229); err != nil {
+		t.Fatal(err)
+	}
+}

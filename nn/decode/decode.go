@@ -48,13 +48,15 @@ func Translate(m *model.Model, sources [][]int32, o Options) ([][]int32, error) 
 		return nil, fmt.Errorf("decode: beam %d and batch %d must be ≥ 1", o.Beam, o.Batch)
 	}
 	ex := make([]batch.Example, len(sources))
-	plan := batch.Plan{Size: o.Batch, Bounds: batch.DefaultBounds}
+	longest := 0
 	for i, s := range sources {
-		if len(s) == 0 || len(s) > plan.MaxLen() {
-			return nil, fmt.Errorf("decode: sentence %d has %d tokens (want 1 … %d)", i, len(s), plan.MaxLen())
+		if len(s) == 0 {
+			return nil, fmt.Errorf("decode: sentence %d is empty", i)
 		}
+		longest = max(longest, len(s))
 		ex[i] = batch.Example{Src: s, Tgt: []int32{vocab.EOS}}
 	}
+	plan := batch.Plan{Size: o.Batch, Bounds: batch.CoveringBounds(longest)}
 	out := make([][]int32, len(sources))
 	for _, spec := range plan.Epoch(ex, 0, 0, false) {
 		b := batch.Make(ex, spec)

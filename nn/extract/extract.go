@@ -24,7 +24,6 @@ package extract
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/grainlab/grain/analysis/activations"
 	"github.com/grainlab/grain/analysis/corpus"
@@ -140,11 +139,7 @@ func Activations(m *model.Model, sentences [][]int32, batchSize int) ([][]float3
 			ex[i] = batch.Example{Tgt: s}
 		}
 	}
-	bounds := slices.Clone(batch.DefaultBounds)
-	for bounds[len(bounds)-1] < longest {
-		bounds = append(bounds, bounds[len(bounds)-1]+64)
-	}
-	plan := batch.Plan{Size: batchSize, Bounds: bounds}
+	plan := batch.Plan{Size: batchSize, Bounds: batch.CoveringBounds(longest)}
 	h := m.Config.Hidden
 	out := make([][]float32, len(sentences))
 	for _, spec := range plan.Epoch(ex, 0, 0, false) {

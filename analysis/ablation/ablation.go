@@ -8,16 +8,15 @@
 //   - retrained: a new probe trained and evaluated on those neurons only
 //     (NeuroX's filter_activations_keep_neurons).
 //
-// Top N% is the first round(N·n/100) neurons of the ordering, bottom N% the
-// last as many, and random N% a seeded uniform sample of the same size (so
-// all three keep equally many neurons; NeuroX's get_random_neurons keeps each
-// neuron with probability N/100 instead).
+// The selections are ranking.PickNeurons's: top N% is the first round(N·n/100)
+// neurons of the ordering, bottom N% the last as many, and random N% a
+// seeded uniform sample of the same size (so all three keep equally many
+// neurons; NeuroX's get_random_neurons keeps each neuron with probability
+// N/100 instead).
 package ablation
 
 import (
 	"fmt"
-	"math/rand/v2"
-	"sort"
 
 	"github.com/grainlab/grain/analysis/dataset"
 	"github.com/grainlab/grain/analysis/probe"
@@ -29,46 +28,11 @@ import (
 // DefaultPercents are the neuron shares of the paper's Table 4.
 var DefaultPercents = []float64{10, 15, 20, 25, 50, 100}
 
-// Selection names which part of the ordering is kept.
-type Selection string
-
-// The selections of Table 4.
-const (
-	Top    Selection = "top"
-	Bottom Selection = "bottom"
-	Random Selection = "random"
-)
-
-// Selections are all three, in table order.
-var Selections = []Selection{Top, Random, Bottom}
-
-// Keep returns the neurons that selection s keeps at percent of n neurons
-// given an ordering (most important first), ascending.
-func Keep(s Selection, ordering []int, n int, percent float64, seed uint64) ([]int, error) {
-	if len(ordering) != n {
-		return nil, fmt.Errorf("ordering lists %d neurons, want all %d", len(ordering), n)
-	}
-	var keep []int
-	switch s {
-	case Top:
-		keep = append(keep, ranking.TopPercent(ordering, n, percent)...)
-	case Bottom:
-		keep = append(keep, ranking.BottomPercent(ordering, n, percent)...)
-	case Random:
-		r := rand.New(rand.NewPCG(seed, uint64(percent*1000)))
-		keep = r.Perm(n)[:ranking.PercentCount(n, percent)]
-	default:
-		return nil, fmt.Errorf("unknown selection %q (want top, bottom or random)", s)
-	}
-	sort.Ints(keep)
-	return keep, nil
-}
-
 // Result is one row of the ablation table.
 type Result struct {
-	Selection Selection `json:"selection"`
-	Percent   float64   `json:"percent"`
-	Neurons   int       `json:"neurons"`
+	Selection ranking.Pick `json:"selection"`
+	Percent   float64      `json:"percent"`
+	Neurons   int          `json:"neurons"`
 	// Zeroed is the full probe's test accuracy with all other neurons
 	// zeroed.
 	Zeroed float64 `json:"zeroed_accuracy"`
@@ -80,7 +44,7 @@ type Result struct {
 // Options configure Run.
 type Options struct {
 	Percents   []float64
-	Selections []Selection
+	Selections []ranking.Pick
 	// Retrain also trains a probe on each selection (the expensive part).
 	Retrain bool
 	// Probe is the training configuration for retrained probes.
@@ -98,7 +62,10 @@ func Run(b engine.Backend, p *probe.Probe, ordering []int, train, test *dataset.
 		opt.Percents = DefaultPercents
 	}
 	if len(opt.Selections) == 0 {
-		opt.Selections = Selections
+		opt.Selections = ranking.Picks
+	}
+	if len(ordering) != p.Neurons {
+		return nil, fmt.Errorf("ordering lists %d neurons, want all %d of the probe's", len(ordering), p.Neurons)
 	}
 	majority := probe.MajorityOf(train.Y, len(train.Labels))
 	bar := rep.Start("ablation", int64(len(opt.Percents)*len(opt.Selections)))
@@ -106,7 +73,7 @@ func Run(b engine.Backend, p *probe.Probe, ordering []int, train, test *dataset.
 	var out []Result
 	for _, pc := range opt.Percents {
 		for _, s := range opt.Selections {
-			keep, err := Keep(s, ordering, p.Neurons, pc, opt.Seed)
+			keep, err := ranking.PickNeurons(s, ordering, p.Neurons, pc, opt.Seed)
 			if err != nil {
 				return nil, err
 			}

@@ -93,7 +93,7 @@ func TestPlantedNeurons(t *testing.T) {
 			}
 			// Retraining on the top 10% beats the bottom 10% by far.
 			res, err := Run(b, p, ord.Neurons, train, test, Options{
-				Percents: []float64{10}, Selections: []Selection{Top, Bottom}, Retrain: true, Probe: cfg, Seed: 1,
+				Percents: []float64{10}, Selections: []ranking.Pick{ranking.PickTop, ranking.PickBottom}, Retrain: true, Probe: cfg, Seed: 1,
 			}, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -119,21 +119,5 @@ func TestPlantedNeurons(t *testing.T) {
 			t.Logf("%s: acc %.3f, top25%% %v, retrained top10 %.3f bottom10 %.3f, zeroed %.3f (majority %.3f)",
 				mode, full.Accuracy, sel.Union, top.Retrained, bottom.Retrained, zm.Accuracy, full.Majority)
 		})
-	}
-}
-
-func TestKeepSizesAndErrors(t *testing.T) {
-	ord := []int{4, 2, 0, 1, 3, 9, 8, 7, 6, 5}
-	top, _ := Keep(Top, ord, 10, 20, 1)
-	bot, _ := Keep(Bottom, ord, 10, 20, 1)
-	rnd, _ := Keep(Random, ord, 10, 20, 1)
-	if len(top) != 2 || top[0] != 2 || top[1] != 4 || len(bot) != 2 || bot[0] != 5 || bot[1] != 6 || len(rnd) != 2 {
-		t.Fatalf("top %v bottom %v random %v", top, bot, rnd)
-	}
-	if _, err := Keep(Top, ord[:5], 10, 20, 1); err == nil {
-		t.Fatal("short ordering accepted")
-	}
-	if _, err := Keep("middle", ord, 10, 20, 1); err == nil {
-		t.Fatal("unknown selection accepted")
 	}
 }

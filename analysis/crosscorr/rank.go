@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/grainlab/grain/analysis/ranking"
 	"github.com/grainlab/grain/engine"
 )
 
@@ -85,6 +86,18 @@ func (m *ModelRanking) Order() []int {
 		o[k] = n.Neuron
 	}
 	return o
+}
+
+// File returns the ranking as a ranking file (method "crosscorr-" + the
+// method's name, the ordering best first, Scores[j] neuron j's score), the
+// form that `grain eval --mask-ranking` and the ablations take.
+func (m *ModelRanking) File(method Method) *ranking.File {
+	scores := make([]float64, m.Neurons)
+	for _, rn := range m.Ranking {
+		scores[rn.Neuron] = rn.Score
+	}
+	return &ranking.File{Version: ranking.FormatVersion, Method: "crosscorr-" + string(method),
+		NumNeurons: m.Neurons, Ordering: m.Order(), Scores: scores}
 }
 
 // CanonicalPair holds the SVCCA canonical correlations between models A

@@ -99,8 +99,10 @@
 // # Sets and files
 //
 // TopPercent and BottomPercent cut an ordering to the first or last
-// round(N·percent/100) neurons of the N in the model (PercentCount). A File
-// stores a ranking as JSON for the CLI and other tools.
+// round(N·percent/100) neurons of the N in the model (PercentCount); PickNeurons
+// picks the top, bottom or a random N% for the ablations (in the probe and
+// inside the model). A File stores a ranking as JSON for the CLI and other
+// tools.
 //
 // Functions panic on arguments that are programming errors (a stride < 1, a
 // k outside [0, N], a percent outside [0, 100]) and return errors for bad

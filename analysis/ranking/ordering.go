@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 )
 
@@ -184,4 +185,48 @@ func BottomPercent(ordering []int, numNeurons int, percent float64) []int {
 		panic(fmt.Sprintf("ranking: bottom %d neurons of an ordering of %d", k, len(ordering)))
 	}
 	return slices.Clone(ordering[len(ordering)-k:])
+}
+
+// Pick names a part of a neuron ordering for the ablations: its top or
+// bottom N%, or a random N% of the neurons.
+type Pick string
+
+// The picks of the paper's ablations (Table 4, and inside the model).
+const (
+	PickTop    Pick = "top"    // the first N% of the ordering
+	PickBottom Pick = "bottom" // the last N% of the ordering
+	PickRandom Pick = "random" // a seeded uniform sample of as many neurons
+)
+
+// Picks are all three, in table order.
+var Picks = []Pick{PickTop, PickRandom, PickBottom}
+
+// PickNeurons returns, ascending, the PercentCount(numNeurons, percent)
+// neurons that p picks from ordering (most important first): its first
+// (PickTop) or last (PickBottom) ones, or a uniform sample of all
+// numNeurons neurons drawn from seed and percent (PickRandom; so all three
+// pick equally many, whereas NeuroX's get_random_neurons — Random — keeps
+// each neuron with probability N/100). It returns an error for an unknown
+// pick, a percent outside [0, 100] or an ordering shorter than the count.
+func PickNeurons(p Pick, ordering []int, numNeurons int, percent float64, seed uint64) ([]int, error) {
+	if !(percent >= 0 && percent <= 100) {
+		return nil, fmt.Errorf("percentage %v outside [0, 100]", percent)
+	}
+	k := PercentCount(numNeurons, percent)
+	if p != PickRandom && k > len(ordering) {
+		return nil, fmt.Errorf("%v%% of %d neurons is %d, but the ordering lists only %d", percent, numNeurons, k, len(ordering))
+	}
+	var picked []int
+	switch p {
+	case PickTop:
+		picked = TopPercent(ordering, numNeurons, percent)
+	case PickBottom:
+		picked = BottomPercent(ordering, numNeurons, percent)
+	case PickRandom:
+		picked = rand.New(rand.NewPCG(seed, uint64(percent*1000))).Perm(numNeurons)[:k]
+	default:
+		return nil, fmt.Errorf("unknown pick %q (want top, bottom or random)", p)
+	}
+	slices.Sort(picked)
+	return picked, nil
 }

@@ -434,3 +434,28 @@ func BenchmarkOrdering45x10000(b *testing.B) {
 		r.Ordering(DefaultStride)
 	}
 }
+
+func TestPickNeurons(t *testing.T) {
+	ord := []int{4, 2, 0, 1, 3, 9, 8, 7, 6, 5}
+	top, _ := PickNeurons(PickTop, ord, 10, 20, 1)
+	bot, _ := PickNeurons(PickBottom, ord, 10, 20, 1)
+	rnd, _ := PickNeurons(PickRandom, ord, 10, 20, 1)
+	if !slices.Equal(top, []int{2, 4}) || !slices.Equal(bot, []int{5, 6}) || len(rnd) != 2 || rnd[0] >= rnd[1] {
+		t.Fatalf("top %v bottom %v random %v", top, bot, rnd)
+	}
+	// Random depends on the seed and the percentage only, not the ordering.
+	again, _ := PickNeurons(PickRandom, nil, 10, 20, 1)
+	other, _ := PickNeurons(PickRandom, nil, 10, 20, 2)
+	if !slices.Equal(again, rnd) || slices.Equal(other, rnd) && len(other) != 2 {
+		t.Fatalf("random: %v, again %v, other seed %v", rnd, again, other)
+	}
+	for name, f := range map[string]func() ([]int, error){
+		"short ordering": func() ([]int, error) { return PickNeurons(PickTop, ord[:1], 10, 20, 1) },
+		"unknown pick":   func() ([]int, error) { return PickNeurons("middle", ord, 10, 20, 1) },
+		"percent > 100":  func() ([]int, error) { return PickNeurons(PickBottom, ord, 10, 120, 1) },
+	} {
+		if _, err := f(); err == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -47,6 +48,7 @@ func runCrossCorr(c *cli, args []string) error {
 	top := fs.Int("top", 10, "neurons per model to show in the table")
 	lcaPath := fs.String("lca", "", "a probe ranking (grain rank --method ordering) of the FIRST model's neurons: report the overlap of its top-k with the correlation ranking's")
 	k := fs.Int("k", 50, "--lca: number of top neurons compared")
+	outDir := fs.String("out", "", "write each model's ranking as a ranking file DIR/MODEL.METHOD.json (for grain eval --mask-ranking, grain ablate)")
 	plotPath := fs.String("plot", "", "also draw each model's neuron scores by rank to this .png/.svg/.pdf")
 	var lf layerFlags
 	lf.register(fs)
@@ -108,6 +110,22 @@ func runCrossCorr(c *cli, args []string) error {
 			return err
 		}
 		overlap = &o
+	}
+	if *outDir != "" {
+		if err := os.MkdirAll(*outDir, 0o755); err != nil {
+			return err
+		}
+		written := map[string]bool{}
+		for _, mr := range res.Models {
+			name := strings.TrimSuffix(mr.Model, filepath.Ext(mr.Model)) + "." + string(res.Method) + ".json"
+			if written[name] {
+				return fmt.Errorf("--out: two activation files are named %s; their rankings would overwrite each other", mr.Model)
+			}
+			written[name] = true
+			if err := ranking.WriteFile(filepath.Join(*outDir, name), mr.File(res.Method)); err != nil {
+				return err
+			}
+		}
 	}
 	if *plotPath != "" {
 		if err := plotCrossCorr(res, *plotPath); err != nil {

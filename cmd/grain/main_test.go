@@ -327,7 +327,7 @@ func TestCrossCorr(t *testing.T) {
 	}
 	pa, pb := write("a.gact", a, "a"), write("b.gact", bm, "a")
 	plotPath := filepath.Join(dir, "scores.svg")
-	code, out, errs := run("crosscorr", "--device", "cpu", "--quiet", "--json", "--method", "maxcorr", "--plot", plotPath, pa, pb)
+	code, out, errs := run("crosscorr", "--device", "cpu", "--quiet", "--json", "--method", "maxcorr", "--plot", plotPath, "--out", dir, pa, pb)
 	if code != 0 {
 		t.Fatalf("crosscorr: %d %s", code, errs)
 	}
@@ -354,6 +354,11 @@ func TestCrossCorr(t *testing.T) {
 	top := map[int]int{ra[0].Neuron: ra[0].Partner.Neuron, ra[1].Neuron: ra[1].Partner.Neuron}
 	if top[3] != 0 || top[7] != 5 || ra[0].Partner.R*ra[1].Partner.R >= 0 {
 		t.Fatalf("top of model A: %+v", ra[:2])
+	}
+	// --out wrote model A's ranking as a ranking file, scores by neuron.
+	f, err := ranking.ReadFile(filepath.Join(dir, "a.maxcorr.json"))
+	if err != nil || f.Method != "crosscorr-maxcorr" || f.Ordering[0] != ra[0].Neuron || f.Scores[3] < 0.9 || f.Scores[3] <= f.Scores[4] {
+		t.Fatalf("ranking file of model A: %+v, %v", f, err)
 	}
 	// The same sentences with a different first word: not the same tokens.
 	pc := write("c.gact", bm, "z")

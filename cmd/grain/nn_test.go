@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -76,6 +77,48 @@ func TestTrainEvalTranslateExtract(t *testing.T) {
 	code, stdout, stderr = run("eval", "--model", mpath, "--src", vaS, "--ref", vaT, "--beam", "1", "--mask-ranking", rk, "--mask-top", "50")
 	if code != 0 || !strings.Contains(stdout, "clamped to 0") {
 		t.Fatalf("masked eval: %d\n%s\n%s", code, stdout, stderr)
+	}
+	// The sweep's rows are the single masked evaluations.
+	plotPath := filepath.Join(dir, "sweep.png")
+	code, stdout, stderr = run("eval", "--model", mpath, "--src", vaS, "--ref", vaT, "--beam", "1", "--json",
+		"--mask-ranking", rk, "--sweep", "25,50", "--plot", plotPath)
+	var sw struct {
+		Metric   string `json:"metric"`
+		Unmasked struct {
+			BLEU float64 `json:"bleu"`
+			Loss float64 `json:"loss"`
+		} `json:"unmasked"`
+		Sweep []struct {
+			Selection string  `json:"selection"`
+			Percent   float64 `json:"percent"`
+			Masked    int     `json:"masked_neurons"`
+			BLEU      float64 `json:"bleu"`
+			Loss      float64 `json:"loss"`
+		} `json:"sweep"`
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &sw) != nil || len(sw.Sweep) != 6 || sw.Metric != "bleu" {
+		t.Fatalf("eval --sweep: %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, p := range sw.Sweep {
+		if p.Masked != int(float64(n)*p.Percent/100+0.5) || p.Loss == sw.Unmasked.Loss {
+			t.Errorf("sweep row %+v (unmasked loss %g, %d ranked neurons)", p, sw.Unmasked.Loss, n)
+		}
+		if p.Selection == "top" && p.Percent == 50 {
+			_, single, _ := run("eval", "--model", mpath, "--src", vaS, "--ref", vaT, "--beam", "1", "--json", "--mask-ranking", rk, "--mask-top", "50")
+			var one struct {
+				BLEU float64 `json:"bleu"`
+				Loss float64 `json:"loss"`
+			}
+			if json.Unmarshal([]byte(single), &one) != nil || one.BLEU != p.BLEU || one.Loss != p.Loss {
+				t.Errorf("--mask-top 50 gives %s, the sweep %+v", single, p)
+			}
+		}
+	}
+	if png, err := os.ReadFile(plotPath); err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Errorf("sweep plot: %v", err)
+	}
+	if code, _, stderr = run("eval", "--model", mpath, "--src", vaS, "--ref", vaT, "--sweep", "10"); code == 0 || !strings.Contains(stderr, "--mask-ranking") {
+		t.Fatalf("sweep without ranking: %d %s", code, stderr)
 	}
 	if code, _, stderr = run("eval", "--model", mpath, "--src", vaS, "--ref", vaT, "--mask-top", "50"); code == 0 || !strings.Contains(stderr, "go together") {
 		t.Fatalf("mask without ranking: %d %s", code, stderr)

@@ -38,13 +38,13 @@ func (f *maskFlags) register(fs *flag.FlagSet) {
 
 // apply sets m's masks; it returns the number of masked neurons.
 func (f *maskFlags) apply(m *model.Model, seed uint64) (int, error) {
-	var how model.Selection
+	var how ranking.Pick
 	var pct float64
 	n := 0
 	for _, c := range []struct {
 		v   float64
-		sel model.Selection
-	}{{f.top, model.Top}, {f.bottom, model.Bottom}, {f.random, model.Random}} {
+		sel ranking.Pick
+	}{{f.top, ranking.PickTop}, {f.bottom, ranking.PickBottom}, {f.random, ranking.PickRandom}} {
 		if c.v >= 0 {
 			how, pct = c.sel, c.v
 			n++
@@ -70,17 +70,22 @@ func (f *maskFlags) apply(m *model.Model, seed uint64) (int, error) {
 }
 
 func runEval(c *cli, args []string) error {
-	fs := c.flags("eval", "eval --model M [--src FILE --ref FILE | --text FILE] [mask flags] [flags]\n\n"+
+	fs := c.flags("eval", "eval --model M [--src FILE --ref FILE | --text FILE] [mask flags | --mask-ranking R --sweep PERCENTS] [flags]\n\n"+
 		"NMT: corpus BLEU (sacreBLEU, tokenize none) of beam-search translations of --src against --ref\n"+
 		"(default Multi30k test_2016_flickr in the model's languages), and the loss on the pairs.\n"+
-		"NLM: perplexity of --text (default Multi30k val in the model's language).")
+		"NLM: perplexity of --text (default Multi30k val in the model's language).\n"+
+		"--sweep: ablation inside the model, the score with the top, bottom and random PERCENT of the\n"+
+		"ranking's neurons clamped to 0, for each PERCENT, beside the unmasked score.")
 	path := modelFlag(fs)
-	src := fs.String("src", "", "NMT: tokenized source sentences")
-	ref := fs.String("ref", "", "NMT: tokenized reference translations")
-	text := fs.String("text", "", "NLM: tokenized text")
+	var d evalData
+	fs.StringVar(&d.srcPath, "src", "", "NMT: tokenized source sentences")
+	fs.StringVar(&d.refPath, "ref", "", "NMT: tokenized reference translations")
+	fs.StringVar(&d.textPath, "text", "", "NLM: tokenized text")
 	split := fs.String("split", "", "Multi30k split for the defaults (NMT: test_2016_flickr, NLM: val)")
-	beam := fs.Int("beam", 5, "NMT beam size (1: greedy)")
-	bsz := fs.Int("batch", 64, "sentences per batch")
+	fs.IntVar(&d.beam, "beam", 5, "NMT beam size (1: greedy)")
+	fs.IntVar(&d.batch, "batch", 64, "sentences per batch")
+	sweep := fs.String("sweep", "", "comma-separated percentages: clamp the top, bottom and random PERCENT of --mask-ranking's neurons in turn")
+	plotPath := fs.String("plot", "", "--sweep: also draw the score against the percentage clamped to this .png/.svg/.pdf")
 	var mf maskFlags
 	mf.register(fs)
 	if err := c.parse(fs, args, false); err != nil {
@@ -93,83 +98,197 @@ func runEval(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := d.load(m, *split); err != nil {
+		return err
+	}
+	if *sweep != "" {
+		return runEvalSweep(c, m, &d, mf, *sweep, *plotPath)
+	}
 	masked, err := mf.apply(m, c.seed)
 	if err != nil {
 		return err
 	}
-	res := map[string]any{"model": *path, "masked_neurons": masked, "neurons": m.Masks.NumNeurons()}
-	if m.Config.Kind == model.NLM {
-		if *split == "" {
-			*split = "val"
-		}
-		p, err := orMulti30k(*text, *split, m.Config.TgtLang)
-		if err != nil {
-			return err
-		}
-		sents, err := vocab.ReadTokenized(p)
-		if err != nil {
-			return err
-		}
-		ev, err := evaluate(m, nil, sents, *bsz)
-		if err != nil {
-			return err
-		}
-		res["text"], res["tokens"], res["loss"], res["perplexity"] = p, ev.Tokens, ev.Loss(), ev.Perplexity()
-		if !c.json {
-			fmt.Fprintf(c.stdout, "%s: perplexity %.2f (loss %.4f over %d tokens, </s> included)", p, ev.Perplexity(), ev.Loss(), ev.Tokens)
-		}
-	} else {
-		if *split == "" {
-			*split = "test_2016_flickr"
-		}
-		sp, err := orMulti30k(*src, *split, m.Config.SrcLang)
-		if err != nil {
-			return err
-		}
-		rp, err := orMulti30k(*ref, *split, m.Config.TgtLang)
-		if err != nil {
-			return err
-		}
-		srcS, err := vocab.ReadTokenized(sp)
-		if err != nil {
-			return err
-		}
-		refS, err := vocab.ReadTokenized(rp)
-		if err != nil {
-			return err
-		}
-		if len(srcS) != len(refS) {
-			return fmt.Errorf("%s has %d lines, %s %d", sp, len(srcS), rp, len(refS))
-		}
-		hyps, err := translate(m, srcS, *beam, *bsz)
-		if err != nil {
-			return err
-		}
-		refs := make([]string, len(refS))
-		for i, r := range refS {
-			refs[i] = strings.Join(r, " ")
-		}
-		score, err := bleu.Corpus(hyps, refs)
-		if err != nil {
-			return err
-		}
-		ev, err := evaluate(m, srcS, refS, *bsz)
-		if err != nil {
-			return err
-		}
-		res["src"], res["ref"], res["beam"], res["bleu"], res["bleu_detail"] = sp, rp, *beam, score.BLEU, score.String()
-		res["loss"], res["perplexity"] = ev.Loss(), ev.Perplexity()
-		if !c.json {
-			fmt.Fprintf(c.stdout, "%s → %s (beam %d): %v; loss %.4f (perplexity %.2f)", sp, rp, *beam, score, ev.Loss(), ev.Perplexity())
-		}
+	sc, err := d.score(m)
+	if err != nil {
+		return err
 	}
 	if c.json {
+		res := map[string]any{"model": *path, "masked_neurons": masked, "neurons": m.Masks.NumNeurons(),
+			"loss": sc.Loss, "perplexity": sc.Perplexity}
+		if d.nlm {
+			res["text"], res["tokens"] = d.textPath, sc.Tokens
+		} else {
+			res["src"], res["ref"], res["beam"], res["bleu"], res["bleu_detail"] = d.srcPath, d.refPath, d.beam, sc.BLEU, sc.BLEUDetail
+		}
 		return writeJSON(c.stdout, res)
+	}
+	if d.nlm {
+		fmt.Fprintf(c.stdout, "%s: perplexity %.2f (loss %.4f over %d tokens, </s> included)", d.textPath, sc.Perplexity, sc.Loss, sc.Tokens)
+	} else {
+		fmt.Fprintf(c.stdout, "%s → %s (beam %d): %s; loss %.4f (perplexity %.2f)", d.srcPath, d.refPath, d.beam, sc.BLEUDetail, sc.Loss, sc.Perplexity)
 	}
 	if masked > 0 {
 		fmt.Fprintf(c.stdout, " with %d of %d neurons clamped to 0", masked, m.Masks.NumNeurons())
 	}
 	fmt.Fprintln(c.stdout)
+	return nil
+}
+
+// evalData is the text grain eval scores a model on: an NLM's sentences,
+// or an NMT's source sentences and references.
+type evalData struct {
+	nlm                        bool
+	textPath, srcPath, refPath string
+	text, src, ref             [][]string
+	refs                       []string // references joined by spaces
+	beam, batch                int
+}
+
+// load reads the data for m, defaulting to the Multi30k split's files in
+// the model's languages.
+func (d *evalData) load(m *model.Model, split string) error {
+	var err error
+	if m.Config.Kind == model.NLM {
+		d.nlm = true
+		if split == "" {
+			split = "val"
+		}
+		if d.textPath, err = orMulti30k(d.textPath, split, m.Config.TgtLang); err != nil {
+			return err
+		}
+		d.text, err = vocab.ReadTokenized(d.textPath)
+		return err
+	}
+	if split == "" {
+		split = "test_2016_flickr"
+	}
+	if d.srcPath, err = orMulti30k(d.srcPath, split, m.Config.SrcLang); err != nil {
+		return err
+	}
+	if d.refPath, err = orMulti30k(d.refPath, split, m.Config.TgtLang); err != nil {
+		return err
+	}
+	if d.src, err = vocab.ReadTokenized(d.srcPath); err != nil {
+		return err
+	}
+	if d.ref, err = vocab.ReadTokenized(d.refPath); err != nil {
+		return err
+	}
+	if len(d.src) != len(d.ref) {
+		return fmt.Errorf("%s has %d lines, %s %d", d.srcPath, len(d.src), d.refPath, len(d.ref))
+	}
+	d.refs = make([]string, len(d.ref))
+	for i, r := range d.ref {
+		d.refs[i] = strings.Join(r, " ")
+	}
+	return nil
+}
+
+// evalScore is a model's score on evalData under its current masks.
+type evalScore struct {
+	BLEU       float64 `json:"bleu,omitempty"` // NMT: corpus BLEU of the translations
+	BLEUDetail string  `json:"bleu_detail,omitempty"`
+	Loss       float64 `json:"loss"` // mean cross-entropy per target token
+	Perplexity float64 `json:"perplexity"`
+	Tokens     int     `json:"tokens"` // target tokens scored, </s> included
+}
+
+// score evaluates m (translating first, for an NMT).
+func (d *evalData) score(m *model.Model) (evalScore, error) {
+	var sc evalScore
+	if !d.nlm {
+		hyps, err := translate(m, d.src, d.beam, d.batch)
+		if err != nil {
+			return sc, err
+		}
+		b, err := bleu.Corpus(hyps, d.refs)
+		if err != nil {
+			return sc, err
+		}
+		sc.BLEU, sc.BLEUDetail = b.BLEU, b.String()
+	}
+	src, tgt := d.src, d.ref
+	if d.nlm {
+		src, tgt = nil, d.text
+	}
+	ev, err := evaluate(m, src, tgt, d.batch)
+	if err != nil {
+		return sc, err
+	}
+	sc.Loss, sc.Perplexity, sc.Tokens = ev.Loss(), ev.Perplexity(), ev.Tokens
+	return sc, nil
+}
+
+// sweepPoint is one row of an ablation sweep inside the model.
+type sweepPoint struct {
+	Selection ranking.Pick `json:"selection"`
+	Percent   float64      `json:"percent"`
+	Masked    int          `json:"masked_neurons"`
+	evalScore
+}
+
+// runEvalSweep scores m unmasked, then with the top, bottom and random
+// PERCENT of the ranking's neurons clamped to 0 for each percentage (the
+// paper's ablation inside the model: BLEU drop, perplexity rise).
+func runEvalSweep(c *cli, m *model.Model, d *evalData, mf maskFlags, percents, plotPath string) error {
+	if mf.ranking == "" || mf.top >= 0 || mf.bottom >= 0 || mf.random >= 0 {
+		return fmt.Errorf("--sweep needs --mask-ranking and no --mask-top/--mask-bottom/--mask-random")
+	}
+	pcts, err := parsePercents(percents)
+	if err != nil {
+		return fmt.Errorf("--sweep: %w", err)
+	}
+	r, err := ranking.ReadFile(mf.ranking)
+	if err != nil {
+		return err
+	}
+	base, err := d.score(m)
+	if err != nil {
+		return err
+	}
+	sels := ranking.Picks
+	bar := c.progress().Start("ablation inside the model", int64(len(sels)*len(pcts)))
+	var pts []sweepPoint
+	for _, sel := range sels {
+		for _, pct := range pcts {
+			neurons, err := m.Masks.SelectNeurons(r, sel, pct, c.seed)
+			if err != nil {
+				return fmt.Errorf("%s: %w", mf.ranking, err)
+			}
+			m.Masks.Reset()
+			if err := m.Masks.Zero(neurons); err != nil {
+				return err
+			}
+			sc, err := d.score(m)
+			if err != nil {
+				return err
+			}
+			pts = append(pts, sweepPoint{Selection: sel, Percent: pct, Masked: len(neurons), evalScore: sc})
+			bar.Add(1)
+		}
+	}
+	bar.Finish()
+	m.Masks.Reset()
+	metric, value := "perplexity", func(s evalScore) float64 { return s.Perplexity }
+	if !d.nlm {
+		metric, value = "bleu", func(s evalScore) float64 { return s.BLEU }
+	}
+	if plotPath != "" {
+		if err := plotSweep(pts, value(base), metric, value, plotPath); err != nil {
+			return err
+		}
+	}
+	if c.json {
+		return writeJSON(c.stdout, map[string]any{"model": m.Config.Kind, "ranking": mf.ranking, "metric": metric,
+			"neurons": m.Masks.NumNeurons(), "ranked_neurons": r.NumNeurons, "unmasked": base, "sweep": pts})
+	}
+	fmt.Fprintf(c.stdout, "ablation inside the model: %s of %d ranked neurons clamped to 0 (of %d); unmasked %s %.2f\n\n",
+		mf.ranking, r.NumNeurons, m.Masks.NumNeurons(), metric, value(base))
+	t := newTable(c.stdout, "selection", "percent", "neurons", metric, "change")
+	for _, p := range pts {
+		t.row(p.Selection, fmt.Sprintf("%g", p.Percent), p.Masked, fmt.Sprintf("%.2f", value(p.evalScore)), fmt.Sprintf("%+.2f", value(p.evalScore)-value(base)))
+	}
+	t.flush()
 	return nil
 }
 

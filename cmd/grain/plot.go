@@ -10,6 +10,7 @@ import (
 	"github.com/grainlab/grain/analysis/ablation"
 	"github.com/grainlab/grain/analysis/crosscorr"
 	"github.com/grainlab/grain/analysis/gridsearch"
+	"github.com/grainlab/grain/analysis/ranking"
 	"github.com/grainlab/grain/engine/atomicfile"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -42,10 +43,10 @@ func savePlot(p *plot.Plot, path string) error {
 	return f.Commit()
 }
 
-var selectionColor = map[ablation.Selection]color.Color{
-	ablation.Top:    color.RGBA{R: 200, G: 40, B: 40, A: 255},
-	ablation.Random: color.RGBA{R: 90, G: 90, B: 90, A: 255},
-	ablation.Bottom: color.RGBA{R: 40, G: 80, B: 200, A: 255},
+var selectionColor = map[ranking.Pick]color.Color{
+	ranking.PickTop:    color.RGBA{R: 200, G: 40, B: 40, A: 255},
+	ranking.PickRandom: color.RGBA{R: 90, G: 90, B: 90, A: 255},
+	ranking.PickBottom: color.RGBA{R: 40, G: 80, B: 200, A: 255},
 }
 
 // plotAblation draws accuracy against the share of neurons kept, one line
@@ -57,7 +58,7 @@ func plotAblation(res []ablation.Result, full float64, title, path string) error
 	p.X.Label.Text = "neurons kept (%)"
 	p.Y.Label.Text = "test accuracy"
 	p.Y.Min, p.Y.Max = 0, 1
-	for _, sel := range ablation.Selections {
+	for _, sel := range ranking.Picks {
 		var zeroed, retrained plotter.XYs
 		for _, r := range res {
 			if r.Selection != sel {
@@ -167,6 +168,42 @@ func plotCrossCorr(res *crosscorr.Ranking, path string) error {
 		p.Legend.Add(mr.Model, l)
 	}
 	p.Legend.Top = !res.Method.Ascending()
+	p.Add(plotter.NewGrid())
+	return savePlot(p, path)
+}
+
+// plotSweep draws an ablation sweep inside a model: the metric against the
+// percentage of ranked neurons clamped to 0, one line per selection, with
+// the unmasked score as a reference line.
+func plotSweep(pts []sweepPoint, base float64, metric string, value func(evalScore) float64, path string) error {
+	p := plot.New()
+	p.Title.Text = "ablation inside the model"
+	p.X.Label.Text = "ranked neurons clamped to 0 (%)"
+	p.Y.Label.Text = metric
+	for _, sel := range ranking.Picks {
+		var xys plotter.XYs
+		for _, pt := range pts {
+			if pt.Selection == sel {
+				xys = append(xys, plotter.XY{X: pt.Percent, Y: value(pt.evalScore)})
+			}
+		}
+		if len(xys) == 0 {
+			continue
+		}
+		sort.Slice(xys, func(i, j int) bool { return xys[i].X < xys[j].X })
+		l, sc, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return err
+		}
+		l.Color, sc.Color = selectionColor[sel], selectionColor[sel]
+		p.Add(l, sc)
+		p.Legend.Add(string(sel)+" clamped", l, sc)
+	}
+	ref := plotter.NewFunction(func(float64) float64 { return base })
+	ref.Dashes = []vg.Length{vg.Points(1), vg.Points(3)}
+	p.Add(ref)
+	p.Legend.Add("no neuron clamped", ref)
+	p.Legend.Top = metric == "perplexity"
 	p.Add(plotter.NewGrid())
 	return savePlot(p, path)
 }

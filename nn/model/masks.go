@@ -134,41 +134,16 @@ func (m *Masks) value(name string, dir activations.Direction) *tensor.Dense {
 	panic(fmt.Sprintf("model: no neuron layer %s/%s", name, dir))
 }
 
-// Selection names how SelectNeurons picks neurons from a ranking.
-type Selection string
-
-// Selections.
-const (
-	Top    Selection = "top"    // the first N% of the ordering
-	Bottom Selection = "bottom" // the last N% of the ordering
-	Random Selection = "random" // each neuron with probability N/100
-)
-
 // SelectNeurons picks neurons to mask from a ranking file: the top or
-// bottom percent % of its ordering (ranking.TopPercent, BottomPercent) or
-// a random selection of about percent % of its neurons (ranking.Random
-// with q = percent/100 and the seed). The ranking must rank this model's
+// bottom percent % of its ordering, or a random percent % of its neurons
+// (ranking.PickNeurons with the seed). The ranking must rank this model's
 // stored neurons or all of its neurons (NumNeurons equal to
 // StoredNeurons() or NumNeurons()), so that its indices are global neuron
 // indices.
-func (m *Masks) SelectNeurons(f *ranking.File, how Selection, percent float64, seed uint64) ([]int, error) {
+func (m *Masks) SelectNeurons(f *ranking.File, how ranking.Pick, percent float64, seed uint64) ([]int, error) {
 	if f.NumNeurons != m.stored && f.NumNeurons != m.total {
 		return nil, fmt.Errorf("the ranking ranks %d neurons; this model has %d stored (extracted) neurons and %d in all",
 			f.NumNeurons, m.stored, m.total)
 	}
-	if !(percent >= 0 && percent <= 100) {
-		return nil, fmt.Errorf("percentage %v outside [0, 100]", percent)
-	}
-	if k := ranking.PercentCount(f.NumNeurons, percent); how != Random && k > len(f.Ordering) {
-		return nil, fmt.Errorf("%v%% of %d neurons is %d, but the ranking orders only %d", percent, f.NumNeurons, k, len(f.Ordering))
-	}
-	switch how {
-	case Top:
-		return ranking.TopPercent(f.Ordering, f.NumNeurons, percent), nil
-	case Bottom:
-		return ranking.BottomPercent(f.Ordering, f.NumNeurons, percent), nil
-	case Random:
-		return ranking.Random(f.NumNeurons, percent/100, seed), nil
-	}
-	return nil, fmt.Errorf("unknown selection %q (want top, bottom or random)", how)
+	return ranking.PickNeurons(how, f.Ordering, f.NumNeurons, percent, seed)
 }

@@ -215,19 +215,19 @@ func TestSelectNeuronsFromRanking(t *testing.T) {
 		ord[i] = (i * 7) % n
 	}
 	f := &ranking.File{Version: ranking.FormatVersion, Method: "test", NumNeurons: n, Ordering: ord}
-	top, err := m.Masks.SelectNeurons(f, Top, 50, 0)
-	if err != nil || !slices.Equal(top, ord[:n/2]) {
+	top, err := m.Masks.SelectNeurons(f, ranking.PickTop, 50, 0)
+	if err != nil || !slices.Equal(top, slices.Sorted(slices.Values(ord[:n/2]))) {
 		t.Fatalf("top 50%%: %v, %v", top, err)
 	}
-	bottom, err := m.Masks.SelectNeurons(f, Bottom, 50, 0)
-	if err != nil || !slices.Equal(bottom, ord[n/2:]) {
+	bottom, err := m.Masks.SelectNeurons(f, ranking.PickBottom, 50, 0)
+	if err != nil || !slices.Equal(bottom, slices.Sorted(slices.Values(ord[n/2:]))) {
 		t.Fatalf("bottom 50%%: %v, %v", bottom, err)
 	}
-	if r, err := m.Masks.SelectNeurons(f, Random, 100, 5); err != nil || len(r) != n {
+	if r, err := m.Masks.SelectNeurons(f, ranking.PickRandom, 100, 5); err != nil || len(r) != n {
 		t.Fatalf("random 100%%: %d neurons, %v", len(r), err)
 	}
 	f.NumNeurons = n + 1
-	if _, err := m.Masks.SelectNeurons(f, Top, 10, 0); err == nil {
+	if _, err := m.Masks.SelectNeurons(f, ranking.PickTop, 10, 0); err == nil {
 		t.Fatal("a ranking of another model's neurons was accepted")
 	}
 	// Masking the top half zeroes exactly those stored neurons.

@@ -6,6 +6,7 @@
 //
 //	nmt-en-de-s1   English→German NMT, seed 1 (the demo's model)
 //	nmt-en-fr      English→French NMT, seed 1
+//	nlm-en         English LSTM language model, seed 1
 package models
 
 import (
@@ -18,7 +19,7 @@ import (
 )
 
 // Names lists the shipped models.
-var Names = []string{"nmt-en-de-s1", "nmt-en-fr"}
+var Names = []string{"nmt-en-de-s1", "nmt-en-fr", "nlm-en"}
 
 // Dir returns the directory of the shipped model files: $GRAIN_MODELS when
 // set, else nn/models in grain's source tree (see corpus.SourceDir).

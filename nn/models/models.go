@@ -5,6 +5,7 @@
 // models_test.go reproduces).
 //
 //	nmt-en-de-s1   English→German NMT, seed 1 (the demo's model)
+//	nmt-en-de-s2   English→German NMT, seed 2 (learning rate 2e-3)
 //	nmt-en-fr      English→French NMT, seed 1
 //	nlm-en         English LSTM language model, seed 1
 package models
@@ -19,7 +20,7 @@ import (
 )
 
 // Names lists the shipped models.
-var Names = []string{"nmt-en-de-s1", "nmt-en-fr", "nlm-en"}
+var Names = []string{"nmt-en-de-s1", "nmt-en-de-s2", "nmt-en-fr", "nlm-en"}
 
 // Dir returns the directory of the shipped model files: $GRAIN_MODELS when
 // set, else nn/models in grain's source tree (see corpus.SourceDir).

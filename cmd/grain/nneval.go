@@ -248,6 +248,7 @@ func runEvalSweep(c *cli, m *model.Model, d *evalData, mf maskFlags, percents, p
 	}
 	sels := ranking.Picks
 	bar := c.progress().Start("ablation inside the model", int64(len(sels)*len(pcts)))
+	defer bar.Finish() // on an error; idempotent
 	var pts []sweepPoint
 	for _, sel := range sels {
 		for _, pct := range pcts {

@@ -558,6 +558,42 @@ func (s *suite) moments(t *testing.T) {
 	closeTo(t, "Standardize", s.f32(t, td), want, 1e-5)
 }
 
+// refLogSumExp returns the row's maximum mx and log Σ_j exp(row_j − mx), in
+// float64 (log Σ exp(row) = mx + the second).
+func refLogSumExp(row []float32) (mx, logZ float64) {
+	mx = math.Inf(-1)
+	for _, v := range row {
+		mx = math.Max(mx, float64(v))
+	}
+	var z float64
+	for _, v := range row {
+		z += math.Exp(float64(v) - mx)
+	}
+	return mx, math.Log(z)
+}
+
+// refSoftmaxXent is the float64 reference of softmax cross-entropy over the
+// rows of the k-column logits: the loss summed over rows whose label is ≥ 0,
+// and the gradient scale·(softmax − one-hot), zero on rows with a negative
+// label.
+func refSoftmaxXent(logits []float32, labels []int32, k int, scale float64) (float64, []float64) {
+	var loss float64
+	grad := make([]float64, len(logits))
+	for i, l := range labels {
+		if l < 0 {
+			continue
+		}
+		row := logits[i*k : (i+1)*k]
+		mx, logZ := refLogSumExp(row)
+		loss += logZ + mx - float64(row[l])
+		for j, v := range row {
+			grad[i*k+j] = scale * math.Exp(float64(v)-mx-logZ)
+		}
+		grad[i*k+int(l)] -= scale
+	}
+	return loss, grad
+}
+
 func (s *suite) softmaxXent(t *testing.T) {
 	r := rng(100)
 	n, k := 67, 45
@@ -571,24 +607,7 @@ func (s *suite) softmaxXent(t *testing.T) {
 	grad, loss := s.alloc(t, n, k, engine.Float32), s.alloc(t, 1, 1, engine.Float64)
 	const scale = 1.0 / 67
 	s.b.SoftmaxCrossEntropy(tl, tlab, grad, loss, scale)
-	var wantLoss float64
-	wantGrad := make([]float64, n*k)
-	for i := 0; i < n; i++ {
-		row := logits[i*k : (i+1)*k]
-		mx := math.Inf(-1)
-		for _, v := range row {
-			mx = math.Max(mx, float64(v))
-		}
-		var z float64
-		for _, v := range row {
-			z += math.Exp(float64(v) - mx)
-		}
-		wantLoss += math.Log(z) + mx - float64(row[labels[i]])
-		for j, v := range row {
-			wantGrad[i*k+j] = scale * math.Exp(float64(v)-mx) / z
-		}
-		wantGrad[i*k+int(labels[i])] -= scale
-	}
+	wantLoss, wantGrad := refSoftmaxXent(logits, labels, k, scale)
 	if g := s.f64(t, loss)[0]; math.Abs(g-wantLoss) > 1e-6*wantLoss {
 		t.Fatalf("loss %g want %g", g, wantLoss)
 	}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,73 +12,9 @@ import (
 
 	"github.com/grainlab/grain/analysis/dataset"
 	"github.com/grainlab/grain/analysis/probe"
+	"github.com/grainlab/grain/analysis/synthetic"
 	"github.com/grainlab/grain/engine"
 )
-
-// teacher generates the synthetic teacher workload of
-// synthetic.Teacher (labels = argmax of a sparse linear teacher on the
-// activations plus Gumbel noise; activations with a shared rank-8
-// component) on all cores: rows are generated in chunks with their own
-// random streams, so the data differ from synthetic.Teacher's but follow
-// the same recipe.
-func teacher(rows, n, k int, seed uint64) *dataset.Dataset {
-	const nonZero, scale, rank = 16, 1.5, 8
-	r := rand.New(rand.NewPCG(seed, 0x7eac))
-	type term struct {
-		j int
-		w float64
-	}
-	tw := make([][]term, k)
-	for l := range tw {
-		for _, j := range r.Perm(n)[:nonZero] {
-			tw[l] = append(tw[l], term{j, scale * r.NormFloat64()})
-		}
-	}
-	u := make([]float64, n*rank)
-	for i := range u {
-		u[i] = r.NormFloat64()
-	}
-	x := make([]float32, rows*n)
-	y := make([]int32, rows)
-	const chunk = 1024
-	s := 1 / math.Sqrt(rank)
-	parallelFor((rows+chunk-1)/chunk, func(c int) {
-		r := rand.New(rand.NewPCG(seed+1, uint64(c)))
-		f := make([]float64, rank)
-		z := make([]float64, n)
-		for i := c * chunk; i < min((c+1)*chunk, rows); i++ {
-			for q := range f {
-				f[q] = r.NormFloat64()
-			}
-			row := x[i*n : (i+1)*n]
-			for j := range z {
-				v := r.NormFloat64()
-				for q, fq := range f {
-					v += s * u[j*rank+q] * fq
-				}
-				z[j] = v
-				row[j] = float32(v)
-			}
-			best, bl := math.Inf(-1), 0
-			for l, terms := range tw {
-				var a float64
-				for _, t := range terms {
-					a += t.w * z[t.j]
-				}
-				a += -math.Log(-math.Log(r.Float64()))
-				if a > best {
-					best, bl = a, l
-				}
-			}
-			y[i] = int32(bl)
-		}
-	})
-	labels := make([]string, k)
-	for l := range labels {
-		labels[l] = fmt.Sprintf("T%02d", l)
-	}
-	return &dataset.Dataset{X: &dataset.Dense{Data: x, Rows: rows, Cols: n}, Y: y, Labels: labels}
-}
 
 func probeCmd(args []string) error {
 	fs := flags("probe")
@@ -100,7 +34,11 @@ func probeCmd(args []string) error {
 		return err
 	}
 	t0 := time.Now()
-	all := teacher(*rows+*test, *neurons, *labels, 1)
+	// synthetic.DefaultTeacher's recipe at the requested size, generated
+	// on all cores in chunks of 1024 rows.
+	tc := synthetic.DefaultTeacher()
+	tc.Rows, tc.Neurons, tc.Labels = *rows+*test, *neurons, *labels
+	all := synthetic.TeacherChunked(tc, 1024)
 	train, err := all.Subset([]dataset.Span{{Start: 0, End: *rows}})
 	if err != nil {
 		return err

@@ -148,22 +148,7 @@ func (b *Backend) DropoutMask(mask *engine.Tensor, p float32, seed uint64) {
 
 // SoftmaxCrossEntropyMasked is SoftmaxCrossEntropy ignoring negative labels.
 func (b *Backend) SoftmaxCrossEntropyMasked(logits, labels, grad, loss *engine.Tensor, gradScale float32) {
-	n, k := logits.Rows(), logits.Cols()
-	logits.MustBe("SoftmaxCrossEntropyMasked logits", n, k, engine.Float32)
-	labels.MustBe("SoftmaxCrossEntropyMasked labels", n, 1, engine.Int32)
-	loss.MustBe("SoftmaxCrossEntropyMasked loss", 1, 1, engine.Float64)
-	ls, lab := Float32s(logits), Int32s(labels)
-	for i, l := range lab {
-		if int(l) >= k {
-			panic(fmt.Sprintf("cpu: SoftmaxCrossEntropyMasked label %d of row %d ≥ %d", l, i, k))
-		}
-	}
-	var gs []float32
-	if grad != nil {
-		grad.MustBe("SoftmaxCrossEntropyMasked grad", n, k, engine.Float32)
-		gs = Float32s(grad)
-	}
-	Float64s(loss)[0] = parallelSum(n, 8*k, func(lo, hi int) float64 {
+	softmaxXent("SoftmaxCrossEntropyMasked", true, logits, labels, grad, loss, func(ls []float32, k int, lab []int32, gs []float32, lo, hi int) float64 {
 		return kernels.SoftmaxCrossEntropyMasked(ls, k, lab, gs, gradScale, lo, hi)
 	})
 }

@@ -209,24 +209,34 @@ func (b *Backend) Standardize(dst, src, mean, invStd *engine.Tensor) {
 
 // SoftmaxCrossEntropy computes the summed loss and optionally the gradient.
 func (b *Backend) SoftmaxCrossEntropy(logits, labels, grad, loss *engine.Tensor, gradScale float32) {
+	softmaxXent("SoftmaxCrossEntropy", false, logits, labels, grad, loss, func(ls []float32, k int, lab []int32, gs []float32, lo, hi int) float64 {
+		return kernels.SoftmaxCrossEntropy(ls, k, lab, gs, gradScale, lo, hi)
+	})
+}
+
+// softmaxXent checks the operands of a softmax cross-entropy op called op
+// (labels in [0, k), or also negative — rows without loss — when masked)
+// and sets loss to the sum of kernel over blocks of rows.
+func softmaxXent(op string, masked bool, logits, labels, grad, loss *engine.Tensor, kernel func(ls []float32, k int, lab []int32, gs []float32, lo, hi int) float64) {
 	n, k := logits.Rows(), logits.Cols()
-	logits.MustBe("SoftmaxCrossEntropy logits", n, k, engine.Float32)
-	labels.MustBe("SoftmaxCrossEntropy labels", n, 1, engine.Int32)
-	loss.MustBe("SoftmaxCrossEntropy loss", 1, 1, engine.Float64)
+	logits.MustBe(op+" logits", n, k, engine.Float32)
+	labels.MustBe(op+" labels", n, 1, engine.Int32)
+	loss.MustBe(op+" loss", 1, 1, engine.Float64)
 	ls, lab := Float32s(logits), Int32s(labels)
 	for i, l := range lab {
-		if l < 0 || int(l) >= k {
-			panic(fmt.Sprintf("cpu: SoftmaxCrossEntropy label %d of row %d outside [0, %d)", l, i, k))
+		switch {
+		case masked && int(l) >= k:
+			panic(fmt.Sprintf("cpu: %s label %d of row %d ≥ %d", op, l, i, k))
+		case !masked && (l < 0 || int(l) >= k):
+			panic(fmt.Sprintf("cpu: %s label %d of row %d outside [0, %d)", op, l, i, k))
 		}
 	}
 	var gs []float32
 	if grad != nil {
-		grad.MustBe("SoftmaxCrossEntropy grad", n, k, engine.Float32)
+		grad.MustBe(op+" grad", n, k, engine.Float32)
 		gs = Float32s(grad)
 	}
-	Float64s(loss)[0] = parallelSum(n, 8*k, func(lo, hi int) float64 {
-		return kernels.SoftmaxCrossEntropy(ls, k, lab, gs, gradScale, lo, hi)
-	})
+	Float64s(loss)[0] = parallelSum(n, 8*k, func(lo, hi int) float64 { return kernel(ls, k, lab, gs, lo, hi) })
 }
 
 // AdamUpdate applies one Adam step.

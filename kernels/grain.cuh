@@ -26,6 +26,8 @@
 // Flag slots in the host-mapped error word array (engine/cuda/flags.go).
 #define GRAIN_FLAG_GATHER_INDEX 0
 #define GRAIN_FLAG_LABEL 1
+#define GRAIN_FLAG_ID 2
+#define GRAIN_FLAG_LENGTH 3
 
 // Operations of ReduceRows/ReduceCols (engine.ReduceOp).
 #define GRAIN_MAX 0

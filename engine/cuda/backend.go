@@ -447,11 +447,13 @@ func hostSlice(x any) (unsafe.Pointer, int, engine.DType) {
 
 // Error flags that kernels raise in host-mapped memory (kernels/grain.cuh
 // GRAIN_FLAG_*), and the errors they become.
-const numFlags = 2
+const numFlags = 4
 
 var flagNames = [numFlags]string{
 	"GatherColumns: an index is outside the source's columns",
 	"SoftmaxCrossEntropy: a label is outside [0, k)",
+	"Embedding: an id is outside the table's rows",
+	"AttentionForward: a length is outside [1, S]",
 }
 
 func (b *Backend) flagWords() []int32 { return unsafe.Slice((*int32)(b.flags.p), numFlags) }

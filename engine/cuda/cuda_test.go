@@ -55,6 +55,7 @@ func TestGPUConformance(t *testing.T) {
 	b := device(t)
 	t.Log(b.Describe())
 	enginetest.Run(t, b)
+	t.Run("NN", func(t *testing.T) { enginetest.RunNN(t, b) })
 	if err := b.Sync(); err != nil {
 		t.Fatal(err)
 	}
@@ -204,25 +205,62 @@ func TestLaunchFailureIsSticky(t *testing.T) {
 	}
 }
 
-// TestGPUDeviceErrors checks errors that a device cannot raise as panics:
-// an index out of range in GatherColumns becomes a sticky error.
+// TestGPUDeviceErrors checks errors that a device cannot raise as panics
+// (the CPU backend panics on them): an index, id, length or label out of
+// range that a kernel finds becomes a sticky error naming the operation.
 func TestGPUDeviceErrors(t *testing.T) {
 	requireGPU(t)
-	b, err := cuda.Open(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close() // returns the sticky error
-	x, _ := engine.AllocFrom(b, 3, 4, make([]float32, 12))
-	idx, _ := engine.AllocFrom(b, 1, 2, []int32{1, 4})
-	d, _ := b.Alloc(3, 2, engine.Float32)
-	b.GatherColumns(d, x, idx)
-	err = b.Sync()
-	if err == nil || !strings.Contains(err.Error(), "GatherColumns") {
-		t.Fatalf("Sync after a bad gather index: %v", err)
-	}
-	if err := b.Download(make([]float32, 6), d); err == nil {
-		t.Fatal("the error is not sticky")
+	for _, c := range []struct {
+		name string
+		op   func(b *cuda.Backend)
+	}{
+		{"GatherColumns", func(b *cuda.Backend) {
+			x, _ := engine.AllocFrom(b, 3, 4, make([]float32, 12))
+			idx, _ := engine.AllocFrom(b, 1, 2, []int32{1, 4})
+			d, _ := b.Alloc(3, 2, engine.Float32)
+			b.GatherColumns(d, x, idx)
+		}},
+		{"SoftmaxCrossEntropy", func(b *cuda.Backend) {
+			x, _ := engine.AllocFrom(b, 2, 3, []float32{1, 2, 3, 4, 5, 6})
+			lab, _ := engine.AllocFrom(b, 2, 1, []int32{-1, 3}) // -1 is padding, 3 ≥ k
+			loss, _ := b.Alloc(1, 1, engine.Float64)
+			b.SoftmaxCrossEntropyMasked(x, lab, nil, loss, 1)
+		}},
+		{"Embedding", func(b *cuda.Backend) {
+			table, _ := engine.AllocFrom(b, 3, 2, []float32{1, 2, 3, 4, 5, 6})
+			ids, _ := engine.AllocFrom(b, 2, 1, []int32{0, 3})
+			mask, _ := engine.AllocFrom(b, 1, 2, []float32{1, 1})
+			d, _ := b.Alloc(2, 2, engine.Float32)
+			b.EmbeddingForward(d, table, ids, mask)
+		}},
+		{"AttentionForward", func(b *cuda.Backend) {
+			q, _ := engine.AllocFrom(b, 1, 2, []float32{1, 2})
+			kv, _ := engine.AllocFrom(b, 2, 2, []float32{1, 2, 3, 4})
+			lens, _ := engine.AllocFrom(b, 1, 1, []int32{3}) // S = 2
+			probs, _ := b.Alloc(1, 2, engine.Float32)
+			ctx, _ := b.Alloc(1, 2, engine.Float32)
+			b.AttentionForward(q, kv, kv, lens, probs, ctx)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b, err := cuda.Open(0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close() // returns the sticky error
+			later, err := b.Alloc(1, 1, engine.Float32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.op(b)
+			err = b.Sync()
+			if err == nil || !strings.Contains(err.Error(), c.name) {
+				t.Fatalf("Sync after a bad operand: %v", err)
+			}
+			if err := b.Download(make([]float32, 1), later); err == nil {
+				t.Fatal("the error is not sticky")
+			}
+		})
 	}
 }
 

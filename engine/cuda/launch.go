@@ -33,39 +33,64 @@ const (
 	kRoundF32
 	kToBF16
 	kAdam
+	kEmbeddingFwd
+	kEmbeddingBwd
+	kLSTMFwd
+	kLSTMBwd
+	kTanhMask
+	kTanhMaskBwd
+	kDropoutMask
+	kCopyColumns
+	kAttentionFwd
+	kAttentionBwd
+	kLogSoftmax
+	kSoftmaxXentMasked
 	numKernels
 )
 
 var kernelNames = [numKernels]string{
-	kFill:             "grain_fill_f32",
-	kScale:            "grain_scale_f32",
-	kAxpy:             "grain_axpy_f32",
-	kMul:              "grain_mul_f32",
-	kAddRowVector:     "grain_add_row_vector",
-	kScaleColumns:     "grain_scale_columns",
-	kGatherColumns:    "grain_gather_columns",
-	kStandardize:      "grain_standardize",
-	kStandardizeRound: "grain_standardize_round",
-	kSoftThreshold:    "grain_soft_threshold",
-	kSoftmaxXent:      "grain_softmax_xent",
-	kReduceRows:       "grain_reduce_rows",
-	kReduceColsPart:   "grain_reduce_cols_part",
-	kReduceColsMerge:  "grain_reduce_cols_merge",
-	kSumColsPart:      "grain_sum_cols_part",
-	kSumColsMerge:     "grain_sum_cols_merge",
-	kSumSquaresPart:   "grain_sum_squares_part",
-	kSumF64:           "grain_sum_f64",
-	kColMomentsPart:   "grain_col_moments_part",
-	kColMomentsMerge:  "grain_col_moments_merge",
-	kRoundF32:         "grain_round_f32",
-	kToBF16:           "grain_to_bf16",
-	kAdam:             "grain_adam",
+	kFill:              "grain_fill_f32",
+	kScale:             "grain_scale_f32",
+	kAxpy:              "grain_axpy_f32",
+	kMul:               "grain_mul_f32",
+	kAddRowVector:      "grain_add_row_vector",
+	kScaleColumns:      "grain_scale_columns",
+	kGatherColumns:     "grain_gather_columns",
+	kStandardize:       "grain_standardize",
+	kStandardizeRound:  "grain_standardize_round",
+	kSoftThreshold:     "grain_soft_threshold",
+	kSoftmaxXent:       "grain_softmax_xent",
+	kReduceRows:        "grain_reduce_rows",
+	kReduceColsPart:    "grain_reduce_cols_part",
+	kReduceColsMerge:   "grain_reduce_cols_merge",
+	kSumColsPart:       "grain_sum_cols_part",
+	kSumColsMerge:      "grain_sum_cols_merge",
+	kSumSquaresPart:    "grain_sum_squares_part",
+	kSumF64:            "grain_sum_f64",
+	kColMomentsPart:    "grain_col_moments_part",
+	kColMomentsMerge:   "grain_col_moments_merge",
+	kRoundF32:          "grain_round_f32",
+	kToBF16:            "grain_to_bf16",
+	kAdam:              "grain_adam",
+	kEmbeddingFwd:      "grain_embedding_fwd",
+	kEmbeddingBwd:      "grain_embedding_bwd",
+	kLSTMFwd:           "grain_lstm_fwd",
+	kLSTMBwd:           "grain_lstm_bwd",
+	kTanhMask:          "grain_tanh_mask",
+	kTanhMaskBwd:       "grain_tanh_mask_bwd",
+	kDropoutMask:       "grain_dropout_mask",
+	kCopyColumns:       "grain_copy_columns",
+	kAttentionFwd:      "grain_attention_fwd",
+	kAttentionBwd:      "grain_attention_bwd",
+	kLogSoftmax:        "grain_log_softmax",
+	kSoftmaxXentMasked: "grain_softmax_xent_masked",
 }
 
 // Thread-block shapes (kernels/grain.cuh, reduce.cu, elementwise.cu).
 const (
 	blockThreads   = 256 // every kernel's block holds at most this many threads
 	softmaxThreads = 128 // GRAIN_SOFTMAX_THREADS
+	nnThreads      = 128 // GRAIN_NN_THREADS (kernels/nn.cu)
 	maxArgs        = 16
 	maxGridY       = 65535
 )

@@ -334,18 +334,25 @@ func (b *Backend) ColMoments(src, mean, m2 *engine.Tensor) {
 // cannot panic here as on the CPU: it is reported as an error by the next
 // Sync or Download.
 func (b *Backend) SoftmaxCrossEntropy(logits, labels, grad, loss *engine.Tensor, gradScale float32) {
-	n, k := int64(logits.Rows()), int64(logits.Cols())
-	logits.MustBe("SoftmaxCrossEntropy logits", int(n), int(k), engine.Float32)
-	labels.MustBe("SoftmaxCrossEntropy labels", int(n), 1, engine.Int32)
-	loss.MustBe("SoftmaxCrossEntropy loss", 1, 1, engine.Float64)
+	b.softmaxXent("SoftmaxCrossEntropy", kSoftmaxXent, softmaxThreads, logits, labels, grad, loss, gradScale)
+}
+
+// softmaxXent checks the operands of SoftmaxCrossEntropy[Masked] and
+// queues kernel k (one block of at most threads threads per row, each
+// writing its row's loss) and the float64 sum of the row losses.
+func (b *Backend) softmaxXent(what string, k, threads int, logits, labels, grad, loss *engine.Tensor, gradScale float32) {
+	n, kk := int64(logits.Rows()), int64(logits.Cols())
+	logits.MustBe(what+" logits", int(n), int(kk), engine.Float32)
+	labels.MustBe(what+" labels", int(n), 1, engine.Int32)
+	loss.MustBe(what+" loss", 1, 1, engine.Float64)
 	var gp uint64
 	if grad != nil {
-		grad.MustBe("SoftmaxCrossEntropy grad", int(n), int(k), engine.Float32)
+		grad.MustBe(what+" grad", int(n), int(kk), engine.Float32)
 		gp = b.ptr(grad, engine.Float32)
 	}
 	lp, lab, lossp := b.ptr(logits, engine.Float32), b.ptr(labels, engine.Int32), b.ptr(loss, engine.Float64)
-	b.run("SoftmaxCrossEntropy", func() error {
-		if n == 0 || k == 0 {
+	b.run(what, func() error {
+		if n == 0 || kk == 0 {
 			return memsetZero(b, lossp, 8)
 		}
 		rowLoss, err := b.scratchLocked(n * 8)
@@ -353,8 +360,8 @@ func (b *Backend) SoftmaxCrossEntropy(logits, labels, grad, loss *engine.Tensor,
 			return err
 		}
 		g := dim3{int(min(n, 1<<20)), 1, 1}
-		bl := dim3{pow2Threads(k, softmaxThreads), 1, 1}
-		if err := b.launch(kSoftmaxXent, g, bl, lp, lab, gp, rowLoss, n, k, gradScale, b.flags.dev); err != nil {
+		bl := dim3{pow2Threads(kk, threads), 1, 1}
+		if err := b.launch(k, g, bl, lp, lab, gp, rowLoss, n, kk, gradScale, b.flags.dev); err != nil {
 			return err
 		}
 		return b.launch(kSumF64, dim3{1, 1, 1}, dim3{blockThreads, 1, 1}, rowLoss, n, lossp)

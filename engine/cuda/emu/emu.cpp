@@ -48,6 +48,7 @@
 
 #include "../../../kernels/adam.cu"
 #include "../../../kernels/elementwise.cu"
+#include "../../../kernels/nn.cu"
 #include "../../../kernels/reduce.cu"
 #include "../../../kernels/round.cu"
 

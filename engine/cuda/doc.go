@@ -36,8 +36,11 @@
 // standardization that writes GEMM-ready TF32/BF16 values, and a GEMM that
 // trusts them), engine.AsyncUploader (page-locked staging buffers copied on
 // a second stream, ordered with events, so host data streams in while the
-// device computes) and GemmBatched (cublasGemmStridedBatchedEx). It does not
-// implement engine.NN (the fused operations of grain's models) yet.
+// device computes), GemmBatched (cublasGemmStridedBatchedEx) and engine.NN
+// (the fused operations of grain's models, kernels/nn.cu), so the NMT and
+// NLM run on the GPU: evaluation, translation, extraction, ablation and
+// training (see package fused for how Gorgonia's host values meet device
+// memory).
 //
 // # Precision and tolerances
 //

@@ -1,9 +1,12 @@
 package decode
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/grainlab/grain/engine/cpu"
+	"github.com/grainlab/grain/engine/enginetest"
 	"github.com/grainlab/grain/nn/batch"
 	"github.com/grainlab/grain/nn/bleu"
 	"github.com/grainlab/grain/nn/internal/nntest"
@@ -116,5 +119,58 @@ func TestStepperMatchesTrainingGraph(t *testing.T) {
 	}
 	if d := got - want.LossSum; d > 1e-4*want.LossSum || d < -1e-4*want.LossSum {
 		t.Fatalf("stepper loss %.6f, training graph %.6f", got, want.LossSum)
+	}
+}
+
+// TestDeviceMemoryPathMatchesHost trains and decodes with two copies of a
+// tiny NMT: one on the CPU backend, one on the same backend seen as a
+// device backend (enginetest.Hostless: no host memory, so the fused ops
+// upload their inputs and download their outputs, and Adam runs on device
+// copies, as on CUDA). The parameters after training and the translations
+// must be bit-identical.
+func TestDeviceMemoryPathMatchesHost(t *testing.T) {
+	var models [2]*model.Model
+	var ex []batch.Example
+	for i := range models {
+		models[i], ex = nntest.Setup(t, model.NMT, 20, 24, 0.1)
+		if i == 1 {
+			if err := models[i].SetBackend(enginetest.Hostless(cpu.New())); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tr, err := train.New(models[i], train.Data{Train: ex, Val: ex}, train.Options{Batch: 8, LR: 0.02, Clip: 1, Epochs: 3, Seed: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tr.Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !models[1].Env().OnDevice() || models[0].Env().OnDevice() {
+		t.Fatal("the Hostless backend did not select the device path")
+	}
+	for i, p := range models[0].Params {
+		if !slices.Equal(p.Data(), models[1].Params[i].Data()) {
+			t.Fatalf("parameter %s differs between the host and device paths", p.Name)
+		}
+	}
+	var src [][]int32
+	for _, e := range ex {
+		src = append(src, e.Src)
+	}
+	for _, beam := range []int{1, 3} {
+		var outs [2][][]int32
+		for i, m := range models {
+			out, err := Translate(m, src, Options{Beam: beam, Alpha: 1, Batch: 8, MaxLenA: 2, MaxLenB: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs[i] = out
+		}
+		for k := range outs[0] {
+			if !slices.Equal(outs[0][k], outs[1][k]) {
+				t.Fatalf("beam %d, sentence %d: host %v, device path %v", beam, k, outs[0][k], outs[1][k])
+			}
+		}
 	}
 }

@@ -45,6 +45,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"unsafe"
 
 	"github.com/chewxy/hm"
 	"github.com/grainlab/grain/engine"
@@ -54,40 +55,74 @@ import (
 
 // Env is where fused ops run: the engine backend and the arena of buffers
 // that the ops of all graphs built on it share.
+//
+// On a backend that keeps tensors in host memory (engine.HostMemory, the
+// CPU) the arena buffers are host slices that Gorgonia's values share. On
+// a device backend (CUDA) the arena buffers live on the device; an op
+// uploads the host values it reads into device copies (one per host
+// buffer, reused) and its output value is downloaded into a host copy of
+// the arena buffer, so Gorgonia sees host values as before, at the cost
+// of one transfer per op input and output.
 type Env struct {
 	B      engine.Backend
 	NN     engine.NN
-	host   engine.HostMemory
-	arena  map[string][]float32
-	iarena map[string]*engine.Tensor // Int32 buffers (row lists, labels)
-	ones   *engine.Tensor            // 1×n of ones, for column sums and row gathers
+	host   engine.HostMemory          // nil on a device backend
+	arena  map[string][]float32       // host arena buffers, or host copies of device ones
+	darena map[string]*engine.Tensor  // device arena buffers (device backends)
+	mirror map[uintptr]*engine.Tensor // device copies of host values, by address (device backends)
+	iarena map[string]*engine.Tensor  // Int32 buffers (row lists, labels)
+	ones   *engine.Tensor             // 1×n of ones, for column sums and row gathers
 }
 
-// NewEnv returns an Env on b. The backend must implement engine.NN and keep
-// its tensors in host memory (engine.HostMemory), because Gorgonia's values
-// are host arrays; the error says which is missing.
+// NewEnv returns an Env on b, which must implement engine.NN; the error
+// says so otherwise.
 func NewEnv(b engine.Backend) (*Env, error) {
 	nn, ok := b.(engine.NN)
 	if !ok {
 		return nil, fmt.Errorf("fused: backend %s does not implement engine.NN", b.Name())
 	}
-	host, ok := b.(engine.HostMemory)
-	if !ok {
-		return nil, fmt.Errorf("fused: backend %s does not keep tensors in host memory; the Gorgonia graphs need host values", b.Name())
-	}
-	return &Env{B: b, NN: nn, host: host, arena: map[string][]float32{}, iarena: map[string]*engine.Tensor{}}, nil
+	host, _ := b.(engine.HostMemory)
+	return &Env{B: b, NN: nn, host: host, arena: map[string][]float32{}, darena: map[string]*engine.Tensor{},
+		mirror: map[uintptr]*engine.Tensor{}, iarena: map[string]*engine.Tensor{}}, nil
 }
+
+// OnDevice reports whether the arena lives in device memory.
+func (e *Env) OnDevice() bool { return e.host == nil }
 
 // buf returns the arena buffer key as a rows×cols engine tensor, growing it
 // when needed. Its contents are whatever the last user left there.
 func (e *Env) buf(key string, rows, cols int) *engine.Tensor {
 	n := rows * cols
+	if e.host == nil {
+		return grow(e, e.darena, key, n).Reshape(rows, cols)
+	}
 	s := e.arena[key]
 	if cap(s) < n {
 		s = make([]float32, n)
 		e.arena[key] = s
 	}
 	return e.host.Wrap(s[:n], rows, cols)
+}
+
+// grow returns the first n elements of the device buffer m[k] as an n×1
+// tensor. When the buffer holds fewer than n it is replaced by one of at
+// least twice its size; the old one is not freed (a view of it may still
+// be in use by the running op), so the memory lost is at most the final
+// size of each buffer.
+func grow[K comparable](e *Env, m map[K]*engine.Tensor, k K, n int) *engine.Tensor {
+	t := m[k]
+	if t == nil || t.Rows() < n {
+		size := n
+		if t != nil {
+			size = max(n, 2*t.Rows())
+		}
+		var err error
+		if t, err = e.B.Alloc(max(size, 1), 1, engine.Float32); err != nil {
+			panic(fmt.Sprintf("fused: %v", err))
+		}
+		m[k] = t
+	}
+	return t.Slice(0, n)
 }
 
 // zbuf is buf filled with zeros.
@@ -97,11 +132,24 @@ func (e *Env) zbuf(key string, rows, cols int) *engine.Tensor {
 	return t
 }
 
-// data returns the host slice behind an arena tensor made by buf.
-func (e *Env) data(key string, n int) []float32 { return e.arena[key][:n] }
+// data returns the host slice behind arena buffer key (n elements): on a
+// device backend, a host copy downloaded now.
+func (e *Env) data(key string, n int) []float32 {
+	s := e.arena[key]
+	if e.host == nil {
+		if cap(s) < n {
+			s = make([]float32, max(n, 2*cap(s)))
+			e.arena[key] = s
+		}
+		if err := e.B.Download(s[:n], e.darena[key].Slice(0, n)); err != nil {
+			panic(fmt.Sprintf("fused: %v", err))
+		}
+	}
+	return s[:n]
+}
 
 // value wraps arena buffer key (of n elements) as a Gorgonia value of the
-// given shape, sharing its memory.
+// given shape, sharing its memory (on a device backend, its host copy).
 func (e *Env) value(key string, shape ...int) G.Value {
 	n := 1
 	for _, d := range shape {
@@ -151,23 +199,40 @@ func (e *Env) upload(key string, v []int32) *engine.Tensor {
 // n×1 tensor (as the last upload left them).
 func (e *Env) ints32(key string, n int) *engine.Tensor { return e.iarena[key].Slice(0, n) }
 
-// ArenaBytes is the memory held by the arena.
+// ArenaBytes is the memory held by the arena (host and device).
 func (e *Env) ArenaBytes() int64 {
 	var n int64
 	for _, s := range e.arena {
 		n += 4 * int64(cap(s))
 	}
+	for _, t := range e.darena {
+		n += 4 * int64(t.Len())
+	}
 	return n
 }
 
-// tensorOf wraps a Float32 Gorgonia value as an rows×cols engine tensor
-// (rows×cols must be its size), sharing memory.
+// tensorOf returns a Float32 Gorgonia value as an rows×cols engine tensor
+// (rows×cols must be its size): its memory on a host backend, a device
+// copy uploaded now on a device backend.
 func (e *Env) tensorOf(v G.Value, rows, cols int) *engine.Tensor {
 	d, ok := v.(*tensor.Dense)
 	if !ok || d.Dtype() != tensor.Float32 {
 		panic(fmt.Sprintf("fused: value %T (%v) is not a Float32 dense tensor", v, v.Dtype()))
 	}
-	return e.host.Wrap(d.Data().([]float32), rows, cols)
+	s := d.Data().([]float32)
+	if e.host != nil {
+		return e.host.Wrap(s, rows, cols)
+	}
+	if len(s) != rows*cols {
+		panic(fmt.Sprintf("fused: value of %d elements as %d×%d", len(s), rows, cols))
+	}
+	var addr uintptr
+	if len(s) > 0 {
+		addr = uintptr(unsafe.Pointer(&s[0]))
+	}
+	t := grow(e, e.mirror, addr, len(s))
+	e.B.Upload(t, s)
+	return t.Reshape(rows, cols)
 }
 
 // mat wraps a 2-D Float32 value as an engine tensor of its shape.

@@ -53,9 +53,8 @@ type Graph struct {
 	decoder  *fused.Decoder
 }
 
-// SetBackend makes the model run on b (which must implement engine.NN and
-// engine.HostMemory, as the CPU backend does). Graphs built before are
-// dropped.
+// SetBackend makes the model run on b, which must implement engine.NN
+// (the CPU and CUDA backends do). Graphs built before are dropped.
 func (m *Model) SetBackend(b engine.Backend) error {
 	env, err := fused.NewEnv(b)
 	if err != nil {

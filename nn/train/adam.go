@@ -28,17 +28,38 @@ type Adam struct {
 	LastNorm float64
 
 	b    engine.Backend
-	host engine.HostMemory
+	host engine.HostMemory // nil on a device backend
+	dev  [][4]*engine.Tensor
 }
 
-// NewAdam returns the solver on b (which must keep tensors in host
-// memory, as the CPU backend does).
+// NewAdam returns the solver on b. On a backend that keeps tensors in
+// host memory (the CPU) the update runs in place on the parameters, their
+// gradients and M and V; on a device backend each step uploads them, runs
+// there and downloads the parameters, M and V again.
 func NewAdam(b engine.Backend, lr, clip float64) (*Adam, error) {
-	host, ok := b.(engine.HostMemory)
-	if !ok {
-		return nil, fmt.Errorf("train: backend %s does not keep tensors in host memory", b.Name())
-	}
+	host, _ := b.(engine.HostMemory)
 	return &Adam{LR: lr, Clip: clip, b: b, host: host}, nil
+}
+
+// tensor returns the host slice x (slot k of parameter i: value,
+// gradient, M, V) as a 1×len(x) tensor on the backend.
+func (a *Adam) tensor(i, k int, x []float32) (*engine.Tensor, error) {
+	if a.host != nil {
+		return a.host.Wrap(x, 1, len(x)), nil
+	}
+	for len(a.dev) <= i {
+		a.dev = append(a.dev, [4]*engine.Tensor{})
+	}
+	t := a.dev[i][k]
+	if t == nil {
+		var err error
+		if t, err = a.b.Alloc(1, len(x), engine.Float32); err != nil {
+			return nil, err
+		}
+		a.dev[i][k] = t
+	}
+	a.b.Upload(t, x)
+	return t, nil
 }
 
 // valueGrad pairs a parameter's value with its gradient for Step.
@@ -65,6 +86,7 @@ func (a *Adam) Step(vgs []G.ValueGrad) error {
 		return fmt.Errorf("train: Adam step with %d parameters, state for %d", len(vgs), len(a.M))
 	}
 	ps, gs := make([]*engine.Tensor, len(vgs)), make([]*engine.Tensor, len(vgs))
+	pvs := make([][]float32, len(vgs))
 	sq, err := a.b.Alloc(1, 1, engine.Float64)
 	if err != nil {
 		return err
@@ -79,7 +101,13 @@ func (a *Adam) Step(vgs []G.ValueGrad) error {
 		if len(pv) != len(gv) || len(pv) != len(a.M[i]) {
 			return fmt.Errorf("train: parameter %d has %d values, %d gradients and %d moments", i, len(pv), len(gv), len(a.M[i]))
 		}
-		ps[i], gs[i] = a.host.Wrap(pv, 1, len(pv)), a.host.Wrap(gv, 1, len(gv))
+		pvs[i] = pv
+		if ps[i], err = a.tensor(i, 0, pv); err != nil {
+			return err
+		}
+		if gs[i], err = a.tensor(i, 1, gv); err != nil {
+			return err
+		}
 		a.b.SumSquares(sq, gs[i])
 		s := make([]float64, 1)
 		if err := a.b.Download(s, sq); err != nil {
@@ -100,8 +128,25 @@ func (a *Adam) Step(vgs []G.ValueGrad) error {
 	h := engine.DefaultAdam(a.LR)
 	h.Step = a.Steps
 	for i := range vgs {
-		m, v := a.host.Wrap(a.M[i], 1, len(a.M[i])), a.host.Wrap(a.V[i], 1, len(a.V[i]))
+		m, err := a.tensor(i, 2, a.M[i])
+		if err != nil {
+			return err
+		}
+		v, err := a.tensor(i, 3, a.V[i])
+		if err != nil {
+			return err
+		}
 		a.b.AdamUpdate(ps[i], gs[i], m, v, h)
+		if a.host == nil {
+			for _, d := range []struct {
+				dst []float32
+				src *engine.Tensor
+			}{{pvs[i], ps[i]}, {a.M[i], m}, {a.V[i], v}} {
+				if err := a.b.Download(d.dst, d.src); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	return a.b.Sync()
 }

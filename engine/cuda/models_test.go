@@ -1,0 +1,205 @@
+//go:build grain_cuda
+
+package cuda_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/grainlab/grain/engine"
+	"github.com/grainlab/grain/engine/cpu"
+	"github.com/grainlab/grain/nn/batch"
+	"github.com/grainlab/grain/nn/decode"
+	"github.com/grainlab/grain/nn/extract"
+	"github.com/grainlab/grain/nn/model"
+	"github.com/grainlab/grain/nn/train"
+	"github.com/grainlab/grain/nn/vocab"
+)
+
+// copyTask returns n random source sentences of 3–8 ids over a vocabulary
+// of words ordinary words and, for an NMT, targets that reverse them.
+func copyTask(r *rand.Rand, kind string, n, words int) []batch.Example {
+	ex := make([]batch.Example, n)
+	for i := range ex {
+		s := make([]int32, 3+r.IntN(6))
+		for j := range s {
+			s[j] = int32(len(vocab.Specials) + r.IntN(words))
+		}
+		if kind == model.NMT {
+			tgt := slices.Clone(s)
+			slices.Reverse(tgt)
+			ex[i] = batch.Example{Src: s, Tgt: tgt}
+		} else {
+			ex[i] = batch.Example{Tgt: s}
+		}
+	}
+	return ex
+}
+
+func wordsVocab(t *testing.T, n int) *vocab.Vocab {
+	w := slices.Clone(vocab.Specials)
+	for i := range n {
+		w = append(w, fmt.Sprintf("w%d", i))
+	}
+	v, err := vocab.New(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestGPUModels runs grain's models on the GPU: a small NMT (bidirectional
+// first encoder layer, attention decoder) and NLM are trained on the CPU
+// on a toy task, saved, and loaded once on each backend; then the loss
+// (≤ 1e-4 relative), the stored activations (≤ 1e-4 absolute), the
+// translations (greedy and beam 3: identical) and the parameters after one
+// more epoch of training with dropout (≤ 1e-4 absolute) must agree between
+// CUDA and the CPU, unmasked and with neurons masked.
+func TestGPUModels(t *testing.T) {
+	g := device(t)
+	for _, kind := range []string{model.NMT, model.NLM} {
+		t.Run(kind, func(t *testing.T) {
+			const words = 12
+			r := rand.New(rand.NewPCG(9, 1))
+			ex := copyTask(r, kind, 24, words)
+			cfg := model.Config{Kind: kind, Embed: 16, Hidden: 24, Layers: 2, Dropout: 0.1, TgtVocab: words + len(vocab.Specials),
+				InitSeed: 2, InitScale: 0.1}
+			var src *vocab.Vocab
+			if kind == model.NMT {
+				cfg.EncLayers, cfg.BiLayers, cfg.SrcVocab = 2, 1, cfg.TgtVocab
+				src = wordsVocab(t, words)
+			}
+			m, err := model.New(cfg, src, wordsVocab(t, words))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.SetBackend(cpu.New()); err != nil {
+				t.Fatal(err)
+			}
+			opts := train.Options{Batch: 8, LR: 0.02, Clip: 5, Epochs: 25, Seed: 3}
+			tr, err := train.New(m, train.Data{Train: ex, Val: ex}, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tr.Run(); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "m.safetensors")
+			if err := m.Save(path, model.F32); err != nil {
+				t.Fatal(err)
+			}
+			var ms [2]*model.Model
+			for i, b := range []engine.Backend{cpu.New(), g} {
+				if ms[i], err = model.Load(path); err != nil {
+					t.Fatal(err)
+				}
+				if err := ms[i].SetBackend(b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !ms[1].Env().OnDevice() {
+				t.Fatal("the model on CUDA does not run on the device path")
+			}
+			compareModels(t, ms, ex)
+			// Mask a tenth of the stored neurons on both.
+			n := ms[0].Masks.StoredNeurons()
+			masked := r.Perm(n)[:n/10]
+			for _, mm := range ms {
+				if err := mm.Masks.Zero(masked); err != nil {
+					t.Fatal(err)
+				}
+			}
+			compareModels(t, ms, ex)
+			for _, mm := range ms {
+				mm.Masks.Reset()
+			}
+			// One more epoch of training (dropout on) on each backend.
+			opts.Epochs = 1
+			for _, mm := range ms {
+				tr, err := train.New(mm, train.Data{Train: ex, Val: ex}, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := tr.Run(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i, p := range ms[0].Params {
+				if d := maxAbsDiff(p.Data(), ms[1].Params[i].Data()); d > 1e-4 {
+					t.Errorf("parameter %s after an epoch of training: CPU and CUDA differ by %.3g", p.Name, d)
+				}
+			}
+		})
+	}
+}
+
+// compareModels checks that the CPU model ms[0] and the CUDA model ms[1]
+// compute the same loss, activations and translations on ex.
+func compareModels(t *testing.T, ms [2]*model.Model, ex []batch.Example) {
+	t.Helper()
+	var evals [2]train.Eval
+	var acts [2][][]float32
+	var outs [2][][][]int32
+	var sents [][]int32
+	for _, e := range ex {
+		if e.Src != nil {
+			sents = append(sents, e.Src)
+		} else {
+			sents = append(sents, e.Tgt)
+		}
+	}
+	for i, m := range ms {
+		var err error
+		if evals[i], err = train.Evaluate(m, ex, batch.Plan{Size: 8, Bounds: batch.DefaultBounds}); err != nil {
+			t.Fatal(err)
+		}
+		if acts[i], err = extract.Activations(m, sents, 8); err != nil {
+			t.Fatal(err)
+		}
+		if m.Config.Kind != model.NMT {
+			continue
+		}
+		for _, beam := range []int{1, 3} {
+			out, err := decode.Translate(m, sents, decode.Options{Beam: beam, Alpha: 1, Batch: 8, MaxLenA: 2, MaxLenB: 5})
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs[i] = append(outs[i], out)
+		}
+	}
+	if d := math.Abs(evals[0].LossSum-evals[1].LossSum) / math.Abs(evals[0].LossSum); d > 1e-4 || evals[0].Tokens != evals[1].Tokens {
+		t.Errorf("loss: CPU %v, CUDA %v (relative difference %.2g)", evals[0], evals[1], d)
+	}
+	t.Logf("loss per token %.5f (CPU) %.5f (CUDA)", evals[0].Loss(), evals[1].Loss())
+	for s := range acts[0] {
+		if d := maxAbsDiff(acts[0][s], acts[1][s]); d > 1e-4 {
+			t.Errorf("sentence %d: activations differ by %.3g", s, d)
+		}
+	}
+	for k := range outs[0] {
+		same := 0
+		for s := range outs[0][k] {
+			if slices.Equal(outs[0][k][s], outs[1][k][s]) {
+				same++
+			}
+		}
+		if same != len(sents) {
+			t.Errorf("search %d: %d of %d translations equal on CPU and CUDA", k, same, len(sents))
+		}
+	}
+}
+
+func maxAbsDiff(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	var d float64
+	for i := range a {
+		d = max(d, math.Abs(float64(a[i])-float64(b[i])))
+	}
+	return d
+}

@@ -99,13 +99,20 @@ cuda-test: cuda
 	$(CUDA_ENV) $(GO) test -tags grain_cuda -count=1 ./engine/cuda/... ./kernels/
 	./.ci/cuda-fallback.sh build/grain-cuda
 
-# What bench/gpu/device_run.sh runs on a lent GPU machine (no Go there):
-# the engine/cuda test binary and gpubench, stripped (the call carries
-# build/gpu; see bench/RESULTS.md).
+# What bench/gpu/device_run.sh runs on a lent GPU machine (no Go there, and
+# ../shared does not travel): the engine/cuda test binary, gpubench and
+# grain-cuda, stripped and gzipped (the tracked tree already holds ≈ 39 MB
+# of the 64 MiB a call carries), and the Multi30k files of the ablation
+# section (the call carries build/gpu; see bench/RESULTS.md).
+GPU_DATA := $(addprefix ../shared/data/multi30k/tok/,test_2016_flickr.lc.norm.tok.en test_2016_flickr.lc.norm.tok.de val.lc.norm.tok.en)
 gpu-device: $(CUDA_LIB)/libcuda.a
-	@mkdir -p build/gpu
-	$(CUDA_ENV) $(GO) test -c -tags grain_cuda -ldflags '-s -w' -o build/gpu/cuda.test ./engine/cuda
-	$(CUDA_ENV) $(GO) build -tags grain_cuda -ldflags '-s -w' -o build/gpu/gpubench ./bench/gpu
+	@rm -rf build/gpu && mkdir -p build/gpu/data build/gpu-raw
+	$(CUDA_ENV) $(GO) test -c -tags grain_cuda -ldflags '-s -w' -o build/gpu-raw/cuda.test ./engine/cuda
+	$(CUDA_ENV) $(GO) build -tags grain_cuda -ldflags '-s -w' -o build/gpu-raw/gpubench ./bench/gpu
+	$(CUDA_ENV) $(GO) build -tags grain_cuda -ldflags '-s -w' -o build/gpu-raw/grain-cuda ./cmd/grain
+	for f in cuda.test gpubench grain-cuda; do gzip -9 -c build/gpu-raw/$$f >build/gpu/$$f.gz; done
+	cp $(GPU_DATA) build/gpu/data/
+	@du -sh build/gpu
 
 # Regenerates kernels/*.ptx and kernels/ptx_sources.go with Debian's nvcc
 # 11.8 (see kernels/internal/ptxgen).

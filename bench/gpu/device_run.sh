@@ -14,17 +14,24 @@
 #   correlate  MaxCorr from host memory, T = 10^5 and 10^6: crosscorr.Correlate
 #              on its double-buffered path (AsyncUploader, pre-rounded TF32)
 #              and on its uploading path
+#   ablation   the ablation inside the model (grain eval --sweep: BLEU of
+#              the en→de NMT, perplexity of the NLM, with the top, bottom
+#              and random neurons of a position probe's ranking clamped) on
+#              the GPU and on this machine's CPU: time and scores
 #   probe200k  probe time-to-accuracy, 200,000 × 9,984 × 45
 #
-# Prepare here with `make gpu-device` (builds build/gpu/cuda.test and
-# build/gpu/gpubench), then call the device tool as bench/RESULTS.md says.
+# Prepare here with `make gpu-device` (build/gpu: the gzipped cuda.test,
+# gpubench and grain-cuda, and the Multi30k files of the ablation), then
+# call the device tool as bench/RESULTS.md says.
 #
 #   bench/gpu/device_run.sh [SECTION...]   (default: all, in the order above
 #                                          after info and tests)
 #
 # Sizes can be overridden (to check the script on the CPU emulator):
 # MC_N (4096), MC_TOKENS (100000,1000000), CORR_TOKENS (100000,1000000),
-# PROBE_S ("50000 2048"), PROBE_L ("200000 9984").
+# PROBE_S ("50000 2048"), PROBE_L ("200000 9984"), ABL_SWEEP (20),
+# ABL_LINES (all: the first N sentences of each evaluation file), ABL_ARGS
+# (more grain eval flags, e.g. "--batch 2" on the emulator).
 #
 # Output: $OUT/summary.txt (statuses, RESULT lines, timings), $OUT/run.log
 # (everything), $OUT/tests.log (the verbose test output). Each section has
@@ -41,7 +48,19 @@ log=$OUT/run.log
 : >"$summary"
 : >"$log"
 t_start=$(date +%s)
-bin=build/gpu
+bin=${BIN:-/tmp/grain-gpu-bin}
+data=build/gpu/data
+rm -rf "$bin" && mkdir -p "$bin"
+for f in build/gpu/*.gz; do
+  gunzip -c "$f" >"$bin/$(basename "$f" .gz)"
+  chmod +x "$bin/$(basename "$f" .gz)"
+done
+ABL_SWEEP=${ABL_SWEEP:-20}
+if [[ -n ${ABL_LINES:-} ]]; then
+  mkdir -p "$bin/data"
+  for f in "$data"/*; do head -n "$ABL_LINES" "$f" >"$bin/data/$(basename "$f")"; done
+  data=$bin/data
+fi
 MC_N=${MC_N:-4096}
 MC_TOKENS=${MC_TOKENS:-100000,1000000}
 CORR_TOKENS=${CORR_TOKENS:-100000,1000000}
@@ -64,15 +83,25 @@ run() {
   ((limit > left)) && limit=$left
   say "START $name (limit ${limit}s): $*"
   local t0 rc=0 st=OK
-  t0=$(date +%s)
+  t0=$(date +%s%N)
   timeout --kill-after=10 "$limit" "$@" >>"$file" 2>&1 || rc=$?
   ((rc == 124 || rc == 137)) && st=TIMEOUT
   ((rc != 0 && rc != 124 && rc != 137)) && st="FAIL (exit $rc)"
-  say "$st $name after $(($(date +%s) - t0))s"
+  local ms=$((($(date +%s%N) - t0) / 1000000))
+  say "$st $name after $((ms / 1000)).$(printf %03d $((ms % 1000)))s"
+}
+
+# ablation KIND DEVICE ARGS...: grain eval --sweep --json on DEVICE, the
+# JSON into $OUT/ablation-KIND-DEVICE.json.
+ablation() {
+  local kind=$1 dev=$2
+  shift 2
+  run "ablation-$kind-$dev" 150 "$log" bash -c 'out=$1; shift; exec "$@" >"$out"' _ "$OUT/ablation-$kind-$dev.json" \
+    "$bin/grain-cuda" eval --device "$dev" --quiet --json --sweep "$ABL_SWEEP" ${ABL_ARGS:-} "$@"
 }
 
 sections=("$@")
-((${#sections[@]})) || sections=(maxcorr probe50k correlate probe200k)
+((${#sections[@]})) || sections=(maxcorr probe50k correlate ablation probe200k)
 say "grain device run: sections info tests ${sections[*]}; budget ${BUDGET}s"
 {
   date -u
@@ -83,7 +112,7 @@ say "grain device run: sections info tests ${sections[*]}; budget ${BUDGET}s"
   ldd "$bin/gpubench" || true
 } >>"$log" 2>&1
 run info 60 "$log" "$bin/gpubench" info
-run tests 150 "$OUT/tests.log" env -C engine/cuda "../../$bin/cuda.test" -test.v -test.count=1 -test.run '^TestGPU|^TestNoDriver$'
+run tests 150 "$OUT/tests.log" env -C engine/cuda "$bin/cuda.test" -test.v -test.count=1 -test.run '^TestGPU|^TestNoDriver$'
 grep -E '^(--- |ok|PASS|FAIL)' "$OUT/tests.log" >>"$summary" || true
 for s in "${sections[@]}"; do
   case $s in
@@ -93,6 +122,16 @@ for s in "${sections[@]}"; do
       ;;
     probe50k) run probe50k 120 "$log" "$bin/gpubench" probe -rows "$PS_ROWS" -neurons "$PS_N" -labels 45 -python "$PYTHON" ;;
     correlate) run correlate 120 "$log" "$bin/gpubench" correlate -n "$MC_N" -m "$MC_N" -tokens "$CORR_TOKENS" -prec tf32 ;;
+    ablation)
+      for dev in cuda cpu; do
+        ablation nmt "$dev" --model nn/models/nmt-en-de-s1.safetensors --beam 1 \
+          --src "$data/test_2016_flickr.lc.norm.tok.en" --ref "$data/test_2016_flickr.lc.norm.tok.de" \
+          --mask-ranking bench/gpu/ablation/nmt-en-de-s1.position-bucket.json
+        ablation nlm "$dev" --model nn/models/nlm-en.safetensors --text "$data/val.lc.norm.tok.en" \
+          --mask-ranking bench/gpu/ablation/nlm-en.position-bucket.json
+      done
+      "$PYTHON" bench/gpu/ablation_compare.py "$OUT" >>"$log" 2>&1 || say "ablation_compare failed"
+      ;;
     probe200k) run probe200k 240 "$log" "$bin/gpubench" probe -rows "$PL_ROWS" -neurons "$PL_N" -labels 45 -python "$PYTHON" ;;
     *) say "unknown section $s" ;;
   esac

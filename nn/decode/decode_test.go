@@ -138,12 +138,21 @@ func TestDeviceMemoryPathMatchesHost(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		tr, err := train.New(models[i], train.Data{Train: ex, Val: ex}, train.Options{Batch: 8, LR: 0.02, Clip: 1, Epochs: 3, Seed: 4})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tr.Run(); err != nil {
-			t.Fatal(err)
+		// Two runs: 1 epoch, then 2 more; on the device path the second
+		// must not grow the arena (device copies are reused, not leaked).
+		var arena int64
+		for _, epochs := range []int{1, 2} {
+			tr, err := train.New(models[i], train.Data{Train: ex, Val: ex}, train.Options{Batch: 8, LR: 0.02, Clip: 1, Epochs: epochs, Seed: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tr.Run(); err != nil {
+				t.Fatal(err)
+			}
+			if got := models[i].Env().ArenaBytes(); epochs == 2 && got != arena {
+				t.Fatalf("backend %d: arena grew from %d to %d bytes in the second run", i, arena, got)
+			}
+			arena = models[i].Env().ArenaBytes()
 		}
 	}
 	if !models[1].Env().OnDevice() || models[0].Env().OnDevice() {
@@ -158,12 +167,17 @@ func TestDeviceMemoryPathMatchesHost(t *testing.T) {
 	for _, e := range ex {
 		src = append(src, e.Src)
 	}
-	for _, beam := range []int{1, 3} {
+	// Beam 3 twice: the second decoding must not grow the arena.
+	for k, beam := range []int{1, 3, 3} {
 		var outs [2][][]int32
 		for i, m := range models {
+			before := m.Env().ArenaBytes()
 			out, err := Translate(m, src, Options{Beam: beam, Alpha: 1, Batch: 8, MaxLenA: 2, MaxLenB: 10})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if after := m.Env().ArenaBytes(); k == 2 && after != before {
+				t.Fatalf("backend %d: arena grew from %d to %d bytes decoding again", i, before, after)
 			}
 			outs[i] = out
 		}

@@ -33,6 +33,16 @@
 // time. A pick node returns the buffer its backward node filled, so the
 // gradient of a parameter is the same memory in every graph.
 //
+// # Device backends
+//
+// Gorgonia's values are host arrays. On a backend without host memory
+// (CUDA) the arena lives in device memory: each op uploads the values it
+// reads and downloads the value it returns (see Env), so a graph runs the
+// same on every backend; only the transfers at op boundaries are added.
+// The tests run the models on the CPU both ways (enginetest.Hostless) and
+// require bit-identical results; engine/cuda's TestGPUModels compares
+// CUDA with the CPU.
+//
 // # Reference
 //
 // reference.go builds each op from Gorgonia's own fine-grained operations
@@ -199,13 +209,18 @@ func (e *Env) upload(key string, v []int32) *engine.Tensor {
 // n×1 tensor (as the last upload left them).
 func (e *Env) ints32(key string, n int) *engine.Tensor { return e.iarena[key].Slice(0, n) }
 
-// ArenaBytes is the memory held by the arena (host and device).
+// ArenaBytes is the memory held by the arena: host buffers, and on a
+// device backend the device buffers and the device copies of host values
+// (buffers replaced by larger ones are not counted).
 func (e *Env) ArenaBytes() int64 {
 	var n int64
 	for _, s := range e.arena {
 		n += 4 * int64(cap(s))
 	}
 	for _, t := range e.darena {
+		n += 4 * int64(t.Len())
+	}
+	for _, t := range e.mirror {
 		n += 4 * int64(t.Len())
 	}
 	return n

@@ -158,47 +158,30 @@ GRAIN_KERNEL grain_copy_columns(float *wideM, float *narrow, long long rows, lon
 	}
 }
 
-#define GRAIN_NN_THREADS 128
-
-// grain_block_max returns the maximum of v over the block (GRAIN_NN_THREADS
-// threads) to every thread; grain_block_sum the sum in a fixed tree order.
-__device__ __forceinline__ float grain_block_max(float v, float *sh) {
+// grain_row_sumexp returns S = Σ_j exp(row[j] − mx) over the k columns of
+// a row, with mx = max_j row[j] stored in *mx: the exponentials in float
+// (grain_nn_exp), the sum in double, reduced over the block (one block
+// per row; every thread gets both).
+__device__ __forceinline__ double grain_row_sumexp(const float *row, long long k, float *mx) {
 	int t = threadIdx.x;
-	sh[t] = v;
-	__syncthreads();
-	for (int s = blockDim.x / 2; s > 0; s /= 2) {
-		if (t < s)
-			sh[t] = fmaxf(sh[t], sh[t + s]);
-		__syncthreads();
-	}
-	float r = sh[0];
-	__syncthreads();
-	return r;
+	float m = grain_float(0xff800000u); // −Inf
+	for (long long j = t; j < k; j += blockDim.x)
+		m = fmaxf(m, row[j]);
+	m = grain_block_max(m);
+	double sum = 0;
+	for (long long j = t; j < k; j += blockDim.x)
+		sum += grain_nn_exp(row[j] - m);
+	*mx = m;
+	return grain_block_sum(sum);
 }
 
-__device__ __forceinline__ double grain_block_sum(double v, double *sh) {
-	int t = threadIdx.x;
-	sh[t] = v;
-	__syncthreads();
-	for (int s = blockDim.x / 2; s > 0; s /= 2) {
-		if (t < s)
-			sh[t] += sh[t + s];
-		__syncthreads();
-	}
-	double r = sh[0];
-	__syncthreads();
-	return r;
-}
-
-// Attention (engine.NN.AttentionForward), one block of GRAIN_NN_THREADS
-// per batch row b (grid-stride over rows): q is bsz×d, keys (S·bsz)×d,
+// Attention (engine.NN.AttentionForward), one block (a power of two ≤
+// GRAIN_REDUCE_THREADS threads) per batch row b (grid-stride over rows): q is bsz×d, keys (S·bsz)×d,
 // values (S·bsz)×dv, probs bsz×S, ctx bsz×dv. A length outside [1, S] sets
 // GRAIN_FLAG_LENGTH and leaves the row unwritten.
 GRAIN_KERNEL grain_attention_fwd(const float *q, const float *keys, const float *values, const int *lengths,
                                  float *probs, float *ctx, long long bsz, long long S, long long d, long long dv,
                                  int *flags) {
-	__shared__ float smax[GRAIN_NN_THREADS];
-	__shared__ double ssum[GRAIN_NN_THREADS];
 	int t = threadIdx.x;
 	for (long long b = blockIdx.x; b < bsz; b += gridDim.x) {
 		long long n = lengths[b];
@@ -218,14 +201,14 @@ GRAIN_KERNEL grain_attention_fwd(const float *q, const float *keys, const float 
 			p[s] = acc;
 			mx = fmaxf(mx, acc);
 		}
-		mx = grain_block_max(mx, smax);
+		mx = grain_block_max(mx);
 		double sum = 0;
 		for (long long s = t; s < n; s += blockDim.x) {
 			float e = grain_nn_exp(p[s] - mx);
 			p[s] = e;
 			sum += e;
 		}
-		sum = grain_block_sum(sum, ssum);
+		sum = grain_block_sum(sum);
 		float inv = (float)(1 / sum);
 		for (long long s = t; s < S; s += blockDim.x)
 			p[s] = s < n ? p[s] * inv : 0.0f;
@@ -247,7 +230,6 @@ GRAIN_KERNEL grain_attention_fwd(const float *q, const float *keys, const float 
 GRAIN_KERNEL grain_attention_bwd(const float *q, const float *keys, const float *values, const float *probs,
                                  const float *dCtx, float *dq, float *dKeys, float *dValues, float *ds, long long bsz,
                                  long long S, long long d, long long dv) {
-	__shared__ double ssum[GRAIN_NN_THREADS];
 	int t = threadIdx.x;
 	for (long long b = blockIdx.x; b < bsz; b += gridDim.x) {
 		const float *p = probs + b * S, *dcb = dCtx + b * dv, *qb = q + b * d;
@@ -263,7 +245,7 @@ GRAIN_KERNEL grain_attention_bwd(const float *q, const float *keys, const float 
 			}
 			dsb[s] = dp;
 		}
-		dot = grain_block_sum(dot, ssum);
+		dot = grain_block_sum(dot);
 		for (long long s = t; s < S; s += blockDim.x)
 			dsb[s] = p[s] * (dsb[s] - (float)dot);
 		__syncthreads();
@@ -294,19 +276,11 @@ GRAIN_KERNEL grain_attention_bwd(const float *q, const float *keys, const float 
 // exponentials in float (grain_nn_exp) and their sum in double, as on the
 // CPU.
 GRAIN_KERNEL grain_log_softmax(float *dst, const float *src, long long n, long long k) {
-	__shared__ float smax[GRAIN_NN_THREADS];
-	__shared__ double ssum[GRAIN_NN_THREADS];
 	int t = threadIdx.x;
 	for (long long r = blockIdx.x; r < n; r += gridDim.x) {
 		const float *row = src + r * k;
-		float mx = grain_float(0xff800000u);
-		for (long long j = t; j < k; j += blockDim.x)
-			mx = fmaxf(mx, row[j]);
-		mx = grain_block_max(mx, smax);
-		double sum = 0;
-		for (long long j = t; j < k; j += blockDim.x)
-			sum += grain_nn_exp(row[j] - mx);
-		sum = grain_block_sum(sum, ssum);
+		float mx;
+		double sum = grain_row_sumexp(row, k, &mx);
 		float shift = mx + (float)log(sum);
 		for (long long j = t; j < k; j += blockDim.x)
 			dst[r * k + j] = row[j] - shift;
@@ -325,8 +299,6 @@ GRAIN_KERNEL grain_log_softmax(float *dst, const float *src, long long n, long l
 // and gives the row a NaN loss.
 GRAIN_KERNEL grain_softmax_xent_masked(const float *logits, const int *labels, float *grad, double *rowLoss,
                                        long long n, long long k, float scale, int *flags) {
-	__shared__ float smax[GRAIN_NN_THREADS];
-	__shared__ double ssum[GRAIN_NN_THREADS];
 	int t = threadIdx.x;
 	for (long long r = blockIdx.x; r < n; r += gridDim.x) {
 		const float *row = logits + r * k;
@@ -339,14 +311,8 @@ GRAIN_KERNEL grain_softmax_xent_masked(const float *logits, const int *labels, f
 				rowLoss[r] = 0;
 			continue;
 		}
-		float mx = grain_float(0xff800000u);
-		for (long long j = t; j < k; j += blockDim.x)
-			mx = fmaxf(mx, row[j]);
-		mx = grain_block_max(mx, smax);
-		double sum = 0;
-		for (long long j = t; j < k; j += blockDim.x)
-			sum += grain_nn_exp(row[j] - mx);
-		sum = grain_block_sum(sum, ssum);
+		float mx;
+		double sum = grain_row_sumexp(row, k, &mx);
 		bool ok = lab < k;
 		float xl = ok ? row[lab] : 0.0f;
 		if (t == 0) {

@@ -124,23 +124,6 @@ GRAIN_KERNEL grain_sum_cols_merge(const double *part, long long chunks, long lon
 	}
 }
 
-// grain_block_sum adds v over the block (blockDim.x a power of two ≤
-// GRAIN_REDUCE_THREADS) and returns the total to thread 0.
-__device__ double grain_block_sum(double v) {
-	__shared__ double s[GRAIN_REDUCE_THREADS];
-	int t = threadIdx.x;
-	s[t] = v;
-	__syncthreads();
-	for (int h = blockDim.x / 2; h > 0; h /= 2) {
-		if (t < h)
-			s[t] += s[t + h];
-		__syncthreads();
-	}
-	double total = s[0];
-	__syncthreads();
-	return total;
-}
-
 // grain_sum_squares_part is stage 1 of SumSquares: part[b] = Σ x[i]² (in
 // double) over the elements that block b visits with the grid stride.
 GRAIN_KERNEL grain_sum_squares_part(const float *x, long long n, double *part) {

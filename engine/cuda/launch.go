@@ -90,7 +90,7 @@ var kernelNames = [numKernels]string{
 const (
 	blockThreads   = 256 // every kernel's block holds at most this many threads
 	softmaxThreads = 128 // GRAIN_SOFTMAX_THREADS
-	nnThreads      = 128 // GRAIN_NN_THREADS (kernels/nn.cu)
+	nnThreads      = 128 // the block of kernels/nn.cu's one-block-per-row kernels (≤ GRAIN_REDUCE_THREADS)
 	maxArgs        = 16
 	maxGridY       = 65535
 )

@@ -85,8 +85,6 @@ GRAIN_KERNEL grain_soft_threshold(float *x, long long n, float t) {
 	}
 }
 
-#define GRAIN_SOFTMAX_THREADS 128
-
 // grain_softmax_xent handles one row of the n×k logits per block (looping
 // over rows with the grid stride): with mx = max_j x_j and
 // S = Σ_j exp(x_j − mx) (each x_j − mx in float, the exponential and the
@@ -100,33 +98,17 @@ GRAIN_KERNEL grain_soft_threshold(float *x, long long n, float t) {
 // GRAIN_FLAG_LABEL and gives the row a NaN loss.
 GRAIN_KERNEL grain_softmax_xent(const float *logits, const int *labels, float *grad, double *rowLoss, long long n,
                                 long long k, float scale, int *flags) {
-	__shared__ float smax[GRAIN_SOFTMAX_THREADS];
-	__shared__ double ssum[GRAIN_SOFTMAX_THREADS];
 	int t = threadIdx.x;
 	for (long long r = blockIdx.x; r < n; r += gridDim.x) {
 		const float *row = logits + r * k;
 		float mx = grain_float(0xff800000u); // −Inf
 		for (long long j = t; j < k; j += blockDim.x)
 			mx = fmaxf(mx, row[j]);
-		smax[t] = mx;
-		__syncthreads();
-		for (int s = blockDim.x / 2; s > 0; s /= 2) {
-			if (t < s)
-				smax[t] = fmaxf(smax[t], smax[t + s]);
-			__syncthreads();
-		}
-		mx = smax[0];
+		mx = grain_block_max(mx);
 		double sum = 0;
 		for (long long j = t; j < k; j += blockDim.x)
 			sum += exp((double)(row[j] - mx));
-		ssum[t] = sum;
-		__syncthreads();
-		for (int s = blockDim.x / 2; s > 0; s /= 2) {
-			if (t < s)
-				ssum[t] += ssum[t + s];
-			__syncthreads();
-		}
-		sum = ssum[0];
+		sum = grain_block_sum(sum);
 		int lab = labels[r];
 		bool ok = lab >= 0 && lab < k;
 		float xl = ok ? row[lab] : 0.0f;

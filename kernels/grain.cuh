@@ -73,38 +73,31 @@ __device__ __forceinline__ void grain_map_column(float *d, const float *x, long 
 		d[r * cols + c] = f(x[r * cols + c]);
 }
 
-// grain_block_max and grain_block_sum reduce v over the block (blockDim.x
+// grain_block_reduce, grain_block_max and grain_block_sum reduce v over the block (blockDim.x
 // a power of two ≤ GRAIN_REDUCE_THREADS) in a fixed tree order and return
 // the result to every thread. Every thread of the block must call them;
 // they end with a barrier, so they may be called again at once.
-__device__ __forceinline__ float grain_block_max(float v) {
-	__shared__ float s[GRAIN_REDUCE_THREADS];
+template <typename T, typename F> __device__ __forceinline__ T grain_block_reduce(T v, F combine) {
+	__shared__ T s[GRAIN_REDUCE_THREADS];
 	int t = threadIdx.x;
 	s[t] = v;
 	__syncthreads();
 	for (int h = blockDim.x / 2; h > 0; h /= 2) {
 		if (t < h)
-			s[t] = fmaxf(s[t], s[t + h]);
+			s[t] = combine(s[t], s[t + h]);
 		__syncthreads();
 	}
-	float r = s[0];
+	T r = s[0];
 	__syncthreads();
 	return r;
 }
 
+__device__ __forceinline__ float grain_block_max(float v) {
+	return grain_block_reduce(v, [](float a, float b) { return fmaxf(a, b); });
+}
+
 __device__ __forceinline__ double grain_block_sum(double v) {
-	__shared__ double s[GRAIN_REDUCE_THREADS];
-	int t = threadIdx.x;
-	s[t] = v;
-	__syncthreads();
-	for (int h = blockDim.x / 2; h > 0; h /= 2) {
-		if (t < h)
-			s[t] += s[t + h];
-		__syncthreads();
-	}
-	double r = s[0];
-	__syncthreads();
-	return r;
+	return grain_block_reduce(v, [](double a, double b) { return a + b; });
 }
 
 // Loops over the row chunks of a two-stage column reduction (grid y).

@@ -8,8 +8,8 @@ const PTXCompiler = "nvcc release 11.8, V11.8.89 -ccbin gcc-12 -allow-unsupporte
 // ptxSourceSHA256 is the SHA-256 of each CUDA source when the PTX was generated.
 var ptxSourceSHA256 = map[string]string{
 	"adam.cu":        "6fc8224965fb8ec5f102d534338b9e7a2a0506d5c91d50f5550e0d7c9eea653e",
-	"elementwise.cu": "ca323b452296d172d9a3d152697a9d5e9bd06e748e6ba3739b5d6dc9618a298f",
-	"grain.cuh":      "4ff520bad93adf52b711266a7c4f243350d6f3f2273e484f286c1fcfc20e75d0",
+	"elementwise.cu": "b1fffe68b418927d3d23d332c06df28d2f15c51e65ecd2183ec441d14b779a18",
+	"grain.cuh":      "48dc2a748e4bdc237b678886a2248a60b68e9a0e416e0f0e13e06ee010043dda",
 	"nn.cu":          "591f391d274fdfcc79277237987134a6cba64a9d30fa73c7ef3627d089e5f141",
 	"reduce.cu":      "8e26dcb26deaafbfcfa6afab48f227b9e4977d7bca293e8e2962653808ade354",
 	"round.cu":       "ce26a104453bb0e00652c9450fff42216f3bd43643b1a82484a2bfae784cc977",

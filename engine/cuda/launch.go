@@ -88,11 +88,10 @@ var kernelNames = [numKernels]string{
 
 // Thread-block shapes (kernels/grain.cuh, reduce.cu, elementwise.cu).
 const (
-	blockThreads   = 256 // every kernel's block holds at most this many threads
-	softmaxThreads = 128 // GRAIN_SOFTMAX_THREADS
-	nnThreads      = 128 // the block of kernels/nn.cu's one-block-per-row kernels (≤ GRAIN_REDUCE_THREADS)
-	maxArgs        = 16
-	maxGridY       = 65535
+	blockThreads = 256 // every kernel's block holds at most this many threads
+	rowThreads   = 128 // the block of the one-block-per-row kernels (softmax, attention; ≤ GRAIN_REDUCE_THREADS)
+	maxArgs      = 16
+	maxGridY     = 65535
 )
 
 // dim3 is a grid or block shape.
@@ -177,6 +176,12 @@ func (b *Backend) chunking(rows, cols int64) (grid, block dim3, chunkRows, chunk
 	chunkRows = (rows + chunks - 1) / chunks
 	chunks = (rows + chunkRows - 1) / chunkRows
 	return dim3{int(gx), int(min(chunks, maxGridY)), 1}, dim3{bx, 1, 1}, chunkRows, chunks
+}
+
+// rowBlocks is the launch shape of the kernels that give each row (of
+// rows) one block of rowThreads threads.
+func rowBlocks(rows int64) (dim3, dim3) {
+	return dim3{int(min(rows, 1<<20)), 1, 1}, dim3{rowThreads, 1, 1}
 }
 
 // pow2Threads is the smallest power of two ≥ n, between 32 and limit: the

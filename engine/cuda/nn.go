@@ -108,12 +108,6 @@ func attentionDims(what string, q, keys, values, probs *engine.Tensor) (bsz, s, 
 	return int64(nb), int64(ns), int64(nd), int64(ndv)
 }
 
-// rowBlocks is the launch shape of the kernels that give each row (of
-// rows) one block of nnThreads threads.
-func rowBlocks(rows int64) (dim3, dim3) {
-	return dim3{int(min(rows, 1<<20)), 1, 1}, dim3{nnThreads, 1, 1}
-}
-
 // AttentionForward computes attention probabilities and contexts.
 func (b *Backend) AttentionForward(q, keys, values, lengths, probs, ctx *engine.Tensor) {
 	bsz, s, d, dv := attentionDims("AttentionForward", q, keys, values, probs)
@@ -192,7 +186,7 @@ func (b *Backend) DropoutMask(mask *engine.Tensor, p float32, seed uint64) {
 // SoftmaxCrossEntropyMasked is SoftmaxCrossEntropy ignoring rows with a
 // negative label.
 func (b *Backend) SoftmaxCrossEntropyMasked(logits, labels, grad, loss *engine.Tensor, gradScale float32) {
-	b.softmaxXent("SoftmaxCrossEntropyMasked", kSoftmaxXentMasked, nnThreads, logits, labels, grad, loss, gradScale)
+	b.softmaxXent("SoftmaxCrossEntropyMasked", kSoftmaxXentMasked, logits, labels, grad, loss, gradScale)
 }
 
 // LogSoftmax sets dst to the row-wise log-softmax of src; dst may alias
@@ -205,7 +199,7 @@ func (b *Backend) LogSoftmax(dst, src *engine.Tensor) {
 	}
 	b.run("LogSoftmax", func() error {
 		g, _ := rowBlocks(n)
-		return b.launch(kLogSoftmax, g, dim3{pow2Threads(k, nnThreads), 1, 1}, d, x, n, k)
+		return b.launch(kLogSoftmax, g, dim3{pow2Threads(k, rowThreads), 1, 1}, d, x, n, k)
 	})
 }
 

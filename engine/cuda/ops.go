@@ -334,13 +334,13 @@ func (b *Backend) ColMoments(src, mean, m2 *engine.Tensor) {
 // cannot panic here as on the CPU: it is reported as an error by the next
 // Sync or Download.
 func (b *Backend) SoftmaxCrossEntropy(logits, labels, grad, loss *engine.Tensor, gradScale float32) {
-	b.softmaxXent("SoftmaxCrossEntropy", kSoftmaxXent, softmaxThreads, logits, labels, grad, loss, gradScale)
+	b.softmaxXent("SoftmaxCrossEntropy", kSoftmaxXent, logits, labels, grad, loss, gradScale)
 }
 
 // softmaxXent checks the operands of SoftmaxCrossEntropy[Masked] and
-// queues kernel k (one block of at most threads threads per row, each
-// writing its row's loss) and the float64 sum of the row losses.
-func (b *Backend) softmaxXent(what string, k, threads int, logits, labels, grad, loss *engine.Tensor, gradScale float32) {
+// queues kernel k (one block per row, each writing its row's loss) and
+// the float64 sum of the row losses.
+func (b *Backend) softmaxXent(what string, k int, logits, labels, grad, loss *engine.Tensor, gradScale float32) {
 	n, kk := int64(logits.Rows()), int64(logits.Cols())
 	logits.MustBe(what+" logits", int(n), int(kk), engine.Float32)
 	labels.MustBe(what+" labels", int(n), 1, engine.Int32)
@@ -359,9 +359,8 @@ func (b *Backend) softmaxXent(what string, k, threads int, logits, labels, grad,
 		if err != nil {
 			return err
 		}
-		g := dim3{int(min(n, 1<<20)), 1, 1}
-		bl := dim3{pow2Threads(kk, threads), 1, 1}
-		if err := b.launch(k, g, bl, lp, lab, gp, rowLoss, n, kk, gradScale, b.flags.dev); err != nil {
+		g, _ := rowBlocks(n)
+		if err := b.launch(k, g, dim3{pow2Threads(kk, rowThreads), 1, 1}, lp, lab, gp, rowLoss, n, kk, gradScale, b.flags.dev); err != nil {
 			return err
 		}
 		return b.launch(kSumF64, dim3{1, 1, 1}, dim3{blockThreads, 1, 1}, rowLoss, n, lossp)

@@ -24,7 +24,8 @@
 //	    after every block), as before those interfaces were used.
 //	gpubench probe [-rows 50000 -neurons 2048 -labels 45]
 //	    probe training time-to-accuracy: the NeuroX protocol in PyTorch
-//	    on the GPU (probe_peer.py, same data), then grain's fast and
+//	    on the GPU (bench/probe/peer.py --device cuda, same data;
+//	    GRAIN_PEER_DEVICE=cpu runs it on the CPU), then grain's fast and
 //	    neurox modes with held-out accuracy traced after every epoch.
 //
 // Activations are a latent-factor model: x = Z·W + ε (Z: tokens × 32

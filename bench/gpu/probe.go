@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"os/exec"
@@ -24,7 +25,7 @@ func probeCmd(args []string) error {
 	neurons := fs.Int("neurons", 2048, "neurons")
 	labels := fs.Int("labels", 45, "labels")
 	python := fs.String("python", "python3", "python with torch and CUDA ('' skips the peer)")
-	peer := fs.String("peer", "bench/gpu/probe_peer.py", "the PyTorch peer script")
+	peer := fs.String("peer", "bench/probe/peer.py", "the PyTorch peer script (the NeuroX protocol)")
 	dir := fs.String("dir", "", "folder for the data handed to the peer (default: /dev/shm, else the temporary folder)")
 	modes := fs.String("modes", "fast,neurox", "grain modes")
 	torchEpochs := fs.Int("torch-epochs", 10, "epochs of the NeuroX protocol in torch")
@@ -78,7 +79,9 @@ func probeCmd(args []string) error {
 			}
 		}
 		fmt.Printf("data written for the peer in %.1f s\n", since(t1))
-		cmd := exec.Command(*python, *peer, d, fmt.Sprint(*rows), fmt.Sprint(*neurons), fmt.Sprint(*labels), fmt.Sprint(*torchEpochs))
+		peerDevice := cmp.Or(os.Getenv("GRAIN_PEER_DEVICE"), "cuda")
+		cmd := exec.Command(*python, *peer, d, fmt.Sprint(*rows), fmt.Sprint(*neurons), fmt.Sprint(*labels),
+			"--epochs", fmt.Sprint(*torchEpochs), "--device", peerDevice)
 		cmd.Stderr = os.Stderr
 		// The peer dies with us (the device script's time limits kill us).
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -97,14 +97,20 @@ func main() {
 		var secs, acc float64
 		for _, threads := range []int{1, runtime.NumCPU()} {
 			cmd := exec.Command(*python, filepath.Join(filepath.Dir(self), "peer.py"), dir,
-				fmt.Sprint(*rows), fmt.Sprint(*neurons), fmt.Sprint(*labels), fmt.Sprint(threads))
+				fmt.Sprint(*rows), fmt.Sprint(*neurons), fmt.Sprint(*labels), "--threads", fmt.Sprint(threads), "--device", "cpu")
 			cmd.Stderr = os.Stderr
 			out, err := cmd.Output()
 			check(err)
 			fmt.Print(string(out))
 			for _, line := range strings.Split(string(out), "\n") {
+				f := strings.Fields(line)
+				if !strings.HasPrefix(line, "RESULT probe torch-neurox") || len(f) < 2 {
+					continue
+				}
 				var s, a float64
-				if n, _ := fmt.Sscanf(line, "RESULT %f %f", &s, &a); n == 2 && (secs == 0 || s < secs) {
+				fmt.Sscanf(f[len(f)-2], "s=%f", &s)
+				fmt.Sscanf(f[len(f)-1], "acc=%f", &a)
+				if s > 0 && (secs == 0 || s < secs) {
 					secs, acc = s, a
 				}
 			}

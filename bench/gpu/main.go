@@ -7,7 +7,8 @@
 // Subcommands:
 //
 //	gpubench info
-//	    which device --device auto picks, and why.
+//	    which device --device auto picks, and why, and what the CPU
+//	    backend runs on (cores, BLAS: the ablation section's CPU side).
 //	gpubench maxcorr [-n 4096 -m 4096 -tokens 100000,1000000 -prec fp32,tf32,bf16]
 //	    MaxCorr on activations resident in GPU memory: column moments,
 //	    standardize (rounded to the GEMM's input format), Z_Aᵀ·Z_B
@@ -77,14 +78,21 @@ func main() {
 	}
 }
 
-// infoCmd opens the device that "auto" resolves to, as grain's CLI does.
+// infoCmd opens the device that "auto" resolves to, as grain's CLI does,
+// and the CPU (whose BLAS the device run's CPU comparisons use).
 func infoCmd() error {
-	b, err := engine.Open("auto", os.Stdout)
-	if err != nil {
-		return err
+	for _, dev := range []string{"auto", "cpu"} {
+		b, err := engine.Open(dev, os.Stdout)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("--device %s: %s\n", dev, b.Describe())
+		if err := b.Close(); err != nil {
+			return err
+		}
 	}
-	fmt.Printf("--device auto: %s\ndrivers registered: %v\n", b.Describe(), engine.Drivers())
-	return b.Close()
+	fmt.Printf("drivers registered: %v\n", engine.Drivers())
+	return nil
 }
 
 // open opens the device and prints what it is.

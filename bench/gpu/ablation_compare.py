@@ -31,9 +31,10 @@ def main(out):
             continue
         metric = runs["cuda"]["metric"]
         def scores(r):
-            s = {("unmasked", 0): r["unmasked"][metric]}
+            # grain's JSON leaves out a BLEU of exactly 0.
+            s = {("unmasked", 0): r["unmasked"].get(metric, 0.0)}
             for e in r["sweep"]:
-                s[(e["selection"], e["percent"])] = e[metric]
+                s[(e["selection"], e["percent"])] = e.get(metric, 0.0)
             return s
         a, b = scores(runs["cuda"]), scores(runs["cpu"])
         worst = 0.0

@@ -48,7 +48,7 @@ log=$OUT/run.log
 : >"$summary"
 : >"$log"
 t_start=$(date +%s)
-bin=${BIN:-/tmp/grain-gpu-bin}
+bin=$(realpath -m "${BIN:-/tmp/grain-gpu-bin}") # absolute: the tests run in engine/cuda
 data=build/gpu/data
 rm -rf "$bin" && mkdir -p "$bin"
 for f in build/gpu/*.gz; do

@@ -304,6 +304,18 @@ func (b *Backend) allocLocked(s *storage, what string) error {
 	return nil
 }
 
+// Allocated reports the device memory allocated by Alloc and not yet
+// freed: the number of buffers and their bytes.
+func (b *Backend) Allocated() (buffers int, bytes int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for s := range b.live {
+		buffers++
+		bytes += s.bytes
+	}
+	return buffers, bytes
+}
+
 // Free releases t's device memory after the queued work that may use it;
 // freeing a view does nothing.
 func (b *Backend) Free(t *engine.Tensor) {

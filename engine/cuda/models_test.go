@@ -56,9 +56,10 @@ func wordsVocab(t *testing.T, n int) *vocab.Vocab {
 // first encoder layer, attention decoder) and NLM are trained on the CPU
 // on a toy task, saved, and loaded once on each backend; then the loss
 // (≤ 1e-4 relative), the stored activations (≤ 1e-4 absolute), the
-// translations (greedy and beam 3: identical) and the parameters after one
-// more epoch of training with dropout (≤ 1e-4 absolute) must agree between
-// CUDA and the CPU, unmasked and with neurons masked.
+// translations (greedy and beam 3: identical) and the parameters after two
+// more epochs of training with dropout (≤ 1e-4 absolute) must agree between
+// CUDA and the CPU, unmasked and with neurons masked; and doing the same
+// work again must not allocate more device memory.
 func TestGPUModels(t *testing.T) {
 	g := device(t)
 	for _, kind := range []string{model.NMT, model.NLM} {
@@ -105,6 +106,13 @@ func TestGPUModels(t *testing.T) {
 				t.Fatal("the model on CUDA does not run on the device path")
 			}
 			compareModels(t, ms, ex)
+			// Evaluating, extracting and decoding again reuses the device
+			// memory of the first time.
+			buffers, bytes := g.Allocated()
+			compareModels(t, ms, ex)
+			if b2, by2 := g.Allocated(); b2 != buffers || by2 != bytes {
+				t.Fatalf("device memory grew from %d buffers (%d bytes) to %d (%d) running the same work again", buffers, bytes, b2, by2)
+			}
 			// Mask a tenth of the stored neurons on both.
 			n := ms[0].Masks.StoredNeurons()
 			masked := r.Perm(n)[:n/10]
@@ -117,16 +125,25 @@ func TestGPUModels(t *testing.T) {
 			for _, mm := range ms {
 				mm.Masks.Reset()
 			}
-			// One more epoch of training (dropout on) on each backend.
+			// Two more runs of one epoch of training (dropout on) on each
+			// backend; the second reuses the device memory of the first
+			// (the trainer releases Adam's device copies when it ends).
 			opts.Epochs = 1
-			for _, mm := range ms {
-				tr, err := train.New(mm, train.Data{Train: ex, Val: ex}, opts)
-				if err != nil {
-					t.Fatal(err)
+			for run := range 2 {
+				for _, mm := range ms {
+					tr, err := train.New(mm, train.Data{Train: ex, Val: ex}, opts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := tr.Run(); err != nil {
+						t.Fatal(err)
+					}
 				}
-				if _, err := tr.Run(); err != nil {
-					t.Fatal(err)
+				b2, by2 := g.Allocated()
+				if run == 1 && (b2 != buffers || by2 != bytes) {
+					t.Errorf("device memory grew from %d buffers (%d bytes) to %d (%d) training again", buffers, bytes, b2, by2)
 				}
+				buffers, bytes = b2, by2
 			}
 			for i, p := range ms[0].Params {
 				if d := maxAbsDiff(p.Data(), ms[1].Params[i].Data()); d > 1e-4 {

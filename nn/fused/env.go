@@ -82,6 +82,7 @@ type Env struct {
 	mirror map[uintptr]*engine.Tensor // device copies of host values, by address (device backends)
 	iarena map[string]*engine.Tensor  // Int32 buffers (row lists, labels)
 	ones   *engine.Tensor             // 1×n of ones, for column sums and row gathers
+	sum    *engine.Tensor             // 1×1 Float64, for losses
 }
 
 // NewEnv returns an Env on b, which must implement engine.NN; the error
@@ -166,6 +167,19 @@ func (e *Env) value(key string, shape ...int) G.Value {
 		n *= d
 	}
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(e.data(key, n)))
+}
+
+// sum64 returns the Env's 1×1 Float64 tensor (for a loss sum), allocated
+// on first use.
+func (e *Env) sum64() *engine.Tensor {
+	if e.sum == nil {
+		t, err := e.B.Alloc(1, 1, engine.Float64)
+		if err != nil {
+			panic(fmt.Sprintf("fused: %v", err))
+		}
+		e.sum = t
+	}
+	return e.sum
 }
 
 // onesRow returns a 1×n tensor of ones.

@@ -88,10 +88,7 @@ func (o *SoftmaxLoss) Do(vs ...G.Value) (G.Value, error) {
 	logits := e.buf(o.key("logits"), n, v)
 	e.B.Gemm(false, true, 1, hc, w, 0, logits, engine.FP32)
 	e.B.AddRowVector(logits, b)
-	loss, err := e.B.Alloc(1, 1, engine.Float64)
-	if err != nil {
-		return nil, err
-	}
+	loss := e.sum64()
 	var grad *engine.Tensor
 	if o.Train {
 		grad = logits

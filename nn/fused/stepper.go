@@ -20,14 +20,12 @@ type Stepper struct {
 	outW, outB        *engine.Tensor
 	mem, keys, srcLen *engine.Tensor
 	valid             *engine.Tensor
-	ones              map[int]*engine.Tensor
 	c, h              [2][]*engine.Tensor
 	feed              [2]*engine.Tensor
 	gates             []*engine.Tensor
 	probs, ctx, emb   *engine.Tensor
 	logits            *engine.Tensor
 	cur, t            int
-	err               error
 }
 
 // StepperInputs are the values a Stepper needs: the decoder weight values
@@ -51,7 +49,7 @@ func (e *Env) NewStepper(in StepperInputs, beam int) (*Stepper, error) {
 	if n < 1 || beam < 1 {
 		return nil, fmt.Errorf("fused: stepper for %d sentences, beam %d", n, beam)
 	}
-	s := &Stepper{env: e, w: e.decWeights(in.Decoder, in.Layers), rows: n * beam, ones: map[int]*engine.Tensor{}}
+	s := &Stepper{env: e, w: e.decWeights(in.Decoder, in.Layers), rows: n * beam}
 	s.hid = s.w.h
 	s.table, s.embMask = e.mat(in.Table), e.mat(in.EmbMask)
 	s.outW, s.outB = e.mat(in.OutW), e.mat(in.OutB)
@@ -68,57 +66,46 @@ func (e *Env) NewStepper(in StepperInputs, beam int) (*Stepper, error) {
 	for r := range lens {
 		lens[r] = in.SrcLen[r/beam]
 	}
-	s.mem = s.alloc(steps*s.rows, dm)
+	s.mem = e.buf(stepperKey+"mem", steps*s.rows, dm)
 	s.gather(s.mem, mem, idx)
-	s.keys = s.alloc(steps*s.rows, s.hid)
+	s.keys = e.buf(stepperKey+"keys", steps*s.rows, s.hid)
 	e.B.Gemm(false, true, 1, s.mem, s.w.wa, 0, s.keys, engine.FP32)
-	s.srcLen = s.upload(lens)
-	s.valid = s.alloc(s.rows, 1)
+	s.srcLen = e.upload(stepperKey+"srclen", lens).Reshape(1, len(lens))
+	s.valid = e.buf(stepperKey+"valid", s.rows, 1)
 	e.B.Fill(s.valid, 1)
 	for p := range 2 {
-		for range in.Layers {
-			s.c[p] = append(s.c[p], s.alloc(s.rows, s.hid))
-			s.h[p] = append(s.h[p], s.alloc(s.rows, s.hid))
+		for l := range in.Layers {
+			s.c[p] = append(s.c[p], e.buf(fmt.Sprintf("%sc%d/%d", stepperKey, p, l), s.rows, s.hid))
+			s.h[p] = append(s.h[p], e.buf(fmt.Sprintf("%sh%d/%d", stepperKey, p, l), s.rows, s.hid))
 		}
-		s.feed[p] = s.alloc(s.rows, s.hid)
+		s.feed[p] = e.buf(fmt.Sprintf("%sfeed%d", stepperKey, p), s.rows, s.hid)
 	}
-	for range in.Layers {
-		s.gates = append(s.gates, s.alloc(s.rows, 4*s.hid))
+	for l := range in.Layers {
+		s.gates = append(s.gates, e.buf(fmt.Sprintf("%sgates%d", stepperKey, l), s.rows, 4*s.hid))
 	}
-	s.probs, s.ctx = s.alloc(s.rows, steps), s.alloc(s.rows, dm)
-	s.emb = s.alloc(s.rows, s.table.Cols())
-	s.logits = s.alloc(s.rows, s.outW.Rows())
-	return s, s.err
+	s.probs, s.ctx = e.buf(stepperKey+"probs", s.rows, steps), e.buf(stepperKey+"ctx", s.rows, dm)
+	s.emb = e.buf(stepperKey+"emb", s.rows, s.table.Cols())
+	s.logits = e.buf(stepperKey+"logits", s.rows, s.outW.Rows())
+	return s, nil
 }
+
+// stepperKey prefixes the Env arena buffers that a Stepper uses; the next
+// Stepper reuses them, so only one Stepper may be in use at a time on an
+// Env, and no graph may run while it is.
+const stepperKey = "stepper/"
 
 // Vocab is the size of the target vocabulary.
 func (s *Stepper) Vocab() int { return s.outW.Rows() }
 
-func (s *Stepper) alloc(r, c int) *engine.Tensor {
-	t, err := s.env.B.Alloc(r, c, engine.Float32)
-	if err != nil && s.err == nil {
-		s.err = err
-	}
-	return t
-}
-
-func (s *Stepper) upload(v []int32) *engine.Tensor {
-	t, err := engine.AllocFrom(s.env.B, len(v), 1, v)
-	if err != nil && s.err == nil {
-		s.err = err
-	}
-	return t.Reshape(1, len(v))
-}
+// ids uploads one id per row (the previous tokens, or the rows to gather)
+// into the Stepper's Int32 buffer, as an n×1 tensor. Operations run in
+// stream order, so the next upload may reuse the buffer.
+func (s *Stepper) ids(v []int32) *engine.Tensor { return s.env.upload(stepperKey+"ids", v) }
 
 // gather sets dst[r] = src[idx[r]]: an embedding lookup with an all-ones
 // mask.
 func (s *Stepper) gather(dst, src *engine.Tensor, idx []int32) {
-	c := src.Cols()
-	if s.ones[c] == nil {
-		s.ones[c] = s.alloc(1, c)
-		s.env.B.Fill(s.ones[c], 1)
-	}
-	s.env.NN.EmbeddingForward(dst, src, s.upload(idx).Reshape(len(idx), 1), s.ones[c])
+	s.env.NN.EmbeddingForward(dst, src, s.ids(idx), s.env.onesRow(src.Cols()))
 }
 
 // Step feeds the previous tokens (one per row: <s> at the first step) and
@@ -130,7 +117,7 @@ func (s *Stepper) Step(prev []int32, logProbs []float32) error {
 		return fmt.Errorf("fused: Step with %d tokens for %d rows", len(prev), s.rows)
 	}
 	next := 1 - s.cur
-	e.NN.EmbeddingForward(s.emb, s.table, s.upload(prev).Reshape(s.rows, 1), s.embMask)
+	e.NN.EmbeddingForward(s.emb, s.table, s.ids(prev), s.embMask)
 	e.B.Gemm(false, true, 1, s.emb, s.w.layers[0].wih, 0, s.gates[0], engine.FP32)
 	e.B.AddRowVector(s.gates[0], s.w.layers[0].bias)
 	st := decStep{gates: s.gates, c: s.c[next], h: s.h[next], in: make([]*engine.Tensor, len(s.gates)),
@@ -145,9 +132,6 @@ func (s *Stepper) Step(prev []int32, logProbs []float32) error {
 	e.B.AddRowVector(s.logits, s.outB)
 	e.NN.LogSoftmax(s.logits, s.logits)
 	s.cur, s.t = next, s.t+1
-	if s.err != nil {
-		return s.err
-	}
 	return e.B.Download(logProbs, s.logits)
 }
 
@@ -167,5 +151,5 @@ func (s *Stepper) Reorder(parents []int32) error {
 	}
 	s.gather(s.feed[other], s.feed[s.cur], parents)
 	s.cur = other
-	return s.err
+	return nil
 }

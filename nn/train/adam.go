@@ -30,12 +30,15 @@ type Adam struct {
 	b    engine.Backend
 	host engine.HostMemory // nil on a device backend
 	dev  [][4]*engine.Tensor
+	sq   *engine.Tensor // 1×1 Float64: a gradient's squared norm
 }
 
 // NewAdam returns the solver on b. On a backend that keeps tensors in
 // host memory (the CPU) the update runs in place on the parameters, their
-// gradients and M and V; on a device backend each step uploads them, runs
-// there and downloads the parameters, M and V again.
+// gradients and M and V; on a device backend each step uploads them into
+// device copies, runs there and downloads the parameters, M and V again
+// (the host gradients are then left unclipped). Release frees the device
+// memory.
 func NewAdam(b engine.Backend, lr, clip float64) (*Adam, error) {
 	host, _ := b.(engine.HostMemory)
 	return &Adam{LR: lr, Clip: clip, b: b, host: host}, nil
@@ -73,8 +76,8 @@ func (p valueGrad) Grad() (G.Value, error) {
 	return tensor.New(tensor.WithShape(p.v.Shape()...), tensor.WithBacking(p.g)), nil
 }
 
-// Step clips the gradients and updates the parameters in place. The
-// gradients are scaled in place too.
+// Step clips the gradients and updates the parameters in place (on a
+// host backend the gradients are scaled in place too).
 func (a *Adam) Step(vgs []G.ValueGrad) error {
 	if a.M == nil {
 		for _, vg := range vgs {
@@ -87,10 +90,13 @@ func (a *Adam) Step(vgs []G.ValueGrad) error {
 	}
 	ps, gs := make([]*engine.Tensor, len(vgs)), make([]*engine.Tensor, len(vgs))
 	pvs := make([][]float32, len(vgs))
-	sq, err := a.b.Alloc(1, 1, engine.Float64)
-	if err != nil {
-		return err
+	if a.sq == nil {
+		var err error
+		if a.sq, err = a.b.Alloc(1, 1, engine.Float64); err != nil {
+			return err
+		}
 	}
+	sq := a.sq
 	var total float64
 	for i, vg := range vgs {
 		g, err := vg.Grad()
@@ -149,6 +155,18 @@ func (a *Adam) Step(vgs []G.ValueGrad) error {
 		}
 	}
 	return a.b.Sync()
+}
+
+// Release frees the solver's device memory; a later Step allocates it
+// again.
+func (a *Adam) Release() {
+	for _, ts := range a.dev {
+		for _, t := range ts {
+			a.b.Free(t)
+		}
+	}
+	a.b.Free(a.sq)
+	a.dev, a.sq = nil, nil
 }
 
 var _ G.Solver = (*Adam)(nil)

@@ -197,6 +197,7 @@ func (t *Trainer) logf(format string, args ...any) {
 
 // Run trains until Epochs or early stopping, returning the final state.
 func (t *Trainer) Run() (*State, error) {
+	defer t.adam.Release()
 	rep := t.o.Progress
 	if rep == nil {
 		rep = progress.Nop

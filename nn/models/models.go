@@ -5,7 +5,7 @@
 // models_test.go reproduces).
 //
 //	nmt-en-de-s1   English→German NMT, seed 1 (the demo's model)
-//	nmt-en-de-s2   English→German NMT, seed 2 (learning rate 2e-3)
+//	nmt-en-de-s2   English→German NMT, seed 2
 //	nmt-en-fr      English→French NMT, seed 1
 //	nlm-en         English LSTM language model, seed 1
 package models

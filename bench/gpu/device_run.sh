@@ -14,11 +14,12 @@
 #   correlate  MaxCorr from host memory, T = 10^5 and 10^6: crosscorr.Correlate
 #              on its double-buffered path (AsyncUploader, pre-rounded TF32)
 #              and on its uploading path
+#   probe200k  probe time-to-accuracy, 200,000 × 9,984 × 45
 #   ablation   the ablation inside the model (grain eval --sweep: BLEU of
 #              the en→de NMT, perplexity of the NLM, with the top, bottom
 #              and random neurons of a position probe's ranking clamped) on
-#              the GPU and on this machine's CPU: time and scores
-#   probe200k  probe time-to-accuracy, 200,000 × 9,984 × 45
+#              the GPU and on this machine's CPU: time and scores (last:
+#              the benchmarks come first if the budget runs short)
 #
 # Prepare here with `make gpu-device` (build/gpu: the gzipped cuda.test,
 # gpubench and grain-cuda, and the Multi30k files of the ablation), then
@@ -96,12 +97,12 @@ run() {
 ablation() {
   local kind=$1 dev=$2
   shift 2
-  run "ablation-$kind-$dev" 150 "$log" bash -c 'out=$1; shift; exec "$@" >"$out"' _ "$OUT/ablation-$kind-$dev.json" \
+  run "ablation-$kind-$dev" 120 "$log" bash -c 'out=$1; shift; exec "$@" >"$out"' _ "$OUT/ablation-$kind-$dev.json" \
     "$bin/grain-cuda" eval --device "$dev" --quiet --json --sweep "$ABL_SWEEP" ${ABL_ARGS:-} "$@"
 }
 
 sections=("$@")
-((${#sections[@]})) || sections=(maxcorr probe50k correlate ablation probe200k)
+((${#sections[@]})) || sections=(maxcorr probe50k correlate probe200k ablation)
 say "grain device run: sections info tests ${sections[*]}; budget ${BUDGET}s"
 {
   date -u

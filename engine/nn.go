@@ -1,5 +1,7 @@
 package engine
 
+import "fmt"
+
 // NN is implemented by backends that run the fused neural-network
 // operations of grain's models (package nn): embedding lookup, one LSTM
 // time step, attention over an encoded sequence, masked tanh layers, dropout
@@ -108,4 +110,43 @@ func DropoutHash(seed, i uint64) uint64 {
 	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
 	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
 	return z ^ (z >> 31)
+}
+
+// The operand checks of the NN operations that every backend makes alike;
+// like MustBe they panic on a shape or dtype error.
+
+// CheckLSTMCell checks the operands that LSTMCellForward and
+// LSTMCellBackward share (cPrev may be nil) and returns B and H.
+func CheckLSTMCell(what string, gates, cPrev, c, mask, valid *Tensor) (rows, hid int) {
+	rows, hid = c.Rows(), mask.Cols()
+	mask.MustBe(what+" mask", 1, hid, Float32)
+	gates.MustBe(what+" gates", rows, 4*hid, Float32)
+	c.MustBe(what+" c", rows, hid, Float32)
+	valid.MustBe(what+" valid", rows, 1, Float32)
+	if cPrev != nil {
+		cPrev.MustBe(what+" cPrev", rows, hid, Float32)
+	}
+	return rows, hid
+}
+
+// CheckAttention checks the operands that AttentionForward and
+// AttentionBackward share and returns B, S, D and Dv.
+func CheckAttention(what string, q, keys, values, probs *Tensor) (bsz, s, d, dv int) {
+	bsz, d = q.Rows(), q.Cols()
+	q.MustBe(what+" q", bsz, d, Float32)
+	probs.MustBe(what+" probs", bsz, -1, Float32)
+	s = probs.Cols()
+	keys.MustBe(what+" keys", s*bsz, d, Float32)
+	dv = values.Cols()
+	values.MustBe(what+" values", s*bsz, dv, Float32)
+	return bsz, s, d, dv
+}
+
+// CheckColumns checks that columns [col, col+narrow.Cols()) lie within
+// wide and that both have the same rows (CopyToColumns, CopyFromColumns).
+func CheckColumns(what string, wide, narrow *Tensor, col int) {
+	w := narrow.Cols()
+	if col < 0 || col+w > wide.Cols() || wide.Rows() != narrow.Rows() {
+		panic(fmt.Sprintf("engine: %s: columns [%d, %d) of %v and %v", what, col, col+w, wide, narrow))
+	}
 }

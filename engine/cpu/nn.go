@@ -44,15 +44,10 @@ func checkIDs(what string, ids *engine.Tensor, v int) []int32 {
 
 // LSTMCellForward computes one LSTM step.
 func (b *Backend) LSTMCellForward(gates, cPrev, c, h, mask, valid *engine.Tensor) {
-	rows, hid := c.Rows(), mask.Cols()
-	mask.MustBe("LSTMCellForward mask", 1, hid, engine.Float32)
-	gates.MustBe("LSTMCellForward gates", rows, 4*hid, engine.Float32)
-	c.MustBe("LSTMCellForward c", rows, hid, engine.Float32)
+	rows, hid := engine.CheckLSTMCell("LSTMCellForward", gates, cPrev, c, mask, valid)
 	h.MustBe("LSTMCellForward h", rows, hid, engine.Float32)
-	valid.MustBe("LSTMCellForward valid", rows, 1, engine.Float32)
 	var cp []float32
 	if cPrev != nil {
-		cPrev.MustBe("LSTMCellForward cPrev", rows, hid, engine.Float32)
 		cp = Float32s(cPrev)
 	}
 	gs, cs, hs, ms, vs := Float32s(gates), Float32s(c), Float32s(h), Float32s(mask), Float32s(valid)
@@ -61,17 +56,12 @@ func (b *Backend) LSTMCellForward(gates, cPrev, c, h, mask, valid *engine.Tensor
 
 // LSTMCellBackward is the gradient of LSTMCellForward.
 func (b *Backend) LSTMCellBackward(gates, cPrev, c, mask, valid, dh, dc, dGates *engine.Tensor) {
-	rows, hid := c.Rows(), mask.Cols()
-	mask.MustBe("LSTMCellBackward mask", 1, hid, engine.Float32)
-	gates.MustBe("LSTMCellBackward gates", rows, 4*hid, engine.Float32)
-	c.MustBe("LSTMCellBackward c", rows, hid, engine.Float32)
-	valid.MustBe("LSTMCellBackward valid", rows, 1, engine.Float32)
+	rows, hid := engine.CheckLSTMCell("LSTMCellBackward", gates, cPrev, c, mask, valid)
 	dh.MustBe("LSTMCellBackward dh", rows, hid, engine.Float32)
 	dc.MustBe("LSTMCellBackward dc", rows, hid, engine.Float32)
 	dGates.MustBe("LSTMCellBackward dGates", rows, 4*hid, engine.Float32)
 	var cp []float32
 	if cPrev != nil {
-		cPrev.MustBe("LSTMCellBackward cPrev", rows, hid, engine.Float32)
 		cp = Float32s(cPrev)
 	}
 	gs, cs, ms, vs := Float32s(gates), Float32s(c), Float32s(mask), Float32s(valid)
@@ -79,21 +69,9 @@ func (b *Backend) LSTMCellBackward(gates, cPrev, c, mask, valid, dh, dc, dGates 
 	parallel(rows, 16*hid, func(lo, hi int) { kernels.LSTMCellBackward(gs, cp, cs, ms, vs, dhs, dcs, dgs, lo, hi) })
 }
 
-// attentionDims checks the attention operands and returns B, S, D and Dv.
-func attentionDims(what string, q, keys, values, probs *engine.Tensor) (bsz, s, d, dv int) {
-	bsz, d = q.Rows(), q.Cols()
-	q.MustBe(what+" q", bsz, d, engine.Float32)
-	probs.MustBe(what+" probs", bsz, -1, engine.Float32)
-	s = probs.Cols()
-	keys.MustBe(what+" keys", s*bsz, d, engine.Float32)
-	dv = values.Cols()
-	values.MustBe(what+" values", s*bsz, dv, engine.Float32)
-	return bsz, s, d, dv
-}
-
 // AttentionForward computes attention probabilities and contexts.
 func (b *Backend) AttentionForward(q, keys, values, lengths, probs, ctx *engine.Tensor) {
-	bsz, s, d, dv := attentionDims("AttentionForward", q, keys, values, probs)
+	bsz, s, d, dv := engine.CheckAttention("AttentionForward", q, keys, values, probs)
 	lengths.MustBe("AttentionForward lengths", 1, bsz, engine.Int32)
 	ctx.MustBe("AttentionForward ctx", bsz, dv, engine.Float32)
 	ls := Int32s(lengths)
@@ -108,7 +86,7 @@ func (b *Backend) AttentionForward(q, keys, values, lengths, probs, ctx *engine.
 
 // AttentionBackward computes the attention gradients.
 func (b *Backend) AttentionBackward(q, keys, values, probs, dCtx, dq, dKeys, dValues *engine.Tensor) {
-	bsz, s, d, dv := attentionDims("AttentionBackward", q, keys, values, probs)
+	bsz, s, d, dv := engine.CheckAttention("AttentionBackward", q, keys, values, probs)
 	dCtx.MustBe("AttentionBackward dCtx", bsz, dv, engine.Float32)
 	dq.MustBe("AttentionBackward dq", bsz, d, engine.Float32)
 	dKeys.MustBe("AttentionBackward dKeys", s*bsz, d, engine.Float32)
@@ -173,10 +151,8 @@ func (b *Backend) CopyFromColumns(dst, src *engine.Tensor, col int) {
 // copyColumns copies between the narrow tensor and columns [col, col+w) of
 // the wide one, in the direction given by into.
 func copyColumns(what string, wide, narrow *engine.Tensor, col int, into bool) {
+	engine.CheckColumns(what, wide, narrow, col)
 	w, wc := narrow.Cols(), wide.Cols()
-	if col < 0 || col+w > wc || wide.Rows() != narrow.Rows() {
-		panic(fmt.Sprintf("cpu: %s: columns [%d, %d) of %v and %v", what, col, col+w, wide, narrow))
-	}
 	ws, ns := Float32s(wide), Float32s(narrow)
 	parallel(narrow.Rows(), w, func(lo, hi int) {
 		for r := lo; r < hi; r++ {

@@ -178,10 +178,11 @@ func (b *Backend) chunking(rows, cols int64) (grid, block dim3, chunkRows, chunk
 	return dim3{int(gx), int(min(chunks, maxGridY)), 1}, dim3{bx, 1, 1}, chunkRows, chunks
 }
 
-// rowBlocks is the launch shape of the kernels that give each row (of
-// rows) one block of rowThreads threads.
-func rowBlocks(rows int64) (dim3, dim3) {
-	return dim3{int(min(rows, 1<<20)), 1, 1}, dim3{rowThreads, 1, 1}
+// rowBlocks is the launch shape of the kernels that give each of rows rows
+// one block: pow2Threads(width, rowThreads) threads for rows of width
+// elements.
+func rowBlocks(rows, width int64) (dim3, dim3) {
+	return dim3{int(min(rows, 1<<20)), 1, 1}, dim3{pow2Threads(width, rowThreads), 1, 1}
 }
 
 // pow2Threads is the smallest power of two ≥ n, between 32 and limit: the

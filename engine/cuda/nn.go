@@ -52,13 +52,8 @@ func (b *Backend) EmbeddingBackward(dTable, dDst, ids, mask *engine.Tensor) {
 // lstmOperands checks what LSTMCellForward and LSTMCellBackward share and
 // returns rows, H and the device address of cPrev (0 for nil: zeros).
 func (b *Backend) lstmOperands(what string, gates, cPrev, c, mask, valid *engine.Tensor) (rows, hid int64, cp uint64) {
-	r, h := c.Rows(), mask.Cols()
-	mask.MustBe(what+" mask", 1, h, engine.Float32)
-	gates.MustBe(what+" gates", r, 4*h, engine.Float32)
-	c.MustBe(what+" c", r, h, engine.Float32)
-	valid.MustBe(what+" valid", r, 1, engine.Float32)
+	r, h := engine.CheckLSTMCell(what, gates, cPrev, c, mask, valid)
 	if cPrev != nil {
-		cPrev.MustBe(what+" cPrev", r, h, engine.Float32)
 		cp = b.ptr(cPrev, engine.Float32)
 	}
 	return int64(r), int64(h), cp
@@ -98,13 +93,7 @@ func (b *Backend) LSTMCellBackward(gates, cPrev, c, mask, valid, dh, dc, dGates 
 
 // attentionDims checks the attention operands and returns B, S, D and Dv.
 func attentionDims(what string, q, keys, values, probs *engine.Tensor) (bsz, s, d, dv int64) {
-	nb, nd := q.Rows(), q.Cols()
-	q.MustBe(what+" q", nb, nd, engine.Float32)
-	probs.MustBe(what+" probs", nb, -1, engine.Float32)
-	ns := probs.Cols()
-	keys.MustBe(what+" keys", ns*nb, nd, engine.Float32)
-	ndv := values.Cols()
-	values.MustBe(what+" values", ns*nb, ndv, engine.Float32)
+	nb, ns, nd, ndv := engine.CheckAttention(what, q, keys, values, probs)
 	return int64(nb), int64(ns), int64(nd), int64(ndv)
 }
 
@@ -119,7 +108,7 @@ func (b *Backend) AttentionForward(q, keys, values, lengths, probs, ctx *engine.
 		return
 	}
 	b.run("AttentionForward", func() error {
-		g, bl := rowBlocks(bsz)
+		g, bl := rowBlocks(bsz, rowThreads)
 		return b.launch(kAttentionFwd, g, bl, qp, kp, vp, lp, pp, cp, bsz, s, d, dv, b.flags.dev)
 	})
 }
@@ -141,7 +130,7 @@ func (b *Backend) AttentionBackward(q, keys, values, probs, dCtx, dq, dKeys, dVa
 		if err != nil {
 			return err
 		}
-		g, bl := rowBlocks(bsz)
+		g, bl := rowBlocks(bsz, rowThreads)
 		return b.launch(kAttentionBwd, g, bl, qp, kp, vp, pp, dcp, dqp, dkp, dvp, ds, bsz, s, d, dv)
 	})
 }
@@ -198,8 +187,8 @@ func (b *Backend) LogSoftmax(dst, src *engine.Tensor) {
 		return
 	}
 	b.run("LogSoftmax", func() error {
-		g, _ := rowBlocks(n)
-		return b.launch(kLogSoftmax, g, dim3{pow2Threads(k, rowThreads), 1, 1}, d, x, n, k)
+		g, bl := rowBlocks(n, k)
+		return b.launch(kLogSoftmax, g, bl, d, x, n, k)
 	})
 }
 
@@ -216,10 +205,8 @@ func (b *Backend) CopyFromColumns(dst, src *engine.Tensor, col int) {
 // copyColumns copies between the narrow tensor and columns [col, col+w)
 // of the wide one: into it when into is 1, out of it when 0.
 func (b *Backend) copyColumns(what string, wide, narrow *engine.Tensor, col int, into int32) {
+	engine.CheckColumns(what, wide, narrow, col)
 	w, wc := narrow.Cols(), wide.Cols()
-	if col < 0 || col+w > wc || wide.Rows() != narrow.Rows() {
-		panic(fmt.Sprintf("cuda: %s: columns [%d, %d) of %v and %v", what, col, col+w, wide, narrow))
-	}
 	wp, np, rows := b.ptr(wide, engine.Float32), b.ptr(narrow, engine.Float32), int64(narrow.Rows())
 	if rows*int64(w) == 0 {
 		return

@@ -359,8 +359,8 @@ func (b *Backend) softmaxXent(what string, k int, logits, labels, grad, loss *en
 		if err != nil {
 			return err
 		}
-		g, _ := rowBlocks(n)
-		if err := b.launch(k, g, dim3{pow2Threads(kk, rowThreads), 1, 1}, lp, lab, gp, rowLoss, n, kk, gradScale, b.flags.dev); err != nil {
+		g, bl := rowBlocks(n, kk)
+		if err := b.launch(k, g, bl, lp, lab, gp, rowLoss, n, kk, gradScale, b.flags.dev); err != nil {
 			return err
 		}
 		return b.launch(kSumF64, dim3{1, 1, 1}, dim3{blockThreads, 1, 1}, rowLoss, n, lossp)

@@ -49,6 +49,28 @@ var selectionColor = map[ranking.Pick]color.Color{
 	ranking.PickBottom: color.RGBA{R: 40, G: 80, B: 200, A: 255},
 }
 
+// addSelectionLine adds xys, sorted here by x, as a line with points in
+// the colour of selection sel, labelled label in the legend.
+func addSelectionLine(p *plot.Plot, sel ranking.Pick, xys plotter.XYs, label string) error {
+	sort.Slice(xys, func(i, j int) bool { return xys[i].X < xys[j].X })
+	l, pts, err := plotter.NewLinePoints(xys)
+	if err != nil {
+		return err
+	}
+	l.Color, pts.Color = selectionColor[sel], selectionColor[sel]
+	p.Add(l, pts)
+	p.Legend.Add(label, l, pts)
+	return nil
+}
+
+// addReference adds a dotted horizontal line at y, labelled label.
+func addReference(p *plot.Plot, y float64, label string) {
+	ref := plotter.NewFunction(func(float64) float64 { return y })
+	ref.Dashes = []vg.Length{vg.Points(1), vg.Points(3)}
+	p.Add(ref)
+	p.Legend.Add(label, ref)
+}
+
 // plotAblation draws accuracy against the share of neurons kept, one line
 // per selection, solid for the zeroed full probe and dashed for retrained
 // probes, with the full probe's accuracy as a reference line.
@@ -72,14 +94,9 @@ func plotAblation(res []ablation.Result, full float64, title, path string) error
 		if len(zeroed) == 0 {
 			continue
 		}
-		sort.Slice(zeroed, func(i, j int) bool { return zeroed[i].X < zeroed[j].X })
-		l, pts, err := plotter.NewLinePoints(zeroed)
-		if err != nil {
+		if err := addSelectionLine(p, sel, zeroed, string(sel)+" (zeroed)"); err != nil {
 			return err
 		}
-		l.Color, pts.Color = selectionColor[sel], selectionColor[sel]
-		p.Add(l, pts)
-		p.Legend.Add(string(sel)+" (zeroed)", l, pts)
 		if len(retrained) > 0 {
 			sort.Slice(retrained, func(i, j int) bool { return retrained[i].X < retrained[j].X })
 			l, err := plotter.NewLine(retrained)
@@ -91,10 +108,7 @@ func plotAblation(res []ablation.Result, full float64, title, path string) error
 			p.Legend.Add(string(sel)+" (retrained)", l)
 		}
 	}
-	ref := plotter.NewFunction(func(float64) float64 { return full })
-	ref.Dashes = []vg.Length{vg.Points(1), vg.Points(3)}
-	p.Add(ref)
-	p.Legend.Add("all neurons", ref)
+	addReference(p, full, "all neurons")
 	// Top-N lines run near the top and bottom-N lines near the bottom: the
 	// legend goes at the left, below the top lines.
 	p.Legend.Top, p.Legend.Left = true, true
@@ -190,19 +204,11 @@ func plotSweep(pts []sweepPoint, base float64, metric string, value func(evalSco
 		if len(xys) == 0 {
 			continue
 		}
-		sort.Slice(xys, func(i, j int) bool { return xys[i].X < xys[j].X })
-		l, sc, err := plotter.NewLinePoints(xys)
-		if err != nil {
+		if err := addSelectionLine(p, sel, xys, string(sel)+" clamped"); err != nil {
 			return err
 		}
-		l.Color, sc.Color = selectionColor[sel], selectionColor[sel]
-		p.Add(l, sc)
-		p.Legend.Add(string(sel)+" clamped", l, sc)
 	}
-	ref := plotter.NewFunction(func(float64) float64 { return base })
-	ref.Dashes = []vg.Length{vg.Points(1), vg.Points(3)}
-	p.Add(ref)
-	p.Legend.Add("no neuron clamped", ref)
+	addReference(p, base, "no neuron clamped")
 	p.Legend.Top = metric == "perplexity"
 	p.Add(plotter.NewGrid())
 	return savePlot(p, path)

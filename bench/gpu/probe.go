@@ -5,15 +5,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/grainlab/grain/analysis/dataset"
 	"github.com/grainlab/grain/analysis/probe"
 	"github.com/grainlab/grain/analysis/synthetic"
+	"github.com/grainlab/grain/bench/internal/neuroxpeer"
 	"github.com/grainlab/grain/engine"
 )
 
@@ -70,13 +69,8 @@ func probeCmd(args []string) error {
 		}
 		defer os.RemoveAll(d)
 		t1 := time.Now()
-		for _, f := range []struct {
-			name string
-			data any
-		}{{"train.x", xs[:*rows**neurons]}, {"test.x", xs[*rows**neurons:]}, {"train.y", train.Y}, {"test.y", held.Y}} {
-			if err := writeRaw(filepath.Join(d, f.name), f.data); err != nil {
-				return err
-			}
+		if err := neuroxpeer.Write(d, xs[:*rows**neurons], train.Y, xs[*rows**neurons:], held.Y); err != nil {
+			return err
 		}
 		fmt.Printf("data written for the peer in %.1f s\n", since(t1))
 		peerDevice := cmp.Or(os.Getenv("GRAIN_PEER_DEVICE"), "cuda")
@@ -90,11 +84,9 @@ func probeCmd(args []string) error {
 		if err != nil { // grain still runs, without the ratios
 			fmt.Printf("torch peer failed: %v\n", err)
 		}
-		for _, line := range strings.Split(string(out), "\n") {
-			if strings.HasPrefix(line, "RESULT probe torch-neurox") {
-				f := strings.Fields(line)
-				fmt.Sscanf(f[len(f)-2], "s=%f", &torchSecs)
-				fmt.Sscanf(f[len(f)-1], "acc=%f", &torchAcc)
+		if err == nil {
+			if torchSecs, torchAcc, err = neuroxpeer.Result(string(out)); err != nil {
+				fmt.Printf("torch peer: %v\n", err)
 			}
 		}
 
@@ -166,19 +158,4 @@ func probeCmd(args []string) error {
 		fmt.Println(line)
 	}
 	return b.Close()
-}
-
-// writeRaw writes a []float32 or []int32 as raw little-endian values (the
-// machine's own order on x86-64).
-func writeRaw(path string, data any) error {
-	var raw []byte
-	switch x := data.(type) {
-	case []float32:
-		raw = unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), 4*len(x))
-	case []int32:
-		raw = unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), 4*len(x))
-	default:
-		return fmt.Errorf("writeRaw of %T", data)
-	}
-	return os.WriteFile(path, raw, 0o644)
 }

@@ -8,8 +8,6 @@
 package main
 
 import (
-	"bufio"
-	"encoding/binary"
 	"flag"
 	"fmt"
 	"os"
@@ -22,6 +20,7 @@ import (
 	"github.com/grainlab/grain/analysis/dataset"
 	"github.com/grainlab/grain/analysis/probe"
 	"github.com/grainlab/grain/analysis/synthetic"
+	"github.com/grainlab/grain/bench/internal/neuroxpeer"
 	"github.com/grainlab/grain/engine"
 	_ "github.com/grainlab/grain/engine/cpu" // registers the "cpu" device
 	"github.com/grainlab/grain/engine/progress"
@@ -87,10 +86,7 @@ func main() {
 		dir, err := os.MkdirTemp("", "grain-bench-probe")
 		check(err)
 		defer os.RemoveAll(dir)
-		writeRaw(filepath.Join(dir, "train.x"), trainX.Data)
-		writeRaw(filepath.Join(dir, "test.x"), testX.Data)
-		writeLabels(filepath.Join(dir, "train.y"), train.Y)
-		writeLabels(filepath.Join(dir, "test.y"), test.Y)
+		check(neuroxpeer.Write(dir, trainX.Data, train.Y, testX.Data, test.Y))
 		_, self, _, _ := runtime.Caller(0)
 		// Torch runs once on one thread and once on all cores; the faster
 		// run is the baseline (small batches are often faster on one).
@@ -102,17 +98,10 @@ func main() {
 			out, err := cmd.Output()
 			check(err)
 			fmt.Print(string(out))
-			for _, line := range strings.Split(string(out), "\n") {
-				f := strings.Fields(line)
-				if !strings.HasPrefix(line, "RESULT probe torch-neurox") || len(f) < 2 {
-					continue
-				}
-				var s, a float64
-				fmt.Sscanf(f[len(f)-2], "s=%f", &s)
-				fmt.Sscanf(f[len(f)-1], "acc=%f", &a)
-				if s > 0 && (secs == 0 || s < secs) {
-					secs, acc = s, a
-				}
+			s, a, err := neuroxpeer.Result(string(out))
+			check(err)
+			if secs == 0 || s < secs {
+				secs, acc = s, a
 			}
 		}
 		if secs > 0 {
@@ -121,22 +110,6 @@ func main() {
 			}
 		}
 	}
-}
-
-func writeRaw(path string, x []float32) {
-	f, err := os.Create(path)
-	check(err)
-	w := bufio.NewWriterSize(f, 1<<20)
-	check(binary.Write(w, binary.LittleEndian, x))
-	check(w.Flush())
-	check(f.Close())
-}
-
-func writeLabels(path string, y []int32) {
-	f, err := os.Create(path)
-	check(err)
-	check(binary.Write(f, binary.LittleEndian, y))
-	check(f.Close())
 }
 
 func cpuModel() string {

@@ -125,16 +125,19 @@ func TestStepperMatchesTrainingGraph(t *testing.T) {
 // TestDeviceMemoryPathMatchesHost trains and decodes with two copies of a
 // tiny NMT: one on the CPU backend, one on the same backend seen as a
 // device backend (enginetest.Hostless: no host memory, so the fused ops
-// upload their inputs and download their outputs, and Adam runs on device
-// copies, as on CUDA). The parameters after training and the translations
-// must be bit-identical.
+// keep their buffers, the weights and Adam's moments on the "device", as
+// on CUDA). The parameters after training and the translations, unmasked
+// and masked, must be bit-identical; repeating training or decoding must
+// not grow the device memory, and the traffic must stay what the host
+// needs: the weights are uploaded once, not per batch.
 func TestDeviceMemoryPathMatchesHost(t *testing.T) {
 	var models [2]*model.Model
 	var ex []batch.Example
+	dev := enginetest.Hostless(cpu.New())
 	for i := range models {
 		models[i], ex = nntest.Setup(t, model.NMT, 20, 24, 0.1)
 		if i == 1 {
-			if err := models[i].SetBackend(enginetest.Hostless(cpu.New())); err != nil {
+			if err := models[i].SetBackend(dev); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -142,6 +145,7 @@ func TestDeviceMemoryPathMatchesHost(t *testing.T) {
 		// must not grow the arena (device copies are reused, not leaked).
 		var arena int64
 		for _, epochs := range []int{1, 2} {
+			up := dev.Uploaded
 			tr, err := train.New(models[i], train.Data{Train: ex, Val: ex}, train.Options{Batch: 8, LR: 0.02, Clip: 1, Epochs: epochs, Seed: 4})
 			if err != nil {
 				t.Fatal(err)
@@ -153,6 +157,11 @@ func TestDeviceMemoryPathMatchesHost(t *testing.T) {
 				t.Fatalf("backend %d: arena grew from %d to %d bytes in the second run", i, arena, got)
 			}
 			arena = models[i].Env().ArenaBytes()
+			// 6 steps and 2 validations: the new Adam's moments are
+			// uploaded once, the weights not at all.
+			if weights := 4 * int64(models[i].NumParams()); i == 1 && epochs == 2 && dev.Uploaded-up > 3*weights {
+				t.Fatalf("training 2 epochs uploaded %d bytes, weights %d bytes", dev.Uploaded-up, weights)
+			}
 		}
 	}
 	if !models[1].Env().OnDevice() || models[0].Env().OnDevice() {
@@ -167,24 +176,43 @@ func TestDeviceMemoryPathMatchesHost(t *testing.T) {
 	for _, e := range ex {
 		src = append(src, e.Src)
 	}
-	// Beam 3 twice: the second decoding must not grow the arena.
-	for k, beam := range []int{1, 3, 3} {
+	// Beam 3 twice: the second decoding must not grow the arena nor upload
+	// the weights. Then with 30 neurons masked: the changed masks must
+	// reach the device.
+	for k, beam := range []int{1, 3, 3, 3} {
 		var outs [2][][]int32
 		for i, m := range models {
-			before := m.Env().ArenaBytes()
+			if k == 3 {
+				if err := m.Masks.Zero(seq(0, 3, 90)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before, up := m.Env().ArenaBytes(), dev.Uploaded
 			out, err := Translate(m, src, Options{Beam: beam, Alpha: 1, Batch: 8, MaxLenA: 2, MaxLenB: 10})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if after := m.Env().ArenaBytes(); k == 2 && after != before {
+			if after := m.Env().ArenaBytes(); k >= 2 && after != before {
 				t.Fatalf("backend %d: arena grew from %d to %d bytes decoding again", i, before, after)
+			}
+			if weights := 4 * int64(m.NumParams()); i == 1 && k >= 2 && 4*(dev.Uploaded-up) > weights {
+				t.Fatalf("decoding again uploaded %d bytes, weights %d bytes", dev.Uploaded-up, weights)
 			}
 			outs[i] = out
 		}
-		for k := range outs[0] {
-			if !slices.Equal(outs[0][k], outs[1][k]) {
-				t.Fatalf("beam %d, sentence %d: host %v, device path %v", beam, k, outs[0][k], outs[1][k])
+		for j := range outs[0] {
+			if !slices.Equal(outs[0][j], outs[1][j]) {
+				t.Fatalf("beam %d (pass %d), sentence %d: host %v, device path %v", beam, k, j, outs[0][j], outs[1][j])
 			}
 		}
 	}
+}
+
+// seq returns from, from+step, … below to.
+func seq(from, step, to int) []int {
+	var s []int
+	for i := from; i < to; i += step {
+		s = append(s, i)
+	}
+	return s
 }

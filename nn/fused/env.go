@@ -36,12 +36,16 @@
 // # Device backends
 //
 // Gorgonia's values are host arrays. On a backend without host memory
-// (CUDA) the arena lives in device memory: each op uploads the values it
-// reads and downloads the value it returns (see Env), so a graph runs the
-// same on every backend; only the transfers at op boundaries are added.
-// The tests run the models on the CPU both ways (enginetest.Hostless) and
-// require bit-identical results; engine/cuda's TestGPUModels compares
-// CUDA with the CPU.
+// (CUDA) the arena lives in device memory and an op's output value is a
+// host copy of its arena buffer, downloaded when the op returns (see Env).
+// The transfers are kept to what the host needs: an op reading another
+// op's output uses the device buffer while the two copies agree; the
+// model's weights are resident (uploaded once, updated on the device by
+// the optimizer, downloaded when a file is written); small values (masks,
+// biases, validities) are uploaded only when they change. The tests run
+// the models on the CPU both ways (enginetest.Hostless) and require
+// bit-identical results and bounded traffic; engine/cuda's TestGPUModels
+// compares CUDA with the CPU.
 //
 // # Reference
 //
@@ -55,6 +59,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"slices"
 	"unsafe"
 
 	"github.com/chewxy/hm"
@@ -67,23 +72,55 @@ import (
 // that the ops of all graphs built on it share.
 //
 // On a backend that keeps tensors in host memory (engine.HostMemory, the
-// CPU) the arena buffers are host slices that Gorgonia's values share. On
-// a device backend (CUDA) the arena buffers live on the device; an op
-// uploads the host values it reads into device copies (one per host
-// buffer, reused) and its output value is downloaded into a host copy of
-// the arena buffer, so Gorgonia sees host values as before, at the cost
-// of one transfer per op input and output.
+// CPU) the arena buffers are host slices that Gorgonia's values share, and
+// values are used in place.
+//
+// On a device backend (CUDA) the arena buffers live on the device and an
+// op's output value is a host copy of its buffer, downloaded when the op
+// returns. An op finds the device tensor of a host value it reads
+// (Tensor) in one of three ways:
+//   - a host copy of an arena buffer that no op has taken since the
+//     download (buf) is read from the buffer itself, without a transfer;
+//   - a resident value (Resident: the model's weights) has a device copy
+//     that is uploaded only after its host data changed, and that code
+//     may update on the device (Updated) and SyncHost downloads;
+//   - any other value is uploaded into a device copy kept per host
+//     address, and a small one (≤ shadowMax elements: masks, biases,
+//     validities) only when it differs from the data last uploaded.
 type Env struct {
 	B      engine.Backend
 	NN     engine.NN
-	host   engine.HostMemory          // nil on a device backend
-	arena  map[string][]float32       // host arena buffers, or host copies of device ones
-	darena map[string]*engine.Tensor  // device arena buffers (device backends)
-	mirror map[uintptr]*engine.Tensor // device copies of host values, by address (device backends)
-	iarena map[string]*engine.Tensor  // Int32 buffers (row lists, labels)
-	ones   *engine.Tensor             // 1×n of ones, for column sums and row gathers
-	sum    *engine.Tensor             // 1×1 Float64, for losses
+	host   engine.HostMemory         // nil on a device backend
+	arena  map[string][]float32      // host arena buffers, or host copies of device ones
+	darena map[string]*engine.Tensor // device arena buffers (device backends)
+	// synced[key] = n: the host copy of device arena buffer key holds its
+	// first n values; hostKey finds the key from the host copy's address.
+	synced   map[string]int
+	hostKey  map[uintptr]string
+	resident map[uintptr]*residentCopy
+	mirror   map[uintptr]*mirrorCopy
+	iarena   map[string]*engine.Tensor // Int32 buffers (row lists, labels)
+	ones     *engine.Tensor            // 1×n of ones, for column sums and row gathers
+	sum      *engine.Tensor            // 1×1 Float64, for losses
 }
+
+// residentCopy is the device copy of a resident host value.
+type residentCopy struct {
+	t                   *engine.Tensor
+	host                []float32
+	hostNewer, devNewer bool
+}
+
+// mirrorCopy is the device copy of another host value; shadow holds the
+// data last uploaded for a small value (nil when unknown).
+type mirrorCopy struct {
+	t      *engine.Tensor
+	shadow []float32
+}
+
+// shadowMax is the size up to which a value's last upload is remembered,
+// so that an unchanged value is not uploaded again.
+const shadowMax = 1 << 14
 
 // NewEnv returns an Env on b, which must implement engine.NN; the error
 // says so otherwise.
@@ -94,7 +131,8 @@ func NewEnv(b engine.Backend) (*Env, error) {
 	}
 	host, _ := b.(engine.HostMemory)
 	return &Env{B: b, NN: nn, host: host, arena: map[string][]float32{}, darena: map[string]*engine.Tensor{},
-		mirror: map[uintptr]*engine.Tensor{}, iarena: map[string]*engine.Tensor{}}, nil
+		synced: map[string]int{}, hostKey: map[uintptr]string{}, resident: map[uintptr]*residentCopy{},
+		mirror: map[uintptr]*mirrorCopy{}, iarena: map[string]*engine.Tensor{}}, nil
 }
 
 // OnDevice reports whether the arena lives in device memory.
@@ -105,6 +143,7 @@ func (e *Env) OnDevice() bool { return e.host == nil }
 func (e *Env) buf(key string, rows, cols int) *engine.Tensor {
 	n := rows * cols
 	if e.host == nil {
+		delete(e.synced, key) // the caller may write it
 		return grow(e, e.darena, key, n).Reshape(rows, cols)
 	}
 	s := e.arena[key]
@@ -120,20 +159,26 @@ func (e *Env) buf(key string, rows, cols int) *engine.Tensor {
 // least twice its size; the old one is not freed (a view of it may still
 // be in use by the running op), so the memory lost is at most the final
 // size of each buffer.
-func grow[K comparable](e *Env, m map[K]*engine.Tensor, k K, n int) *engine.Tensor {
+func grow(e *Env, m map[string]*engine.Tensor, k string, n int) *engine.Tensor {
 	t := m[k]
 	if t == nil || t.Rows() < n {
 		size := n
 		if t != nil {
 			size = max(n, 2*t.Rows())
 		}
-		var err error
-		if t, err = e.B.Alloc(max(size, 1), 1, engine.Float32); err != nil {
-			panic(fmt.Sprintf("fused: %v", err))
-		}
+		t = e.alloc(size)
 		m[k] = t
 	}
 	return t.Slice(0, n)
+}
+
+// alloc returns a new device tensor of n×1 Float32 (at least one element).
+func (e *Env) alloc(n int) *engine.Tensor {
+	t, err := e.B.Alloc(max(n, 1), 1, engine.Float32)
+	if err != nil {
+		panic(fmt.Sprintf("fused: %v", err))
+	}
+	return t
 }
 
 // zbuf is buf filled with zeros.
@@ -144,19 +189,36 @@ func (e *Env) zbuf(key string, rows, cols int) *engine.Tensor {
 }
 
 // data returns the host slice behind arena buffer key (n elements): on a
-// device backend, a host copy downloaded now.
+// device backend, its host copy, downloaded unless it is already current.
 func (e *Env) data(key string, n int) []float32 {
 	s := e.arena[key]
 	if e.host == nil {
 		if cap(s) < n {
+			if cap(s) > 0 {
+				delete(e.hostKey, address(s))
+			}
 			s = make([]float32, max(n, 2*cap(s)))
 			e.arena[key] = s
+			delete(e.synced, key)
 		}
-		if err := e.B.Download(s[:n], e.darena[key].Slice(0, n)); err != nil {
-			panic(fmt.Sprintf("fused: %v", err))
+		if e.synced[key] < n {
+			if err := e.B.Download(s[:n], e.darena[key].Slice(0, n)); err != nil {
+				panic(fmt.Sprintf("fused: %v", err))
+			}
+			e.synced[key] = n
+			e.hostKey[address(s)] = key
 		}
 	}
 	return s[:n]
+}
+
+// address is the address of a slice's first element (0 when empty), which
+// identifies host values across the Gorgonia values that share them.
+func address(s []float32) uintptr {
+	if cap(s) == 0 {
+		return 0
+	}
+	return uintptr(unsafe.Pointer(unsafe.SliceData(s)))
 }
 
 // value wraps arena buffer key (of n elements) as a Gorgonia value of the
@@ -234,34 +296,62 @@ func (e *Env) ArenaBytes() int64 {
 	for _, t := range e.darena {
 		n += 4 * int64(t.Len())
 	}
-	for _, t := range e.mirror {
-		n += 4 * int64(t.Len())
+	for _, c := range e.resident {
+		n += 4 * int64(c.t.Len())
+	}
+	for _, c := range e.mirror {
+		n += 4 * int64(c.t.Len())
 	}
 	return n
 }
 
 // tensorOf returns a Float32 Gorgonia value as an rows×cols engine tensor
-// (rows×cols must be its size): its memory on a host backend, a device
-// copy uploaded now on a device backend.
+// (rows×cols must be its size): its memory on a host backend, its device
+// tensor on a device backend (see Env).
 func (e *Env) tensorOf(v G.Value, rows, cols int) *engine.Tensor {
+	s := float32s(v)
+	if e.host != nil {
+		return e.host.Wrap(s, rows, cols)
+	}
+	n := len(s)
+	if n != rows*cols {
+		panic(fmt.Sprintf("fused: value of %d elements as %d×%d", n, rows, cols))
+	}
+	addr := address(s)
+	if key, ok := e.hostKey[addr]; ok && n > 0 && e.synced[key] == n {
+		return e.darena[key].Slice(0, n).Reshape(rows, cols)
+	}
+	if r := e.resident[addr]; r != nil && len(r.host) == n {
+		if r.hostNewer {
+			e.B.Upload(r.t, s)
+			r.hostNewer = false
+		}
+		return r.t.Reshape(rows, cols)
+	}
+	c := e.mirror[addr]
+	if c == nil || c.t.Rows() < n {
+		c = &mirrorCopy{t: e.alloc(n)}
+		e.mirror[addr] = c
+	}
+	t := c.t.Slice(0, n)
+	if c.shadow != nil && slices.Equal(c.shadow, s) {
+		return t.Reshape(rows, cols)
+	}
+	e.B.Upload(t, s)
+	c.shadow = nil
+	if n <= shadowMax {
+		c.shadow = append(make([]float32, 0, n), s...)
+	}
+	return t.Reshape(rows, cols)
+}
+
+// float32s returns the data of a Float32 dense value.
+func float32s(v G.Value) []float32 {
 	d, ok := v.(*tensor.Dense)
 	if !ok || d.Dtype() != tensor.Float32 {
 		panic(fmt.Sprintf("fused: value %T (%v) is not a Float32 dense tensor", v, v.Dtype()))
 	}
-	s := d.Data().([]float32)
-	if e.host != nil {
-		return e.host.Wrap(s, rows, cols)
-	}
-	if len(s) != rows*cols {
-		panic(fmt.Sprintf("fused: value of %d elements as %d×%d", len(s), rows, cols))
-	}
-	var addr uintptr
-	if len(s) > 0 {
-		addr = uintptr(unsafe.Pointer(&s[0]))
-	}
-	t := grow(e, e.mirror, addr, len(s))
-	e.B.Upload(t, s)
-	return t.Reshape(rows, cols)
+	return d.Data().([]float32)
 }
 
 // mat wraps a 2-D Float32 value as an engine tensor of its shape.
@@ -271,6 +361,101 @@ func (e *Env) mat(v G.Value) *engine.Tensor {
 		panic(fmt.Sprintf("fused: value of shape %v is not a matrix", s))
 	}
 	return e.tensorOf(v, s[0], s[1])
+}
+
+// Tensor returns a 2-D Float32 value as an engine tensor of its shape, for
+// code that works on values outside the fused ops (the optimizer): the
+// value's own memory on a host backend, its device tensor on a device
+// backend (see Env). Code that changes the tensor must call Updated.
+func (e *Env) Tensor(v G.Value) *engine.Tensor { return e.mat(v) }
+
+// Resident makes the values resident on a device backend: each keeps one
+// device copy, uploaded when it is next used. Call it again after writing
+// a resident value's host data (a device copy that Updated changed is
+// then overwritten: call SyncHost first to keep it). On a host backend it
+// does nothing.
+func (e *Env) Resident(vs ...*tensor.Dense) {
+	if e.host != nil {
+		return
+	}
+	for _, v := range vs {
+		s := float32s(v)
+		addr := address(s)
+		r := e.resident[addr]
+		if r == nil || len(r.host) != len(s) {
+			if r != nil {
+				e.B.Free(r.t)
+			}
+			r = &residentCopy{t: e.alloc(len(s))}
+			e.resident[addr] = r
+		}
+		r.host, r.hostNewer, r.devNewer = s, true, false
+	}
+}
+
+// Updated records that the device tensor that Tensor returned for v has
+// been changed on the device: a resident value's host data is current
+// again after SyncHost; any other value keeps its host data, and the
+// device tensor is no longer taken to hold it.
+func (e *Env) Updated(v G.Value) {
+	if e.host != nil {
+		return
+	}
+	s := float32s(v)
+	addr := address(s)
+	if key, ok := e.hostKey[addr]; ok && e.synced[key] == len(s) {
+		delete(e.synced, key)
+		return
+	}
+	if r := e.resident[addr]; r != nil && len(r.host) == len(s) {
+		r.devNewer = true
+		return
+	}
+	if c := e.mirror[addr]; c != nil {
+		c.shadow = nil
+	}
+}
+
+// SyncHost brings the host data of the given resident values up to date:
+// those that were Updated on the device are downloaded.
+func (e *Env) SyncHost(vs ...*tensor.Dense) error {
+	for _, v := range vs {
+		if r := e.resident[address(float32s(v))]; r != nil {
+			if err := e.syncResident(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (e *Env) syncResident(r *residentCopy) error {
+	if !r.devNewer {
+		return nil
+	}
+	if err := e.B.Download(r.host, r.t); err != nil {
+		return fmt.Errorf("fused: %w", err)
+	}
+	r.devNewer = false
+	return nil
+}
+
+// Release ends the residency of the values: each one's host data is
+// brought up to date (as SyncHost) and its device copy freed.
+func (e *Env) Release(vs ...*tensor.Dense) error {
+	for _, v := range vs {
+		addr := address(float32s(v))
+		r := e.resident[addr]
+		if r == nil {
+			continue
+		}
+		if err := e.syncResident(r); err != nil {
+			return err
+		}
+		e.B.Free(r.t)
+		delete(e.resident, addr)
+	}
+	return nil
 }
 
 // scalar returns the float value of a scalar Gorgonia value (the upstream

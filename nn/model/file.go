@@ -28,7 +28,12 @@ const (
 
 // File returns the model as a safetensors file: every parameter (biases as
 // vectors) in precision p, and the config and vocabularies as metadata.
+// On a device backend it first brings the host weights up to date
+// (SyncWeights).
 func (m *Model) File(p Precision) (*safetensors.File, error) {
+	if err := m.SyncWeights(); err != nil {
+		return nil, err
+	}
 	f := &safetensors.File{Metadata: map[string]string{MetaConfig: m.Config.configJSON(), MetaTgtVocab: m.Tgt.String()}}
 	if m.Src != nil {
 		f.Metadata[MetaSrcVocab] = m.Src.String()

@@ -54,7 +54,9 @@ type Graph struct {
 }
 
 // SetBackend makes the model run on b, which must implement engine.NN
-// (the CPU and CUDA backends do). Graphs built before are dropped.
+// (the CPU and CUDA backends do), with its weights resident there. Graphs
+// built before are dropped; on a device backend, call SyncWeights first to
+// keep weights that training changed there.
 func (m *Model) SetBackend(b engine.Backend) error {
 	env, err := fused.NewEnv(b)
 	if err != nil {
@@ -62,7 +64,32 @@ func (m *Model) SetBackend(b engine.Backend) error {
 	}
 	m.env = env
 	m.graphs = map[graphKey]*Graph{}
+	m.WeightsChanged()
 	return nil
+}
+
+// WeightsChanged tells the backend that the host values of the parameters
+// were written (they are uploaded again before their next use).
+func (m *Model) WeightsChanged() {
+	if m.env == nil {
+		return
+	}
+	for _, p := range m.Params {
+		m.env.Resident(p.Value)
+	}
+}
+
+// SyncWeights brings the parameters' host values up to date with the
+// backend's (a device backend's training steps update them there).
+func (m *Model) SyncWeights() error {
+	if m.env == nil {
+		return nil
+	}
+	vs := make([]*tensor.Dense, len(m.Params))
+	for i, p := range m.Params {
+		vs[i] = p.Value
+	}
+	return m.env.SyncHost(vs...)
 }
 
 // Env is the fused ops' environment (nil before SetBackend).

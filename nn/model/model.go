@@ -159,14 +159,18 @@ func (c Config) encDirs(l int) int {
 }
 
 // Param is one named parameter. Value is shared by every graph of the
-// model; training updates it in place.
+// model; training updates it in place. On a device backend the weights
+// are resident on the device (fused.Env.Resident) and training updates
+// them there: the host values are current after Model.SyncWeights (which
+// Model.File and the end of a training run call), and code that writes
+// them calls Model.WeightsChanged.
 type Param struct {
 	Name       string
 	Rows, Cols int
 	Value      *tensor.Dense
 }
 
-// Data is the parameter's values.
+// Data is the parameter's host values.
 func (p *Param) Data() []float32 { return p.Value.Data().([]float32) }
 
 // Model is a model's configuration, vocabularies, parameters and neuron

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/grainlab/grain/engine"
+	"github.com/grainlab/grain/nn/fused"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -18,6 +19,14 @@ import (
 //
 // Its state (the step count and the first and second moments, in the
 // order of the ValueGrads given to Step) is saved in checkpoints.
+//
+// The update runs where the fused ops' Env keeps the values: in place in
+// host memory on the CPU; on a device backend on the device tensors of the
+// parameters (resident: the model's weights) and gradients (the backward
+// ops' buffers), with M and V resident too, so a step moves no tensor
+// between host and device. There the host parameters are current after
+// Model.SyncWeights, M and V after SyncMoments or Release, and the host
+// gradients are left unclipped.
 type Adam struct {
 	LR, Clip float64
 	// Steps is the number of steps taken.
@@ -27,42 +36,14 @@ type Adam struct {
 	// LastNorm is the gradient norm before clipping at the last step.
 	LastNorm float64
 
-	b    engine.Backend
-	host engine.HostMemory // nil on a device backend
-	dev  [][4]*engine.Tensor
-	sq   *engine.Tensor // 1×1 Float64: a gradient's squared norm
+	env     *fused.Env
+	moments [][2]*tensor.Dense // M and V as values of their parameters' shapes
+	sq      *engine.Tensor     // 1×1 Float64: a gradient's squared norm
 }
 
-// NewAdam returns the solver on b. On a backend that keeps tensors in
-// host memory (the CPU) the update runs in place on the parameters, their
-// gradients and M and V; on a device backend each step uploads them into
-// device copies, runs there and downloads the parameters, M and V again
-// (the host gradients are then left unclipped). Release frees the device
-// memory.
-func NewAdam(b engine.Backend, lr, clip float64) (*Adam, error) {
-	host, _ := b.(engine.HostMemory)
-	return &Adam{LR: lr, Clip: clip, b: b, host: host}, nil
-}
-
-// tensor returns the host slice x (slot k of parameter i: value,
-// gradient, M, V) as a 1×len(x) tensor on the backend.
-func (a *Adam) tensor(i, k int, x []float32) (*engine.Tensor, error) {
-	if a.host != nil {
-		return a.host.Wrap(x, 1, len(x)), nil
-	}
-	for len(a.dev) <= i {
-		a.dev = append(a.dev, [4]*engine.Tensor{})
-	}
-	t := a.dev[i][k]
-	if t == nil {
-		var err error
-		if t, err = a.b.Alloc(1, len(x), engine.Float32); err != nil {
-			return nil, err
-		}
-		a.dev[i][k] = t
-	}
-	a.b.Upload(t, x)
-	return t, nil
+// NewAdam returns the solver for values that run on env.
+func NewAdam(env *fused.Env, lr, clip float64) *Adam {
+	return &Adam{LR: lr, Clip: clip, env: env}
 }
 
 // valueGrad pairs a parameter's value with its gradient for Step.
@@ -76,9 +57,9 @@ func (p valueGrad) Grad() (G.Value, error) {
 	return tensor.New(tensor.WithShape(p.v.Shape()...), tensor.WithBacking(p.g)), nil
 }
 
-// Step clips the gradients and updates the parameters in place (on a
-// host backend the gradients are scaled in place too).
+// Step clips the gradients and updates the parameters in place.
 func (a *Adam) Step(vgs []G.ValueGrad) error {
+	b := a.env.B
 	if a.M == nil {
 		for _, vg := range vgs {
 			n := vg.Value().Shape().TotalSize()
@@ -88,85 +69,91 @@ func (a *Adam) Step(vgs []G.ValueGrad) error {
 	if len(vgs) != len(a.M) {
 		return fmt.Errorf("train: Adam step with %d parameters, state for %d", len(vgs), len(a.M))
 	}
-	ps, gs := make([]*engine.Tensor, len(vgs)), make([]*engine.Tensor, len(vgs))
-	pvs := make([][]float32, len(vgs))
 	if a.sq == nil {
 		var err error
-		if a.sq, err = a.b.Alloc(1, 1, engine.Float64); err != nil {
+		if a.sq, err = b.Alloc(1, 1, engine.Float64); err != nil {
 			return err
 		}
 	}
-	sq := a.sq
+	grads := make([]G.Value, len(vgs))
+	ps, gs := make([]*engine.Tensor, len(vgs)), make([]*engine.Tensor, len(vgs))
+	sq := make([]float64, 1)
 	var total float64
 	for i, vg := range vgs {
 		g, err := vg.Grad()
 		if err != nil {
 			return err
 		}
-		pv, gv := vg.Value().Data().([]float32), g.Data().([]float32)
-		if len(pv) != len(gv) || len(pv) != len(a.M[i]) {
-			return fmt.Errorf("train: parameter %d has %d values, %d gradients and %d moments", i, len(pv), len(gv), len(a.M[i]))
+		p := vg.Value()
+		if n := p.Shape().TotalSize(); g.Shape().TotalSize() != n || n != len(a.M[i]) {
+			return fmt.Errorf("train: parameter %d has %d values, %d gradients and %d moments", i, n, g.Shape().TotalSize(), len(a.M[i]))
 		}
-		pvs[i] = pv
-		if ps[i], err = a.tensor(i, 0, pv); err != nil {
+		grads[i], ps[i], gs[i] = g, a.env.Tensor(p), a.env.Tensor(g)
+		b.SumSquares(a.sq, gs[i])
+		if err := b.Download(sq, a.sq); err != nil {
 			return err
 		}
-		if gs[i], err = a.tensor(i, 1, gv); err != nil {
-			return err
-		}
-		a.b.SumSquares(sq, gs[i])
-		s := make([]float64, 1)
-		if err := a.b.Download(s, sq); err != nil {
-			return err
-		}
-		total += s[0]
+		total += sq[0]
 	}
 	a.LastNorm = math.Sqrt(total)
 	if math.IsNaN(a.LastNorm) || math.IsInf(a.LastNorm, 0) {
 		return fmt.Errorf("train: gradient norm is %v at step %d", a.LastNorm, a.Steps+1)
 	}
 	if a.Clip > 0 && a.LastNorm > a.Clip {
-		for _, g := range gs {
-			a.b.Scale(g, float32(a.Clip/a.LastNorm))
+		for i, g := range gs {
+			b.Scale(g, float32(a.Clip/a.LastNorm))
+			a.env.Updated(grads[i])
 		}
 	}
 	a.Steps++
 	h := engine.DefaultAdam(a.LR)
 	h.Step = a.Steps
-	for i := range vgs {
-		m, err := a.tensor(i, 2, a.M[i])
-		if err != nil {
-			return err
-		}
-		v, err := a.tensor(i, 3, a.V[i])
-		if err != nil {
-			return err
-		}
-		a.b.AdamUpdate(ps[i], gs[i], m, v, h)
-		if a.host == nil {
-			for _, d := range []struct {
-				dst []float32
-				src *engine.Tensor
-			}{{pvs[i], ps[i]}, {a.M[i], m}, {a.V[i], v}} {
-				if err := a.b.Download(d.dst, d.src); err != nil {
-					return err
-				}
-			}
-		}
+	for i, vg := range vgs {
+		m, v := a.moment(i, 0, ps[i]), a.moment(i, 1, ps[i])
+		b.AdamUpdate(ps[i], gs[i], a.env.Tensor(m), a.env.Tensor(v), h)
+		a.env.Updated(vg.Value())
+		a.env.Updated(m)
+		a.env.Updated(v)
 	}
-	return a.b.Sync()
+	return b.Sync()
 }
 
-// Release frees the solver's device memory; a later Step allocates it
-// again.
-func (a *Adam) Release() {
-	for _, ts := range a.dev {
-		for _, t := range ts {
-			a.b.Free(t)
+// moment returns M[i] (k = 0) or V[i] (k = 1) as a value of the shape of
+// parameter tensor p, resident in the Env from the first use.
+func (a *Adam) moment(i, k int, p *engine.Tensor) *tensor.Dense {
+	for len(a.moments) <= i {
+		a.moments = append(a.moments, [2]*tensor.Dense{})
+	}
+	if a.moments[i][k] == nil {
+		data := [2][]float32{a.M[i], a.V[i]}[k]
+		a.moments[i][k] = tensor.New(tensor.WithShape(p.Rows(), p.Cols()), tensor.WithBacking(data))
+		a.env.Resident(a.moments[i][k])
+	}
+	return a.moments[i][k]
+}
+
+// SyncMoments brings M and V up to date with their device copies.
+func (a *Adam) SyncMoments() error {
+	for _, mv := range a.moments {
+		if err := a.env.SyncHost(mv[0], mv[1]); err != nil {
+			return err
 		}
 	}
-	a.b.Free(a.sq)
-	a.dev, a.sq = nil, nil
+	return nil
+}
+
+// Release brings M and V up to date and frees their device copies and
+// the solver's scratch; a later Step makes them resident again.
+func (a *Adam) Release() error {
+	var err error
+	for _, mv := range a.moments {
+		if e := a.env.Release(mv[0], mv[1]); err == nil {
+			err = e
+		}
+	}
+	a.env.B.Free(a.sq)
+	a.moments, a.sq = nil, nil
+	return err
 }
 
 var _ G.Solver = (*Adam)(nil)

@@ -27,6 +27,9 @@ func (t *Trainer) checkpoint() error {
 	if t.o.Dir == "" {
 		return nil
 	}
+	if err := t.adam.SyncMoments(); err != nil {
+		return err
+	}
 	f, err := t.m.File(model.F32)
 	if err != nil {
 		return err
@@ -117,6 +120,7 @@ func (t *Trainer) resume() error {
 	for i, p := range t.m.Params {
 		copy(p.Data(), saved.Params[i].Data())
 	}
+	t.m.WeightsChanged()
 	if s.Steps > 0 {
 		for _, p := range t.m.Params {
 			for _, k := range []string{"adam.m/", "adam.v/"} {

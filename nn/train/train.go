@@ -172,11 +172,7 @@ func New(m *model.Model, d Data, o Options) (*Trainer, error) {
 	if len(d.Train) == 0 || len(d.Val) == 0 {
 		return nil, fmt.Errorf("train: %d training and %d validation examples: both are needed", len(d.Train), len(d.Val))
 	}
-	adam, err := NewAdam(m.Env().B, o.LR, o.Clip)
-	if err != nil {
-		return nil, err
-	}
-	t := &Trainer{m: m, d: d, o: o, plan: plan, adam: adam, State: State{Options: o, LR: o.LR}}
+	t := &Trainer{m: m, d: d, o: o, plan: plan, adam: NewAdam(m.Env(), o.LR, o.Clip), State: State{Options: o, LR: o.LR}}
 	if o.Dir != "" {
 		if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 			return nil, fmt.Errorf("train: %w", err)
@@ -196,8 +192,15 @@ func (t *Trainer) logf(format string, args ...any) {
 }
 
 // Run trains until Epochs or early stopping, returning the final state.
-func (t *Trainer) Run() (*State, error) {
-	defer t.adam.Release()
+// When it returns, the model's host weights are up to date.
+func (t *Trainer) Run() (_ *State, err error) {
+	defer func() {
+		for _, e := range []error{t.adam.Release(), t.m.SyncWeights()} {
+			if err == nil {
+				err = e
+			}
+		}
+	}()
 	rep := t.o.Progress
 	if rep == nil {
 		rep = progress.Nop
@@ -275,7 +278,8 @@ func (t *Trainer) Run() (*State, error) {
 }
 
 // Step runs one optimizer step on b (Run calls it for every batch; it is
-// exported for benchmarks).
+// exported for benchmarks). On a device backend the model's host weights
+// are current after Model.SyncWeights.
 func (t *Trainer) Step(b *batch.Batch) (model.Result, error) {
 	g, err := t.m.Graph(b.Shape, model.Train)
 	if err != nil {

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -8,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grainlab/grain/engine/cpu"
+	"github.com/grainlab/grain/engine/enginetest"
+	"github.com/grainlab/grain/nn/batch"
 	"github.com/grainlab/grain/nn/internal/nntest"
 	"github.com/grainlab/grain/nn/model"
 )
@@ -41,60 +45,82 @@ func TestTinyModelsOverfit(t *testing.T) {
 
 // TestResumeContinuesTheSameRun interrupts a run in the middle of an epoch
 // and resumes it in a new Trainer on a freshly initialised model: the end
-// result is bit-identical to the uninterrupted run.
+// result is bit-identical to the uninterrupted run. The interrupted and
+// resumed runs also run on the device path (enginetest.Hostless), where
+// the weights and Adam's moments live on the device between checkpoints;
+// there the resuming model has run before, so its device weights must be
+// replaced by the checkpoint's.
 func TestResumeContinuesTheSameRun(t *testing.T) {
 	for _, kind := range []string{model.NLM, model.NMT} {
-		t.Run(kind, func(t *testing.T) {
-			opts := func(dir string) Options {
-				return Options{Batch: 4, LR: 0.01, Clip: 1, Epochs: 2, Seed: 5, Decay: 0.5, Dir: dir, CheckpointEvery: 2}
-			}
-			m, ex := nntest.Setup(t, kind, 24, 16, 0.3)
-			data := Data{Train: ex[:20], Val: ex[20:]}
-			whole, err := New(m, data, opts(t.TempDir()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := whole.Run()
-			if err != nil {
-				t.Fatal(err)
-			}
+		for _, device := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/device=%v", kind, device), func(t *testing.T) {
+				testResume(t, kind, device)
+			})
+		}
+	}
+}
 
-			dir := t.TempDir()
-			m2, _ := nntest.Setup(t, kind, 24, 16, 0.3)
-			o := opts(dir)
-			steps := 0
-			o.Interrupt = func() bool { steps++; return steps == 3 }
-			first, err := New(m2, data, o)
-			if err != nil {
+func testResume(t *testing.T, kind string, device bool) {
+	opts := func(dir string) Options {
+		return Options{Batch: 4, LR: 0.01, Clip: 1, Epochs: 2, Seed: 5, Decay: 0.5, Dir: dir, CheckpointEvery: 2}
+	}
+	m, ex := nntest.Setup(t, kind, 24, 16, 0.3)
+	data := Data{Train: ex[:20], Val: ex[20:]}
+	whole, err := New(m, data, opts(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := whole.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup := func() *model.Model {
+		m, _ := nntest.Setup(t, kind, 24, 16, 0.3)
+		if device {
+			if err := m.SetBackend(enginetest.Hostless(cpu.New())); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := first.Run(); err != ErrInterrupted {
-				t.Fatalf("interrupted run returned %v", err)
-			}
-			m3, _ := nntest.Setup(t, kind, 24, 16, 0.3)
-			second, err := New(m3, data, opts(dir))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if second.State.Steps != 3 || second.State.Batch != 3 {
-				t.Fatalf("resumed at step %d batch %d, want 3 and 3", second.State.Steps, second.State.Batch)
-			}
-			got, err := second.Run()
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, p := range m.Params {
-				if !slices.Equal(p.Data(), m3.Params[i].Data()) {
-					t.Fatalf("parameter %s differs after resuming", p.Name)
-				}
-			}
-			for i := range want.History {
-				a, b := want.History[i], got.History[i]
-				if a.TrainLoss != b.TrainLoss || a.ValLoss != b.ValLoss || a.LR != b.LR {
-					t.Fatalf("epoch %d: resumed %+v, uninterrupted %+v", i+1, b, a)
-				}
-			}
-		})
+		}
+		return m
+	}
+
+	dir := t.TempDir()
+	m2 := setup()
+	o := opts(dir)
+	steps := 0
+	o.Interrupt = func() bool { steps++; return steps == 3 }
+	first, err := New(m2, data, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Run(); err != ErrInterrupted {
+		t.Fatalf("interrupted run returned %v", err)
+	}
+	m3 := setup()
+	if _, err := Evaluate(m3, data.Val, batch.Plan{Size: 4, Bounds: batch.DefaultBounds}); err != nil {
+		t.Fatal(err)
+	}
+	second, err := New(m3, data, opts(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.State.Steps != 3 || second.State.Batch != 3 {
+		t.Fatalf("resumed at step %d batch %d, want 3 and 3", second.State.Steps, second.State.Batch)
+	}
+	got, err := second.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range m.Params {
+		if !slices.Equal(p.Data(), m3.Params[i].Data()) {
+			t.Fatalf("parameter %s differs after resuming", p.Name)
+		}
+	}
+	for i := range want.History {
+		a, b := want.History[i], got.History[i]
+		if a.TrainLoss != b.TrainLoss || a.ValLoss != b.ValLoss || a.LR != b.LR {
+			t.Fatalf("epoch %d: resumed %+v, uninterrupted %+v", i+1, b, a)
+		}
 	}
 }
 

@@ -96,6 +96,12 @@ type NN interface {
 	// LogSoftmax sets dst[i, :] = src[i, :] − log Σ_j exp(src[i, j]),
 	// computed with the max-shift; dst may alias src.
 	LogSoftmax(dst, src *Tensor)
+	// RowTopK writes, for each row i of the r×c src, its k first elements
+	// in the order of kernels.TopKBefore (larger values first, ties by the
+	// lower column, NaN last) into the r×k vals (Float32, their values) and
+	// idx (Int32, their columns), 1 ≤ k ≤ c: what a beam search needs of a
+	// row of log-probabilities, without moving the row.
+	RowTopK(vals, idx, src *Tensor)
 
 	// CopyToColumns sets dst[:, col:col+src.Cols()] = src (same rows).
 	CopyToColumns(dst *Tensor, col int, src *Tensor)
@@ -140,6 +146,18 @@ func CheckAttention(what string, q, keys, values, probs *Tensor) (bsz, s, d, dv 
 	dv = values.Cols()
 	values.MustBe(what+" values", s*bsz, dv, Float32)
 	return bsz, s, d, dv
+}
+
+// CheckRowTopK checks the operands of RowTopK and returns r, c and k.
+func CheckRowTopK(what string, vals, idx, src *Tensor) (r, c, k int) {
+	r, c, k = src.Rows(), src.Cols(), vals.Cols()
+	src.MustBe(what+" src", r, c, Float32)
+	vals.MustBe(what+" vals", r, k, Float32)
+	idx.MustBe(what+" idx", r, k, Int32)
+	if k < 1 || k > c {
+		panic(fmt.Sprintf("engine: %s: k = %d outside [1, %d]", what, k, c))
+	}
+	return r, c, k
 }
 
 // CheckColumns checks that columns [col, col+narrow.Cols()) lie within

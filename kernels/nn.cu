@@ -288,6 +288,51 @@ GRAIN_KERNEL grain_log_softmax(float *dst, const float *src, long long n, long l
 	}
 }
 
+// grain_topk_before is kernels.TopKBefore: numbers before NaN, larger
+// values first, ties (and NaNs) by the lower index.
+__device__ __forceinline__ bool grain_topk_before(float a, long long ia, float b, long long ib) {
+	bool na = a != a, nb = b != b;
+	if (na != nb)
+		return nb;
+	if (!na && a != b)
+		return a > b;
+	return ia < ib;
+}
+
+// An element of a row and its column; i < 0 is no element.
+struct grain_ranked {
+	float v;
+	long long i;
+};
+
+// Each row's k first elements in grain_topk_before's order (RowTopK), one
+// block per row: round i's block reduction finds the first element that
+// ranks after the one round i − 1 found, so no element is visited twice
+// and the result does not depend on the thread count (k ≤ c).
+GRAIN_KERNEL grain_row_topk(float *vals, int *idx, const float *src, long long n, long long c, long long k) {
+	int t = threadIdx.x;
+	for (long long r = blockIdx.x; r < n; r += gridDim.x) {
+		const float *row = src + r * c;
+		grain_ranked prev = {0, -1};
+		for (long long i = 0; i < k; i++) {
+			grain_ranked best = {0, -1};
+			for (long long j = t; j < c; j += blockDim.x) {
+				float x = row[j];
+				if ((prev.i < 0 || grain_topk_before(prev.v, prev.i, x, j)) &&
+				    (best.i < 0 || grain_topk_before(x, j, best.v, best.i)))
+					best = {x, j};
+			}
+			prev = grain_block_reduce(best, [](grain_ranked a, grain_ranked b) {
+				return b.i >= 0 && (a.i < 0 || grain_topk_before(b.v, b.i, a.v, a.i)) ? b : a;
+			});
+			if (t == 0) {
+				vals[r * k + i] = prev.v;
+				idx[r * k + i] = (int)prev.i;
+			}
+		}
+	}
+}
+
 // Softmax cross-entropy over rows whose label may be negative (padding:
 // no loss, a zero gradient row), one block per row; otherwise as
 // grain_softmax_xent, with the CPU's float exponentials:

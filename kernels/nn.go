@@ -282,3 +282,45 @@ func axpy32(alpha float32, x, y []float32) {
 		y[i] += alpha * v
 	}
 }
+
+// TopKBefore reports whether element (a, ia) of a row ranks before (b, ib)
+// in RowTopK's order: numbers before NaN, larger values first, equal
+// values (and NaNs) by the lower index. nn.cu's grain_topk_before is the
+// same order.
+func TopKBefore(a float32, ia int, b float32, ib int) bool {
+	na, nb := a != a, b != b
+	switch {
+	case na != nb:
+		return nb
+	case !na && a != b:
+		return a > b
+	}
+	return ia < ib
+}
+
+// RowTopK writes, for rows [r0, r1) of the rows×c matrix src, the row's k
+// = len(vals)/rows first elements in TopKBefore's order: their values into
+// vals[r·k:(r+1)·k] and their column indices into idx (k ≤ c). It keeps
+// the best k in a sorted list while scanning the row once; as columns
+// only grow, an element enters a full list only if it beats the last
+// value outright (x > last, or last is NaN and x is not).
+func RowTopK(vals []float32, idx []int32, src []float32, c, k, r0, r1 int) {
+	for r := r0; r < r1; r++ {
+		row, v, ix := src[r*c:(r+1)*c], vals[r*k:(r+1)*k], idx[r*k:(r+1)*k]
+		n := 0 // the list's length
+		var last float32
+		for j, x := range row {
+			if n == k && !(x > last || (last != last && x == x)) {
+				continue
+			}
+			i := min(n, k-1) // the slot x takes: after every element that ranks before it
+			for i > 0 && TopKBefore(x, j, v[i-1], int(ix[i-1])) {
+				v[i], ix[i] = v[i-1], ix[i-1]
+				i--
+			}
+			v[i], ix[i] = x, int32(j)
+			n = min(n+1, k)
+			last = v[k-1]
+		}
+	}
+}

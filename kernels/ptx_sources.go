@@ -10,7 +10,7 @@ var ptxSourceSHA256 = map[string]string{
 	"adam.cu":        "6fc8224965fb8ec5f102d534338b9e7a2a0506d5c91d50f5550e0d7c9eea653e",
 	"elementwise.cu": "b1fffe68b418927d3d23d332c06df28d2f15c51e65ecd2183ec441d14b779a18",
 	"grain.cuh":      "48dc2a748e4bdc237b678886a2248a60b68e9a0e416e0f0e13e06ee010043dda",
-	"nn.cu":          "591f391d274fdfcc79277237987134a6cba64a9d30fa73c7ef3627d089e5f141",
+	"nn.cu":          "95e03925ccc9373f3aa07c0a5a9d1078f1af2210ee3b0e3f35fc182c9dc597ae",
 	"reduce.cu":      "8e26dcb26deaafbfcfa6afab48f227b9e4977d7bca293e8e2962653808ade354",
 	"round.cu":       "ce26a104453bb0e00652c9450fff42216f3bd43643b1a82484a2bfae784cc977",
 }

@@ -3,9 +3,12 @@
 // tokens/s with and without a neuron mask (the cost of masking), greedy
 // translation tokens/s, and the same architecture in PyTorch (peer.py,
 // Debian's torch 1.13, run in the same invocation on the same batches'
-// shapes) for comparison.
+// shapes) for comparison. With -device-path the models run on the CPU
+// seen as a device backend (enginetest.Hostless), and each phase also
+// reports the bytes it moved between host and "device": what a GPU run
+// moves over PCIe.
 //
-//	go run ./bench/nn [-models nmt,nlm] [-steps 40] [-skip-torch] [-cpuprofile f]
+//	go run ./bench/nn [-models nmt,nlm] [-steps 40] [-skip-torch] [-device-path] [-cpuprofile f]
 package main
 
 import (
@@ -23,6 +26,7 @@ import (
 	"github.com/grainlab/grain/analysis/corpus"
 	"github.com/grainlab/grain/engine"
 	_ "github.com/grainlab/grain/engine/cpu" // registers the "cpu" device
+	"github.com/grainlab/grain/engine/enginetest"
 	"github.com/grainlab/grain/nn/batch"
 	"github.com/grainlab/grain/nn/decode"
 	"github.com/grainlab/grain/nn/model"
@@ -38,11 +42,30 @@ func main() {
 	python := flag.String("python", "/usr/bin/python3", "python with torch for the peer")
 	skipTorch := flag.Bool("skip-torch", false, "do not run the PyTorch peer")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the training steps")
+	devicePath := flag.Bool("device-path", false, "run on the CPU seen as a device backend and report the bytes each phase moves")
 	flag.Parse()
 
 	b, err := engine.Open("cpu", os.Stderr)
 	check(err)
 	fmt.Printf("machine: %s\n", b.Describe())
+	var dev *enginetest.HostlessBackend
+	if *devicePath {
+		dev = enginetest.Hostless(b)
+		b = dev
+	}
+	// moved reports the traffic of a phase that mark started, per unit.
+	mark := func() [2]int64 {
+		if dev == nil {
+			return [2]int64{}
+		}
+		return [2]int64{dev.Uploaded, dev.Downloaded}
+	}
+	moved := func(from [2]int64, n int, unit string) {
+		if dev != nil {
+			fmt.Printf("  moved: %.3f MB up, %.3f MB down per %s\n",
+				float64(dev.Uploaded-from[0])/1e6/float64(n), float64(dev.Downloaded-from[1])/1e6/float64(n), unit)
+		}
+	}
 	dir, err := corpus.SharedDataDir()
 	check(err)
 	read := func(split, lang string) [][]string {
@@ -98,8 +121,12 @@ func main() {
 			check(err)
 			check(pprof.StartCPUProfile(f))
 		}
+		from := mark()
 		start, tokens := time.Now(), 0
-		for _, s := range specs[:*steps] {
+		for i, s := range specs[:*steps] {
+			if i == 1 {
+				from = mark() // the first step uploads Adam's new moments
+			}
 			res, err := tr.Step(batch.Make(ex, s))
 			check(err)
 			tokens += res.Tokens
@@ -111,6 +138,7 @@ func main() {
 		tps := float64(tokens) / el.Seconds()
 		fmt.Printf("train: %d steps in %.1f s: %.0f target tok/s, %.3f s/step → %.1f min per epoch (%d tokens)\n",
 			*steps, el.Seconds(), tps, el.Seconds()/float64(*steps), float64(totalTokens)/tps/60, totalTokens)
+		moved(from, *steps-1, "training step")
 		fmt.Printf("arena: %.0f MB\n", float64(m.Env().ArenaBytes())/1e6)
 
 		evalTPS := func() float64 {
@@ -120,7 +148,9 @@ func main() {
 			return float64(e.Tokens) / time.Since(start).Seconds()
 		}
 		evalTPS() // builds the eval graphs
+		from = mark()
 		plain := evalTPS()
+		moved(from, len(plan.Epoch(val, 0, 0, false)), "evaluation batch")
 		var masked []int
 		for g := 0; g < m.Masks.StoredNeurons(); g += 10 {
 			masked = append(masked, g)
@@ -136,6 +166,7 @@ func main() {
 				src = append(src, e.Src)
 			}
 			for _, beam := range []int{1, 5} {
+				from := mark()
 				start := time.Now()
 				out, err := decode.Translate(m, src, decode.Options{Beam: beam, Alpha: 1, Batch: 64, MaxLenA: 2, MaxLenB: 10})
 				check(err)
@@ -144,6 +175,7 @@ func main() {
 					n += len(o) + 1
 				}
 				fmt.Printf("translate beam %d: %d sentences, %.0f output tok/s\n", beam, len(src), float64(n)/time.Since(start).Seconds())
+				moved(from, len(src), "sentence")
 			}
 		}
 		if !*skipTorch {

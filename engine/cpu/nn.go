@@ -138,6 +138,13 @@ func (b *Backend) LogSoftmax(dst, src *engine.Tensor) {
 	parallel(src.Rows(), 4*src.Cols(), func(lo, hi int) { kernels.LogSoftmax(ds, ss, src.Cols(), lo, hi) })
 }
 
+// RowTopK writes each row's k first elements (kernels.RowTopK).
+func (b *Backend) RowTopK(vals, idx, src *engine.Tensor) {
+	_, c, k := engine.CheckRowTopK("RowTopK", vals, idx, src)
+	vs, is, ss := Float32s(vals), Int32s(idx), Float32s(src)
+	parallel(src.Rows(), 2*c, func(lo, hi int) { kernels.RowTopK(vs, is, ss, c, k, lo, hi) })
+}
+
 // CopyToColumns sets dst[:, col:col+w] = src.
 func (b *Backend) CopyToColumns(dst *engine.Tensor, col int, src *engine.Tensor) {
 	copyColumns("CopyToColumns", dst, src, col, true)

@@ -45,6 +45,7 @@ const (
 	kAttentionBwd
 	kLogSoftmax
 	kSoftmaxXentMasked
+	kRowTopK
 	numKernels
 )
 
@@ -84,6 +85,7 @@ var kernelNames = [numKernels]string{
 	kAttentionBwd:      "grain_attention_bwd",
 	kLogSoftmax:        "grain_log_softmax",
 	kSoftmaxXentMasked: "grain_softmax_xent_masked",
+	kRowTopK:           "grain_row_topk",
 }
 
 // Thread-block shapes (kernels/grain.cuh, reduce.cu, elementwise.cu).

@@ -192,6 +192,20 @@ func (b *Backend) LogSoftmax(dst, src *engine.Tensor) {
 	})
 }
 
+// RowTopK writes each row's k first elements (kernels.RowTopK), one block
+// per row.
+func (b *Backend) RowTopK(vals, idx, src *engine.Tensor) {
+	r, c, k := engine.CheckRowTopK("RowTopK", vals, idx, src)
+	v, ix, x := b.ptr(vals, engine.Float32), b.ptr(idx, engine.Int32), b.ptr(src, engine.Float32)
+	if r == 0 {
+		return
+	}
+	b.run("RowTopK", func() error {
+		g, bl := rowBlocks(int64(r), int64(c))
+		return b.launch(kRowTopK, g, bl, v, ix, x, int64(r), int64(c), int64(k))
+	})
+}
+
 // CopyToColumns sets dst[:, col:col+w] = src.
 func (b *Backend) CopyToColumns(dst *engine.Tensor, col int, src *engine.Tensor) {
 	b.copyColumns("CopyToColumns", dst, src, col, 1)

@@ -2,6 +2,7 @@ package enginetest
 
 import (
 	"math"
+	"sort"
 	"testing"
 
 	"github.com/grainlab/grain/engine"
@@ -29,6 +30,7 @@ func RunNN(t *testing.T, b engine.Backend) {
 		{"DropoutMask", s.dropout},
 		{"SoftmaxCrossEntropyMasked", s.softmaxMasked},
 		{"LogSoftmax", s.logSoftmax},
+		{"RowTopK", s.rowTopK},
 		{"CopyColumns", s.copyColumns},
 	} {
 		t.Run(c.name, c.fn)
@@ -321,6 +323,48 @@ func (s *nnSuite) logSoftmax(t *testing.T) {
 	closeTo(t, "LogSoftmax", s.f32(t, td), want, 1e-5)
 	s.nn.LogSoftmax(tx, tx)
 	closeTo(t, "LogSoftmax in place", s.f32(t, tx), want, 1e-5)
+}
+
+// rowTopK checks RowTopK exactly against a full sort of each row (values
+// desc, ties by the lower column, NaN last), on rows with many ties,
+// ±Inf and NaNs, wider and narrower than a thread block, k from 1 to c.
+func (s *nnSuite) rowTopK(t *testing.T) {
+	r := rng(255)
+	for _, sh := range []struct{ n, c, k int }{{11, 300, 12}, {7, 300, 1}, {5, 6, 6}, {300, 40, 3}} {
+		x := make([]float32, sh.n*sh.c)
+		for i := range x {
+			x[i] = float32(r.IntN(20)) / 4 // few distinct values: ties
+		}
+		inf, nan := float32(math.Inf(1)), float32(math.NaN())
+		x[3], x[sh.c+1], x[sh.c+2], x[2*sh.c] = nan, -inf, inf, nan
+		for j := range sh.c {
+			x[(sh.n-1)*sh.c+j] = nan // a row of NaNs only
+		}
+		vals, idx := s.alloc(t, sh.n, sh.k, engine.Float32), s.alloc(t, sh.n, sh.k, engine.Int32)
+		s.nn.RowTopK(vals, idx, s.upload(t, sh.n, sh.c, x))
+		gotV, gotI := s.f32(t, vals), s.i32(t, idx)
+		for i := range sh.n {
+			row := x[i*sh.c : (i+1)*sh.c]
+			order := make([]int, sh.c)
+			for j := range order {
+				order[j] = j
+			}
+			sort.SliceStable(order, func(a, b int) bool {
+				va, vb := row[order[a]], row[order[b]]
+				if na, nb := math.IsNaN(float64(va)), math.IsNaN(float64(vb)); na || nb {
+					return !na && nb
+				}
+				return va > vb
+			})
+			for j := range sh.k {
+				g := i*sh.k + j
+				if int(gotI[g]) != order[j] || math.Float32bits(gotV[g]) != math.Float32bits(row[order[j]]) {
+					t.Fatalf("%d×%d, k %d: row %d, place %d: column %d (%v), want %d (%v)",
+						sh.n, sh.c, sh.k, i, j, gotI[g], gotV[g], order[j], row[order[j]])
+				}
+			}
+		}
+	}
 }
 
 func (s *nnSuite) copyColumns(t *testing.T) {

@@ -105,8 +105,10 @@ func search(m *model.Model, g *model.Graph, b *batch.Batch, o Options) ([][]int3
 	if err != nil {
 		return nil, err
 	}
-	v := st.Vocab()
-	logp := make([]float32, n*k*v)
+	// Each row's 2k best tokens hold the sentence's 2k best extensions;
+	// two more make up for <pad> and <s>, which are never chosen.
+	best := min(2*k+2, st.Vocab())
+	logp, ids := make([]float32, n*k*best), make([]int32, n*k*best)
 	alive := make([][]hyp, n)
 	ended := make([][]hyp, n)
 	done := make([]bool, n)
@@ -122,7 +124,10 @@ func search(m *model.Model, g *model.Graph, b *batch.Batch, o Options) ([][]int3
 		prev[i] = vocab.BOS
 	}
 	for step := 0; ; step++ {
-		if err := st.Step(prev, logp); err != nil {
+		if err := st.Step(prev); err != nil {
+			return nil, err
+		}
+		if err := st.Best(logp, ids); err != nil {
 			return nil, err
 		}
 		finished := true
@@ -133,7 +138,7 @@ func search(m *model.Model, g *model.Graph, b *batch.Batch, o Options) ([][]int3
 				}
 				continue
 			}
-			cands := topK(alive[s], logp[s*k*v:(s+1)*k*v], v, 2*k)
+			cands := topK(alive[s], logp[s*k*best:(s+1)*k*best], ids[s*k*best:(s+1)*k*best], best, 2*k)
 			var next []hyp
 			for rank, c := range cands {
 				h := hyp{tokens: append(append([]int32(nil), alive[s][c.parent].tokens...), c.token), score: c.score}
@@ -191,21 +196,23 @@ type cand struct {
 	score  float64
 }
 
-// topK returns the best `want` extensions of the alive hypotheses (row j of
-// logp belongs to alive[j]), best first, ties by lower parent then token.
-func topK(alive []hyp, logp []float32, v, want int) []cand {
+// topK returns the best `want` extensions of the alive hypotheses, best
+// first, ties by lower parent then token. Row j of ids and logp (m values)
+// holds alive[j]'s m best next tokens, best first, ties by lower token, so
+// the candidates arrive in the order that breaks ties.
+func topK(alive []hyp, logp []float32, ids []int32, m, want int) []cand {
 	var best []cand
 	for j, h := range alive {
-		row := logp[j*v : (j+1)*v]
-		for w, lp := range row {
-			if w == int(vocab.Pad) || w == int(vocab.BOS) {
+		for q, w := range ids[j*m : (j+1)*m] {
+			if w == vocab.Pad || w == vocab.BOS {
 				continue
 			}
+			lp := logp[j*m+q]
 			sc := h.score + float64(lp)
 			if len(best) == want && sc <= best[want-1].score {
 				continue
 			}
-			c := cand{parent: j, token: int32(w), score: sc}
+			c := cand{parent: j, token: w, score: sc}
 			i := sort.Search(len(best), func(i int) bool { return best[i].score < sc })
 			if len(best) < want {
 				best = append(best, cand{})

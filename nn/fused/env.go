@@ -36,16 +36,17 @@
 // # Device backends
 //
 // Gorgonia's values are host arrays. On a backend without host memory
-// (CUDA) the arena lives in device memory and an op's output value is a
-// host copy of its arena buffer, downloaded when the op returns (see Env).
-// The transfers are kept to what the host needs: an op reading another
-// op's output uses the device buffer while the two copies agree; the
-// model's weights are resident (uploaded once, updated on the device by
-// the optimizer, downloaded when a file is written); small values (masks,
-// biases, validities) are uploaded only when they change. The tests run
-// the models on the CPU both ways (enginetest.Hostless) and require
-// bit-identical results and bounded traffic; engine/cuda's TestGPUModels
-// compares CUDA with the CPU.
+// (CUDA) the arena lives in device memory and the data stays there: an
+// op's output value is a host copy of its buffer that is downloaded only
+// when host code reads it (Env.Host), an op reading another op's output
+// uses the buffer, the model's weights (and the optimizer's moments) are
+// resident on the device (uploaded once, updated there, downloaded when a
+// file is written), and small values (masks, biases, validities) are
+// uploaded only when they change. Training and evaluation batches then
+// move only their token ids, and decoding a few values per hypothesis
+// and step (Stepper.Best). The tests run the models on the CPU both ways
+// (enginetest.Hostless) and require bit-identical results and bounded
+// traffic; engine/cuda's TestGPUModels compares CUDA with the CPU.
 //
 // # Reference
 //
@@ -76,11 +77,12 @@ import (
 // values are used in place.
 //
 // On a device backend (CUDA) the arena buffers live on the device and an
-// op's output value is a host copy of its buffer, downloaded when the op
-// returns. An op finds the device tensor of a host value it reads
-// (Tensor) in one of three ways:
-//   - a host copy of an arena buffer that no op has taken since the
-//     download (buf) is read from the buffer itself, without a transfer;
+// op's output value is the host copy of its buffer, downloaded only when
+// host code asks for it (Host) before the op's next run (which overwrites
+// the buffer: a later Host is an error that says so). An op finds the
+// device tensor of a host value it reads (Tensor) in one of three ways:
+//   - an op's output whose buffer no op has taken since (buf) is read
+//     from the buffer itself, without a transfer;
 //   - a resident value (Resident: the model's weights) has a device copy
 //     that is uploaded only after its host data changed, and that code
 //     may update on the device (Updated) and SyncHost downloads;
@@ -91,11 +93,11 @@ type Env struct {
 	B      engine.Backend
 	NN     engine.NN
 	host   engine.HostMemory         // nil on a device backend
-	arena  map[string][]float32      // host arena buffers, or host copies of device ones
+	arena  map[string][]float32      // host arena buffers (host backends)
 	darena map[string]*engine.Tensor // device arena buffers (device backends)
-	// synced[key] = n: the host copy of device arena buffer key holds its
-	// first n values; hostKey finds the key from the host copy's address.
-	synced   map[string]int
+	// copies are the host copies of device arena buffers that ops returned
+	// as values; hostKey finds a key from its host copy's address.
+	copies   map[string]*hostCopy
 	hostKey  map[uintptr]string
 	resident map[uintptr]*residentCopy
 	mirror   map[uintptr]*mirrorCopy
@@ -103,6 +105,31 @@ type Env struct {
 	ones     *engine.Tensor            // 1×n of ones, for column sums and row gathers
 	sum      *engine.Tensor            // 1×1 Float64, for losses
 }
+
+// hostCopy is the host copy of device arena buffer key, returned as an
+// op's value of its first n elements.
+type hostCopy struct {
+	key   string
+	s     []float32
+	n     int
+	state copyState
+}
+
+// copyState says how a host copy and its device buffer relate.
+type copyState int
+
+const (
+	// copyPending: the buffer holds the value; the host copy is not
+	// downloaded yet.
+	copyPending copyState = iota
+	// copyCurrent: both hold the value.
+	copyCurrent
+	// copyHost: only the host copy holds the value (downloaded, and the
+	// buffer taken since).
+	copyHost
+	// copyLost: the buffer was taken before the value was downloaded.
+	copyLost
+)
 
 // residentCopy is the device copy of a resident host value.
 type residentCopy struct {
@@ -131,19 +158,34 @@ func NewEnv(b engine.Backend) (*Env, error) {
 	}
 	host, _ := b.(engine.HostMemory)
 	return &Env{B: b, NN: nn, host: host, arena: map[string][]float32{}, darena: map[string]*engine.Tensor{},
-		synced: map[string]int{}, hostKey: map[uintptr]string{}, resident: map[uintptr]*residentCopy{},
+		copies: map[string]*hostCopy{}, hostKey: map[uintptr]string{}, resident: map[uintptr]*residentCopy{},
 		mirror: map[uintptr]*mirrorCopy{}, iarena: map[string]*engine.Tensor{}}, nil
 }
 
 // OnDevice reports whether the arena lives in device memory.
 func (e *Env) OnDevice() bool { return e.host == nil }
 
-// buf returns the arena buffer key as a rows×cols engine tensor, growing it
-// when needed. Its contents are whatever the last user left there.
+// buf returns the arena buffer key as a rows×cols engine tensor to write,
+// growing it when needed. Its contents are whatever the last user left
+// there. On a device backend, a value an op returned from this buffer and
+// nobody downloaded is lost (see Host).
 func (e *Env) buf(key string, rows, cols int) *engine.Tensor {
+	if c := e.copies[key]; c != nil {
+		switch c.state {
+		case copyPending:
+			c.state = copyLost
+		case copyCurrent:
+			c.state = copyHost
+		}
+	}
+	return e.saved(key, rows, cols)
+}
+
+// saved is buf for a buffer that the caller only reads (a backward pass
+// reading what its forward pass left there): the op's value stays valid.
+func (e *Env) saved(key string, rows, cols int) *engine.Tensor {
 	n := rows * cols
 	if e.host == nil {
-		delete(e.synced, key) // the caller may write it
 		return grow(e, e.darena, key, n).Reshape(rows, cols)
 	}
 	s := e.arena[key]
@@ -188,28 +230,61 @@ func (e *Env) zbuf(key string, rows, cols int) *engine.Tensor {
 	return t
 }
 
-// data returns the host slice behind arena buffer key (n elements): on a
-// device backend, its host copy, downloaded unless it is already current.
-func (e *Env) data(key string, n int) []float32 {
-	s := e.arena[key]
-	if e.host == nil {
-		if cap(s) < n {
-			if cap(s) > 0 {
-				delete(e.hostKey, address(s))
-			}
-			s = make([]float32, max(n, 2*cap(s)))
-			e.arena[key] = s
-			delete(e.synced, key)
+// hostCopyOf returns the host copy of device arena buffer key as the
+// value of its first n elements (pending: not downloaded).
+func (e *Env) hostCopyOf(key string, n int) *hostCopy {
+	c := e.copies[key]
+	if c == nil {
+		c = &hostCopy{key: key}
+		e.copies[key] = c
+	}
+	if cap(c.s) < n {
+		if cap(c.s) > 0 {
+			delete(e.hostKey, address(c.s))
 		}
-		if e.synced[key] < n {
-			if err := e.B.Download(s[:n], e.darena[key].Slice(0, n)); err != nil {
+		c.s = make([]float32, max(n, 2*cap(c.s)))
+		e.hostKey[address(c.s)] = key
+	}
+	c.n, c.state = n, copyPending
+	return c
+}
+
+// copyOf returns the host copy that the data of a value is, or nil.
+func (e *Env) copyOf(s []float32) *hostCopy {
+	key, ok := e.hostKey[address(s)]
+	if !ok || len(s) == 0 {
+		return nil
+	}
+	if c := e.copies[key]; c.n == len(s) {
+		return c
+	}
+	return nil
+}
+
+// lost panics for a value whose buffer was overwritten before it was read.
+func (c *hostCopy) lost() {
+	panic(fmt.Sprintf("fused: the value of %s was overwritten on the device before it was read (read an op's output before its op runs again)", c.key))
+}
+
+// Host returns the host data of a Float32 value, downloading it first if
+// it is an op's output not downloaded yet (device backends).
+func (e *Env) Host(v G.Value) []float32 {
+	s := float32s(v)
+	if e.host != nil {
+		return s
+	}
+	if c := e.copyOf(s); c != nil {
+		switch c.state {
+		case copyPending:
+			if err := e.B.Download(s, e.darena[c.key].Slice(0, c.n)); err != nil {
 				panic(fmt.Sprintf("fused: %v", err))
 			}
-			e.synced[key] = n
-			e.hostKey[address(s)] = key
+			c.state = copyCurrent
+		case copyLost:
+			c.lost()
 		}
 	}
-	return s[:n]
+	return s
 }
 
 // address is the address of a slice's first element (0 when empty), which
@@ -222,13 +297,20 @@ func address(s []float32) uintptr {
 }
 
 // value wraps arena buffer key (of n elements) as a Gorgonia value of the
-// given shape, sharing its memory (on a device backend, its host copy).
+// given shape, sharing its memory (on a device backend, its host copy,
+// pending: see Host).
 func (e *Env) value(key string, shape ...int) G.Value {
 	n := 1
 	for _, d := range shape {
 		n *= d
 	}
-	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(e.data(key, n)))
+	var s []float32
+	if e.host != nil {
+		s = e.arena[key][:n]
+	} else {
+		s = e.hostCopyOf(key, n).s[:n]
+	}
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(s))
 }
 
 // sum64 returns the Env's 1×1 Float64 tensor (for a loss sum), allocated
@@ -265,20 +347,26 @@ func (e *Env) colSums(dst, src *engine.Tensor) {
 	e.B.Gemm(false, false, 1, e.onesRow(src.Rows()), src, 0, dst, engine.FP32)
 }
 
-// upload copies v into the Int32 arena buffer key and returns it as a
-// len(v)×1 tensor.
-func (e *Env) upload(key string, v []int32) *engine.Tensor {
+// ibuf returns the first n values of the Int32 arena buffer key as an n×1
+// tensor, growing it when needed.
+func (e *Env) ibuf(key string, n int) *engine.Tensor {
 	t := e.iarena[key]
-	if t == nil || t.Rows() < len(v) {
+	if t == nil || t.Rows() < n {
 		var err error
-		if t, err = e.B.Alloc(max(len(v), 1), 1, engine.Int32); err != nil {
+		if t, err = e.B.Alloc(max(n, 1), 1, engine.Int32); err != nil {
 			panic(fmt.Sprintf("fused: %v", err))
 		}
 		e.iarena[key] = t
 	}
-	view := t.Slice(0, len(v))
-	e.B.Upload(view, v)
-	return view
+	return t.Slice(0, n)
+}
+
+// upload copies v into the Int32 arena buffer key and returns it as a
+// len(v)×1 tensor.
+func (e *Env) upload(key string, v []int32) *engine.Tensor {
+	t := e.ibuf(key, len(v))
+	e.B.Upload(t, v)
+	return t
 }
 
 // ints32 returns the first n values of the Int32 arena buffer key as an
@@ -292,6 +380,9 @@ func (e *Env) ArenaBytes() int64 {
 	var n int64
 	for _, s := range e.arena {
 		n += 4 * int64(cap(s))
+	}
+	for _, c := range e.copies {
+		n += 4 * int64(cap(c.s))
 	}
 	for _, t := range e.darena {
 		n += 4 * int64(t.Len())
@@ -317,10 +408,15 @@ func (e *Env) tensorOf(v G.Value, rows, cols int) *engine.Tensor {
 	if n != rows*cols {
 		panic(fmt.Sprintf("fused: value of %d elements as %d×%d", n, rows, cols))
 	}
-	addr := address(s)
-	if key, ok := e.hostKey[addr]; ok && n > 0 && e.synced[key] == n {
-		return e.darena[key].Slice(0, n).Reshape(rows, cols)
+	if c := e.copyOf(s); c != nil {
+		switch c.state {
+		case copyPending, copyCurrent:
+			return e.darena[c.key].Slice(0, n).Reshape(rows, cols)
+		case copyLost:
+			c.lost()
+		}
 	}
+	addr := address(s)
 	if r := e.resident[addr]; r != nil && len(r.host) == n {
 		if r.hostNewer {
 			e.B.Upload(r.t, s)
@@ -394,17 +490,18 @@ func (e *Env) Resident(vs ...*tensor.Dense) {
 }
 
 // Updated records that the device tensor that Tensor returned for v has
-// been changed on the device: a resident value's host data is current
-// again after SyncHost; any other value keeps its host data, and the
-// device tensor is no longer taken to hold it.
+// been changed on the device: v's value is now the device's (an op's
+// output is downloaded again by Host; a resident value's host data by
+// SyncHost); for any other value the device copy is dropped and v keeps
+// its host data.
 func (e *Env) Updated(v G.Value) {
 	if e.host != nil {
 		return
 	}
 	s := float32s(v)
 	addr := address(s)
-	if key, ok := e.hostKey[addr]; ok && e.synced[key] == len(s) {
-		delete(e.synced, key)
+	if c := e.copyOf(s); c != nil && (c.state == copyPending || c.state == copyCurrent) {
+		c.state = copyPending
 		return
 	}
 	if r := e.resident[addr]; r != nil && len(r.host) == len(s) {

@@ -257,7 +257,7 @@ func TestDropoutMatchesReference(t *testing.T) {
 	d := NewDropout(env, "drop", 0.4)
 	d.Seed = 17
 	out, grads := runFused(t, env, ps, func(g *G.ExprGraph, p map[string]*G.Node) *G.Node { return G.Must(d.Apply(p["x"])) })
-	m := append([]float32(nil), env.data("drop/mask", 48)...)
+	m := append([]float32(nil), env.arena["drop/mask"][:48]...)
 	refOut, refGrads := runRef(t, ps, func(rf *Ref, p map[string]*G.Node) *G.Node { return rf.Scale(p["x"], m) })
 	compare(t, out, grads, refOut, refGrads)
 }
@@ -305,8 +305,8 @@ func TestDecoderMatchesReference(t *testing.T) {
 			var inMasks [][]float32
 			var outMask []float32
 			if p > 0 {
-				inMasks = [][]float32{nil, append([]float32(nil), env.data("dec/l1/inmask", steps*batch*hid)...)}
-				outMask = append([]float32(nil), env.data("dec/outmask", steps*batch*hid)...)
+				inMasks = [][]float32{nil, append([]float32(nil), env.arena["dec/l1/inmask"][:steps*batch*hid]...)}
+				outMask = append([]float32(nil), env.arena["dec/outmask"][:steps*batch*hid]...)
 			}
 			refOut, refGrads := runRef(t, ps, func(rf *Ref, n map[string]*G.Node) *G.Node {
 				w := RefDecoderWeights{

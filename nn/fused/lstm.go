@@ -184,7 +184,7 @@ func (o *lstm) backward(in []G.Value, _, grad G.Value) error {
 func (e *Env) lstmBackward(key string, x, valid *engine.Tensor, batch int, w lstmDir, reverse bool, dh, dx *engine.Tensor, beta float32, dWIH, dWHH, dBias *engine.Tensor) {
 	tb, h := x.Rows(), w.h
 	steps := tb / batch
-	gates, c, hs := e.buf(key+"/gates", tb, 4*h), e.buf(key+"/c", tb, h), e.buf(key+"/h", tb, h)
+	gates, c, hs := e.buf(key+"/gates", tb, 4*h), e.buf(key+"/c", tb, h), e.saved(key+"/h", tb, h)
 	dg := e.buf(key+"/dgates", tb, 4*h)
 	dc := e.zbuf(key+"/dc", batch, h)
 	for k := steps - 1; k >= 0; k-- {

@@ -11,7 +11,9 @@ import (
 // and beam search: the same decoderStep as the op's forward pass (without
 // dropout), then the output projection and log-softmax. Rows are
 // hypotheses; Reorder moves their states when a search keeps some and
-// drops others.
+// drops others. After a Step, Best returns each row's most probable next
+// tokens (all a search needs, a few values per row) and LogProbs the
+// whole distribution.
 type Stepper struct {
 	env               *Env
 	w                 decWeights
@@ -26,6 +28,7 @@ type Stepper struct {
 	probs, ctx, emb   *engine.Tensor
 	logits            *engine.Tensor
 	cur, t            int
+	stepped           bool
 }
 
 // StepperInputs are the values a Stepper needs: the decoder weight values
@@ -109,9 +112,8 @@ func (s *Stepper) gather(dst, src *engine.Tensor, idx []int32) {
 }
 
 // Step feeds the previous tokens (one per row: <s> at the first step) and
-// writes each row's log-probabilities over the target vocabulary into
-// logProbs (rows·V values, row-major).
-func (s *Stepper) Step(prev []int32, logProbs []float32) error {
+// computes each row's log-probabilities of the next token.
+func (s *Stepper) Step(prev []int32) error {
 	e := s.env
 	if len(prev) != s.rows {
 		return fmt.Errorf("fused: Step with %d tokens for %d rows", len(prev), s.rows)
@@ -131,8 +133,38 @@ func (s *Stepper) Step(prev []int32, logProbs []float32) error {
 	e.B.Gemm(false, true, 1, s.feed[next], s.outW, 0, s.logits, engine.FP32)
 	e.B.AddRowVector(s.logits, s.outB)
 	e.NN.LogSoftmax(s.logits, s.logits)
-	s.cur, s.t = next, s.t+1
-	return e.B.Download(logProbs, s.logits)
+	s.cur, s.t, s.stepped = next, s.t+1, true
+	return nil
+}
+
+// LogProbs writes the last Step's log-probabilities into dst (rows·V
+// values, row-major).
+func (s *Stepper) LogProbs(dst []float32) error {
+	if !s.stepped {
+		return fmt.Errorf("fused: LogProbs before a Step")
+	}
+	return s.env.B.Download(dst, s.logits)
+}
+
+// Best writes, for each row, the m = len(ids)/rows most probable next
+// tokens of the last Step (engine.NN.RowTopK's order: most probable first,
+// ties by the lower id) into ids and their log-probabilities into
+// logProbs; 1 ≤ m ≤ V. Only these values leave the device.
+func (s *Stepper) Best(logProbs []float32, ids []int32) error {
+	m := len(ids) / s.rows
+	switch {
+	case !s.stepped:
+		return fmt.Errorf("fused: Best before a Step")
+	case m < 1 || m > s.Vocab() || len(ids) != m*s.rows || len(logProbs) != len(ids):
+		return fmt.Errorf("fused: Best with %d ids and %d values for %d rows of %d tokens", len(ids), len(logProbs), s.rows, s.Vocab())
+	}
+	e := s.env
+	vals, idx := e.buf(stepperKey+"best", s.rows, m), e.ibuf(stepperKey+"bestids", s.rows*m).Reshape(s.rows, m)
+	e.NN.RowTopK(vals, idx, s.logits)
+	if err := e.B.Download(logProbs, vals); err != nil {
+		return err
+	}
+	return e.B.Download(ids, idx)
 }
 
 // Reorder makes row r continue hypothesis parents[r]: it copies the

@@ -323,13 +323,14 @@ func (gr *Graph) Run(seed uint64) (Result, error) {
 }
 
 // Grads returns, after a Run of a Train graph, the gradient of the mean
-// loss with respect to each parameter, in Model.Params order. The slices
-// share the fused ops' arena: use them before the next Run of any graph of
-// the model.
-func (gr *Graph) Grads() [][]float32 {
-	out := make([][]float32, len(gr.grads))
+// loss with respect to each parameter, in Model.Params order, as values
+// (on a device backend their data is on the device: see fused.Env.Host).
+// They share the fused ops' arena: use them before the next Run of any
+// graph of the model.
+func (gr *Graph) Grads() []G.Value {
+	out := make([]G.Value, len(gr.grads))
 	for i, n := range gr.grads {
-		out[i] = n.Value().Data().([]float32)
+		out[i] = n.Value()
 	}
 	return out
 }
@@ -340,7 +341,7 @@ func (gr *Graph) Grads() [][]float32 {
 func (gr *Graph) Stored() [][]float32 {
 	var out [][]float32
 	for _, n := range gr.stored {
-		d := n.Value().Data().([]float32)
+		d := gr.m.env.Host(n.Value())
 		s := n.Shape()
 		h := gr.m.Config.Hidden
 		for dir := 0; dir < s[1]/h; dir++ {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/grainlab/grain/analysis/ranking"
 	"github.com/grainlab/grain/engine/cpu"
+	"github.com/grainlab/grain/engine/enginetest"
 	"github.com/grainlab/grain/nn/batch"
 	"github.com/grainlab/grain/nn/vocab"
 )
@@ -73,6 +74,55 @@ func run(t *testing.T, m *Model, b *batch.Batch, mode Mode, seed uint64) (Result
 	return res, g
 }
 
+// TestDevicePathRuns runs every mode of both models on the CPU and on the
+// CPU seen as a device backend (enginetest.Hostless, where op outputs stay
+// on the device until read): the losses, the stored activations (after a
+// Train run too: its backward pass only reads them) and the gradients must
+// be bit-identical.
+func TestDevicePathRuns(t *testing.T) {
+	for _, kind := range []string{NLM, NMT} {
+		ms := [2]*Model{tiny(t, kind, 0.2), tiny(t, kind, 0.2)}
+		if err := ms[1].SetBackend(enginetest.Hostless(cpu.New())); err != nil {
+			t.Fatal(err)
+		}
+		for _, mode := range []Mode{Features, Eval, Train} {
+			var res [2]Result
+			var stored [2][][]float32
+			var grads [2][][]float32
+			for i, m := range ms {
+				b := tinyBatch(kind)
+				if mode == Features && kind == NMT {
+					b.Shape.T = 0
+				}
+				var g *Graph
+				res[i], g = run(t, m, b, mode, 5)
+				stored[i] = g.Stored()
+				if mode == Train {
+					for _, v := range g.Grads() {
+						grads[i] = append(grads[i], slices.Clone(m.Env().Host(v)))
+					}
+				}
+			}
+			if res[0] != res[1] {
+				t.Fatalf("%s %s: loss %+v on the host path, %+v on the device path", kind, mode, res[0], res[1])
+			}
+			for l := range stored[0] {
+				if !slices.Equal(stored[0][l], stored[1][l]) {
+					t.Fatalf("%s %s: stored layer %d differs between the host and device paths", kind, mode, l)
+				}
+			}
+			for p := range grads[0] {
+				if !slices.Equal(grads[0][p], grads[1][p]) {
+					t.Fatalf("%s: the gradient of %s differs between the host and device paths", kind, ms[0].Params[p].Name)
+				}
+			}
+			if len(stored[0]) == 0 || (mode == Train && len(grads[0]) != len(ms[0].Params)) {
+				t.Fatalf("%s %s: %d stored layers, %d gradients", kind, mode, len(stored[0]), len(grads[0]))
+			}
+		}
+	}
+}
+
 // TestGradientsMatchFiniteDifferences checks, for both models at tiny
 // sizes, the gradient of the summed loss with respect to sampled weights
 // of every parameter against central differences of the float64-summed
@@ -87,7 +137,7 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 			r := rand.New(rand.NewPCG(1, 1))
 			const h = 1e-2
 			for pi, p := range m.Params {
-				an := slices.Clone(grads[pi])
+				an := slices.Clone(m.Env().Host(grads[pi]))
 				var scale float64
 				for _, v := range an {
 					scale = math.Max(scale, math.Abs(float64(v)))

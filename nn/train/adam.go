@@ -25,8 +25,7 @@ import (
 // parameters (resident: the model's weights) and gradients (the backward
 // ops' buffers), with M and V resident too, so a step moves no tensor
 // between host and device. There the host parameters are current after
-// Model.SyncWeights, M and V after SyncMoments or Release, and the host
-// gradients are left unclipped.
+// Model.SyncWeights, and M and V after SyncMoments or Release.
 type Adam struct {
 	LR, Clip float64
 	// Steps is the number of steps taken.
@@ -47,15 +46,10 @@ func NewAdam(env *fused.Env, lr, clip float64) *Adam {
 }
 
 // valueGrad pairs a parameter's value with its gradient for Step.
-type valueGrad struct {
-	v *tensor.Dense
-	g []float32
-}
+type valueGrad struct{ v, g G.Value }
 
-func (p valueGrad) Value() G.Value { return p.v }
-func (p valueGrad) Grad() (G.Value, error) {
-	return tensor.New(tensor.WithShape(p.v.Shape()...), tensor.WithBacking(p.g)), nil
-}
+func (p valueGrad) Value() G.Value         { return p.v }
+func (p valueGrad) Grad() (G.Value, error) { return p.g, nil }
 
 // Step clips the gradients and updates the parameters in place.
 func (a *Adam) Step(vgs []G.ValueGrad) error {

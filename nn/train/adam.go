@@ -37,7 +37,7 @@ type Adam struct {
 
 	env     *fused.Env
 	moments [][2]*tensor.Dense // M and V as values of their parameters' shapes
-	sq      *engine.Tensor     // 1×1 Float64: a gradient's squared norm
+	sq      *engine.Tensor     // P×1 Float64: the gradients' squared norms
 }
 
 // NewAdam returns the solver for values that run on env.
@@ -65,14 +65,12 @@ func (a *Adam) Step(vgs []G.ValueGrad) error {
 	}
 	if a.sq == nil {
 		var err error
-		if a.sq, err = b.Alloc(1, 1, engine.Float64); err != nil {
+		if a.sq, err = b.Alloc(len(vgs), 1, engine.Float64); err != nil {
 			return err
 		}
 	}
 	grads := make([]G.Value, len(vgs))
 	ps, gs := make([]*engine.Tensor, len(vgs)), make([]*engine.Tensor, len(vgs))
-	sq := make([]float64, 1)
-	var total float64
 	for i, vg := range vgs {
 		g, err := vg.Grad()
 		if err != nil {
@@ -83,11 +81,15 @@ func (a *Adam) Step(vgs []G.ValueGrad) error {
 			return fmt.Errorf("train: parameter %d has %d values, %d gradients and %d moments", i, n, g.Shape().TotalSize(), len(a.M[i]))
 		}
 		grads[i], ps[i], gs[i] = g, a.env.Tensor(p), a.env.Tensor(g)
-		b.SumSquares(a.sq, gs[i])
-		if err := b.Download(sq, a.sq); err != nil {
-			return err
-		}
-		total += sq[0]
+		b.SumSquares(a.sq.Slice(i, i+1), gs[i])
+	}
+	sq := make([]float64, len(vgs)) // one download for all the norms
+	if err := b.Download(sq, a.sq); err != nil {
+		return err
+	}
+	var total float64
+	for _, x := range sq {
+		total += x
 	}
 	a.LastNorm = math.Sqrt(total)
 	if math.IsNaN(a.LastNorm) || math.IsInf(a.LastNorm, 0) {

@@ -18,8 +18,12 @@
 #   ablation   the ablation inside the model (grain eval --sweep: BLEU of
 #              the en→de NMT, perplexity of the NLM, with the top, bottom
 #              and random neurons of a position probe's ranking clamped) on
-#              the GPU and on this machine's CPU: time and scores (last:
-#              the benchmarks come first if the budget runs short)
+#              the GPU and on this machine's CPU: time and scores
+#   train      training the NMT (shipped architecture) and the NLM for
+#              TRAIN_EPOCHS epochs on the carried Multi30k files, on the GPU
+#              and on this machine's CPU: tokens/s and the losses of each
+#              epoch on both (ablation and train come last: the issue's
+#              benchmarks come first if the budget runs short)
 #
 # Prepare here with `make gpu-device` (build/gpu: the gzipped cuda.test,
 # gpubench and grain-cuda, and the Multi30k files of the ablation), then
@@ -31,8 +35,10 @@
 # Sizes can be overridden (to check the script on the CPU emulator):
 # MC_N (4096), MC_TOKENS (100000,1000000), CORR_TOKENS (100000,1000000),
 # PROBE_S ("50000 2048"), PROBE_L ("200000 9984"), ABL_SWEEP (20),
-# ABL_LINES (all: the first N sentences of each evaluation file), ABL_ARGS
-# (more grain eval flags, e.g. "--batch 2" on the emulator).
+# ABL_LINES (all: the first N sentences of each Multi30k file, for the
+# ablation and train sections), ABL_ARGS (more grain eval flags, e.g.
+# "--batch 2" on the emulator), TRAIN_EPOCHS (3), TRAIN_ARGS (more grain
+# train flags, overriding the section's, e.g. "--embed 16 --hidden 16").
 #
 # Output: $OUT/summary.txt (statuses, RESULT lines, timings), $OUT/run.log
 # (everything), $OUT/tests.log (the verbose test output). Each section has
@@ -101,8 +107,18 @@ ablation() {
     "$bin/grain-cuda" eval --device "$dev" --quiet --json --sweep "$ABL_SWEEP" ${ABL_ARGS:-} "$@"
 }
 
+# training KIND DEVICE ARGS...: grain train --json for TRAIN_EPOCHS epochs
+# on DEVICE, the JSON into $OUT/train-KIND-DEVICE.json.
+training() {
+  local kind=$1 dev=$2
+  shift 2
+  run "train-$kind-$dev" 120 "$log" bash -c 'out=$1; shift; exec "$@" >"$out"' _ "$OUT/train-$kind-$dev.json" \
+    "$bin/grain-cuda" train "$kind" --device "$dev" --quiet --json --epochs "${TRAIN_EPOCHS:-3}" --patience 0 \
+    --checkpoint-every 0 --min-count 1 --out "$OUT/train-$kind-$dev" "$@" ${TRAIN_ARGS:-}
+}
+
 sections=("$@")
-((${#sections[@]})) || sections=(maxcorr probe50k correlate probe200k ablation)
+((${#sections[@]})) || sections=(maxcorr probe50k correlate probe200k ablation train)
 say "grain device run: sections info tests ${sections[*]}; budget ${BUDGET}s"
 {
   date -u
@@ -132,6 +148,15 @@ for s in "${sections[@]}"; do
           --mask-ranking bench/gpu/ablation/nlm-en.position-bucket.json
       done
       "$PYTHON" bench/gpu/ablation_compare.py "$OUT" >>"$log" 2>&1 || say "ablation_compare failed"
+      ;;
+    train)
+      for dev in cuda cpu; do
+        training nmt "$dev" --src en --tgt de --embed 128 --hidden 256 --lr 2e-3 \
+          --train-src "$data/test_2016_flickr.lc.norm.tok.en" --train-tgt "$data/test_2016_flickr.lc.norm.tok.de" \
+          --val-src "$data/test_2016_flickr.lc.norm.tok.en" --val-tgt "$data/test_2016_flickr.lc.norm.tok.de"
+        training nlm "$dev" --tgt en --train-tgt "$data/val.lc.norm.tok.en" --val-tgt "$data/val.lc.norm.tok.en"
+      done
+      "$PYTHON" bench/gpu/train_compare.py "$OUT" >>"$log" 2>&1 || say "train_compare failed"
       ;;
     probe200k) run probe200k 240 "$log" "$bin/gpubench" probe -rows "$PL_ROWS" -neurons "$PL_N" -labels 45 -python "$PYTHON" ;;
     *) say "unknown section $s" ;;

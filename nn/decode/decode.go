@@ -110,7 +110,7 @@ func search(m *model.Model, g *model.Graph, b *batch.Batch, o Options) ([][]int3
 	best := min(2*k+2, st.Vocab())
 	logp, ids := make([]float32, n*k*best), make([]int32, n*k*best)
 	alive := make([][]hyp, n)
-	ended := make([][]hyp, n)
+	endings := make([][]hyp, n)
 	done := make([]bool, n)
 	maxLen := make([]int, n)
 	for s := range n {
@@ -118,37 +118,45 @@ func search(m *model.Model, g *model.Graph, b *batch.Batch, o Options) ([][]int3
 		maxLen[s] = o.MaxLenA*int(b.SrcLen[s]) + o.MaxLenB
 		done[s] = b.Spec.Rows[s] < 0
 	}
+	// active lists the sentences that the Stepper's rows hold, k rows each
+	// in this order; finished sentences are dropped from it (and from the
+	// Stepper) once they are a quarter of it.
+	active := make([]int, n)
 	prev := make([]int32, n*k)
 	parents := make([]int32, n*k)
+	for i := range active {
+		active[i] = i
+	}
 	for i := range prev {
 		prev[i] = vocab.BOS
 	}
 	for step := 0; ; step++ {
-		if err := st.Step(prev); err != nil {
+		rows := len(active) * k
+		if err := st.Step(prev[:rows]); err != nil {
 			return nil, err
 		}
-		if err := st.Best(logp, ids); err != nil {
+		if err := st.Best(logp[:rows*best], ids[:rows*best]); err != nil {
 			return nil, err
 		}
 		finished := true
-		for s := range n {
+		for a, s := range active {
 			if done[s] {
 				for j := range k {
-					parents[s*k+j], prev[s*k+j] = int32(s*k), vocab.Pad
+					parents[a*k+j], prev[a*k+j] = int32(a*k), vocab.Pad
 				}
 				continue
 			}
-			cands := topK(alive[s], logp[s*k*best:(s+1)*k*best], ids[s*k*best:(s+1)*k*best], best, 2*k)
+			cands := topK(alive[s], logp[a*k*best:(a+1)*k*best], ids[a*k*best:(a+1)*k*best], best, 2*k)
 			var next []hyp
 			for rank, c := range cands {
 				h := hyp{tokens: append(append([]int32(nil), alive[s][c.parent].tokens...), c.token), score: c.score}
 				if c.token == vocab.EOS {
 					// An ending counts only among the k best extensions.
 					if rank < k {
-						ended[s] = append(ended[s], h)
+						endings[s] = append(endings[s], h)
 					}
 				} else if len(next) < k {
-					parents[s*k+len(next)], prev[s*k+len(next)] = int32(s*k+c.parent), c.token
+					parents[a*k+len(next)], prev[a*k+len(next)] = int32(a*k+c.parent), c.token
 					next = append(next, h)
 				}
 			}
@@ -157,20 +165,38 @@ func search(m *model.Model, g *model.Graph, b *batch.Batch, o Options) ([][]int3
 				done[s] = true
 			}
 			for j := len(next); j < k; j++ {
-				parents[s*k+j], prev[s*k+j] = int32(s*k), vocab.Pad
+				parents[a*k+j], prev[a*k+j] = int32(a*k), vocab.Pad
 			}
 			finished = finished && done[s]
 		}
 		if finished {
 			break
 		}
-		if err := st.Reorder(parents); err != nil {
+		dead := 0
+		for _, s := range active {
+			if done[s] {
+				dead++
+			}
+		}
+		if 4*dead >= len(active) {
+			kept := 0
+			for a, s := range active {
+				if !done[s] {
+					copy(parents[kept*k:(kept+1)*k], parents[a*k:(a+1)*k])
+					copy(prev[kept*k:(kept+1)*k], prev[a*k:(a+1)*k])
+					active[kept] = s
+					kept++
+				}
+			}
+			active = active[:kept]
+		}
+		if err := st.Reorder(parents[:len(active)*k]); err != nil {
 			return nil, err
 		}
 	}
 	out := make([][]int32, n)
 	for s := range n {
-		pool := ended[s]
+		pool := endings[s]
 		if len(pool) == 0 {
 			pool = alive[s]
 		}

@@ -2,6 +2,7 @@ package fused
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/grainlab/grain/engine"
 	G "gorgonia.org/gorgonia"
@@ -20,6 +21,9 @@ type Stepper struct {
 	rows, hid         int
 	table, embMask    *engine.Tensor
 	outW, outB        *engine.Tensor
+	srcMem, srcKeys   *engine.Tensor // per sentence: the encoder memory and its attention keys
+	srcLens           []int32
+	sent              []int32 // the sentence of each row
 	mem, keys, srcLen *engine.Tensor
 	valid             *engine.Tensor
 	c, h              [2][]*engine.Tensor
@@ -52,44 +56,58 @@ func (e *Env) NewStepper(in StepperInputs, beam int) (*Stepper, error) {
 	if n < 1 || beam < 1 {
 		return nil, fmt.Errorf("fused: stepper for %d sentences, beam %d", n, beam)
 	}
-	s := &Stepper{env: e, w: e.decWeights(in.Decoder, in.Layers), rows: n * beam}
+	s := &Stepper{env: e, w: e.decWeights(in.Decoder, in.Layers), srcLens: in.SrcLen}
 	s.hid = s.w.h
 	s.table, s.embMask = e.mat(in.Table), e.mat(in.EmbMask)
 	s.outW, s.outB = e.mat(in.OutW), e.mat(in.OutB)
-	mem := e.mat(in.Mem)
-	steps, dm := mem.Rows()/n, mem.Cols()
-	// Row st·rows + b·beam + k of the expanded memory is row st·n + b.
-	idx := make([]int32, steps*s.rows)
-	lens := make([]int32, s.rows)
-	for st := range steps {
-		for r := range s.rows {
-			idx[st*s.rows+r] = int32(st*n + r/beam)
-		}
+	s.srcMem = e.mat(in.Mem)
+	s.srcKeys = e.buf(stepperKey+"srckeys", s.srcMem.Rows(), s.hid)
+	e.B.Gemm(false, true, 1, s.srcMem, s.w.wa, 0, s.srcKeys, engine.FP32)
+	for r := range n * beam {
+		s.sent = append(s.sent, int32(r/beam))
 	}
-	for r := range lens {
-		lens[r] = in.SrcLen[r/beam]
-	}
-	s.mem = e.buf(stepperKey+"mem", steps*s.rows, dm)
-	s.gather(s.mem, mem, idx)
-	s.keys = e.buf(stepperKey+"keys", steps*s.rows, s.hid)
-	e.B.Gemm(false, true, 1, s.mem, s.w.wa, 0, s.keys, engine.FP32)
-	s.srcLen = e.upload(stepperKey+"srclen", lens).Reshape(1, len(lens))
-	s.valid = e.buf(stepperKey+"valid", s.rows, 1)
+	s.setRows(len(s.sent), in.Layers)
 	e.B.Fill(s.valid, 1)
-	for p := range 2 {
-		for l := range in.Layers {
-			s.c[p] = append(s.c[p], e.buf(fmt.Sprintf("%sc%d/%d", stepperKey, p, l), s.rows, s.hid))
-			s.h[p] = append(s.h[p], e.buf(fmt.Sprintf("%sh%d/%d", stepperKey, p, l), s.rows, s.hid))
-		}
-		s.feed[p] = e.buf(fmt.Sprintf("%sfeed%d", stepperKey, p), s.rows, s.hid)
-	}
-	for l := range in.Layers {
-		s.gates = append(s.gates, e.buf(fmt.Sprintf("%sgates%d", stepperKey, l), s.rows, 4*s.hid))
-	}
-	s.probs, s.ctx = e.buf(stepperKey+"probs", s.rows, steps), e.buf(stepperKey+"ctx", s.rows, dm)
-	s.emb = e.buf(stepperKey+"emb", s.rows, s.table.Cols())
-	s.logits = e.buf(stepperKey+"logits", s.rows, s.outW.Rows())
 	return s, nil
+}
+
+// setRows sizes the Stepper for rows hypotheses (at most the number it
+// started with, so the arena buffers it takes never grow) and expands the
+// encoder memory, its keys and the source lengths to them: row st·rows + r
+// of mem and keys is row st·n + sent[r] of the sentences' ones. The
+// decoder states are left to the caller.
+func (s *Stepper) setRows(rows, layers int) {
+	e, n := s.env, len(s.srcLens)
+	steps, dm := s.srcMem.Rows()/n, s.srcMem.Cols()
+	s.rows = rows
+	idx := make([]int32, steps*rows)
+	lens := make([]int32, rows)
+	for r, b := range s.sent {
+		for st := range steps {
+			idx[st*rows+r] = int32(st*n) + b
+		}
+		lens[r] = s.srcLens[b]
+	}
+	s.mem, s.keys = e.buf(stepperKey+"mem", steps*rows, dm), e.buf(stepperKey+"keys", steps*rows, s.hid)
+	s.gather(s.mem, s.srcMem, idx)
+	s.gather(s.keys, s.srcKeys, idx)
+	s.srcLen = e.upload(stepperKey+"srclen", lens).Reshape(1, rows)
+	s.valid = e.buf(stepperKey+"valid", rows, 1)
+	for p := range 2 {
+		s.c[p], s.h[p] = s.c[p][:0], s.h[p][:0]
+		for l := range layers {
+			s.c[p] = append(s.c[p], e.buf(fmt.Sprintf("%sc%d/%d", stepperKey, p, l), rows, s.hid))
+			s.h[p] = append(s.h[p], e.buf(fmt.Sprintf("%sh%d/%d", stepperKey, p, l), rows, s.hid))
+		}
+		s.feed[p] = e.buf(fmt.Sprintf("%sfeed%d", stepperKey, p), rows, s.hid)
+	}
+	s.gates = s.gates[:0]
+	for l := range layers {
+		s.gates = append(s.gates, e.buf(fmt.Sprintf("%sgates%d", stepperKey, l), rows, 4*s.hid))
+	}
+	s.probs, s.ctx = e.buf(stepperKey+"probs", rows, steps), e.buf(stepperKey+"ctx", rows, dm)
+	s.emb = e.buf(stepperKey+"emb", rows, s.table.Cols())
+	s.logits = e.buf(stepperKey+"logits", rows, s.outW.Rows())
 }
 
 // stepperKey prefixes the Env arena buffers that a Stepper uses; the next
@@ -168,20 +186,40 @@ func (s *Stepper) Best(logProbs []float32, ids []int32) error {
 }
 
 // Reorder makes row r continue hypothesis parents[r]: it copies the
-// parents' decoder states.
+// parents' decoder states. With fewer parents than rows the Stepper drops
+// the other hypotheses and continues with len(parents) rows (a search
+// drops the sentences it has finished, so that the next steps compute
+// only what it still needs).
 func (s *Stepper) Reorder(parents []int32) error {
-	if len(parents) != s.rows {
-		return fmt.Errorf("fused: Reorder with %d parents for %d rows", len(parents), s.rows)
+	rows := len(parents)
+	if rows < 1 || rows > s.rows {
+		return fmt.Errorf("fused: Reorder with %d parents for %d rows", rows, s.rows)
+	}
+	for r, p := range parents {
+		if p < 0 || int(p) >= s.rows {
+			return fmt.Errorf("fused: Reorder: row %d continues row %d of %d", r, p, s.rows)
+		}
+	}
+	cur, other := s.cur, 1-s.cur
+	// The current states, as they are before a smaller setRows makes every
+	// state buffer a view of the new row count.
+	c, h, feed := slices.Clone(s.c[cur]), slices.Clone(s.h[cur]), s.feed[cur]
+	if rows < s.rows {
+		sent := make([]int32, rows)
+		for r, p := range parents {
+			sent[r] = s.sent[p]
+		}
+		s.sent = sent
+		s.setRows(rows, len(c))
 	}
 	if s.t == 0 {
 		return nil
 	}
-	other := 1 - s.cur
-	for l := range s.c[s.cur] {
-		s.gather(s.c[other][l], s.c[s.cur][l], parents)
-		s.gather(s.h[other][l], s.h[s.cur][l], parents)
+	for l := range c {
+		s.gather(s.c[other][l], c[l], parents)
+		s.gather(s.h[other][l], h[l], parents)
 	}
-	s.gather(s.feed[other], s.feed[s.cur], parents)
+	s.gather(s.feed[other], feed, parents)
 	s.cur = other
 	return nil
 }

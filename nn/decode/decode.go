@@ -10,6 +10,13 @@
 // 1 is exactly greedy decoding) or MaxLen tokens are reached; then the
 // ended hypothesis with the best score/len^Alpha (len counting </s>) is
 // returned, or the best open one if none ended.
+//
+// Sentences are decoded in batches; a batch's step computes only its
+// unfinished sentences (finished ones are dropped from the Stepper once
+// they are a quarter of its rows), and takes from the backend only each
+// hypothesis's 2·Beam + 2 best next tokens (engine.NN.RowTopK), which
+// hold the sentence's 2·Beam best extensions whatever <pad> and <s>, never
+// chosen, take. The result does not depend on the batching.
 package decode
 
 import (

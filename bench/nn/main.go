@@ -138,7 +138,7 @@ func main() {
 		tps := float64(tokens) / el.Seconds()
 		fmt.Printf("train: %d steps in %.1f s: %.0f target tok/s, %.3f s/step → %.1f min per epoch (%d tokens)\n",
 			*steps, el.Seconds(), tps, el.Seconds()/float64(*steps), float64(totalTokens)/tps/60, totalTokens)
-		moved(from, *steps-1, "training step")
+		moved(from, max(*steps-1, 1), "training step")
 		fmt.Printf("arena: %.0f MB\n", float64(m.Env().ArenaBytes())/1e6)
 
 		evalTPS := func() float64 {

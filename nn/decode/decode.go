@@ -230,9 +230,10 @@ type cand struct {
 }
 
 // topK returns the best `want` extensions of the alive hypotheses, best
-// first, ties by lower parent then token. Row j of ids and logp (m values)
-// holds alive[j]'s m best next tokens, best first, ties by lower token, so
-// the candidates arrive in the order that breaks ties.
+// first, equal scores by lower parent, then by their order in the parent's
+// row. Row j of ids and logp (m values) holds alive[j]'s m best next
+// tokens, best first, ties by lower token, so the candidates arrive in the
+// order that breaks ties.
 func topK(alive []hyp, logp []float32, ids []int32, m, want int) []cand {
 	var best []cand
 	for j, h := range alive {

@@ -127,6 +127,16 @@ func TestStepperMatchesTrainingGraph(t *testing.T) {
 	if d := got - want.LossSum; d > 1e-4*want.LossSum || d < -1e-4*want.LossSum {
 		t.Fatalf("stepper loss %.6f, training graph %.6f", got, want.LossSum)
 	}
+	// After a Reorder (here to two rows) the last step's rows are gone.
+	if err := st.Reorder([]int32{2, 0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.LogProbs(logp[:2*v]); err == nil {
+		t.Fatal("LogProbs after a Reorder without a Step: no error")
+	}
+	if err := st.Reorder([]int32{0, 2}); err == nil {
+		t.Fatal("Reorder to row 2 of 2: no error")
+	}
 }
 
 // TestDeviceMemoryPathMatchesHost trains and decodes with two copies of a

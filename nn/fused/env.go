@@ -60,7 +60,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
-	"slices"
+	"math"
 	"unsafe"
 
 	"github.com/chewxy/hm"
@@ -78,9 +78,11 @@ import (
 //
 // On a device backend (CUDA) the arena buffers live on the device and an
 // op's output value is the host copy of its buffer, downloaded only when
-// host code asks for it (Host) before the op's next run (which overwrites
-// the buffer: a later Host is an error that says so). An op finds the
-// device tensor of a host value it reads (Tensor) in one of three ways:
+// host code asks for it (Host). As on the CPU, a value must be read before
+// its op runs again (after that it holds the new run's data); where the
+// buffer was overwritten without a new value, or the new value has another
+// shape, Host is an error that says so. An op finds the device tensor of a
+// host value it reads (Tensor) in one of three ways:
 //   - an op's output whose buffer no op has taken since (buf) is read
 //     from the buffer itself, without a transfer;
 //   - a resident value (Resident: the model's weights) has a device copy
@@ -249,16 +251,19 @@ func (e *Env) hostCopyOf(key string, n int) *hostCopy {
 	return c
 }
 
-// copyOf returns the host copy that the data of a value is, or nil.
+// copyOf returns the host copy that the data of a value is, or nil. A
+// value at a host copy's address with another length is what the op
+// returned in an earlier run for another shape: its data is gone (lost).
 func (e *Env) copyOf(s []float32) *hostCopy {
 	key, ok := e.hostKey[address(s)]
 	if !ok || len(s) == 0 {
 		return nil
 	}
-	if c := e.copies[key]; c.n == len(s) {
-		return c
+	c := e.copies[key]
+	if c.n != len(s) {
+		c.lost()
 	}
-	return nil
+	return c
 }
 
 // lost panics for a value whose buffer was overwritten before it was read.
@@ -352,8 +357,12 @@ func (e *Env) colSums(dst, src *engine.Tensor) {
 func (e *Env) ibuf(key string, n int) *engine.Tensor {
 	t := e.iarena[key]
 	if t == nil || t.Rows() < n {
+		size := n
+		if t != nil {
+			size = max(n, 2*t.Rows()) // the old one is not freed (as in grow)
+		}
 		var err error
-		if t, err = e.B.Alloc(max(n, 1), 1, engine.Int32); err != nil {
+		if t, err = e.B.Alloc(max(size, 1), 1, engine.Int32); err != nil {
 			panic(fmt.Sprintf("fused: %v", err))
 		}
 		e.iarena[key] = t
@@ -430,7 +439,7 @@ func (e *Env) tensorOf(v G.Value, rows, cols int) *engine.Tensor {
 		e.mirror[addr] = c
 	}
 	t := c.t.Slice(0, n)
-	if c.shadow != nil && slices.Equal(c.shadow, s) {
+	if c.shadow != nil && sameBits(c.shadow, s) {
 		return t.Reshape(rows, cols)
 	}
 	e.B.Upload(t, s)
@@ -439,6 +448,20 @@ func (e *Env) tensorOf(v G.Value, rows, cols int) *engine.Tensor {
 		c.shadow = append(make([]float32, 0, n), s...)
 	}
 	return t.Reshape(rows, cols)
+}
+
+// sameBits reports whether a and b hold the same bits (so −0 differs from
+// 0, and a NaN equals itself).
+func sameBits(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i, x := range a {
+		if math.Float32bits(x) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // float32s returns the data of a Float32 dense value.
@@ -487,6 +510,17 @@ func (e *Env) Resident(vs ...*tensor.Dense) {
 		}
 		r.host, r.hostNewer, r.devNewer = s, true, false
 	}
+}
+
+// IsResident reports whether v is resident (on a host backend every value
+// is, in place).
+func (e *Env) IsResident(v G.Value) bool {
+	if e.host != nil {
+		return true
+	}
+	s := float32s(v)
+	r := e.resident[address(s)]
+	return r != nil && len(r.host) == len(s)
 }
 
 // Updated records that the device tensor that Tensor returned for v has
@@ -538,21 +572,47 @@ func (e *Env) syncResident(r *residentCopy) error {
 }
 
 // Release ends the residency of the values: each one's host data is
-// brought up to date (as SyncHost) and its device copy freed.
+// brought up to date (as SyncHost) and its device copy freed. It releases
+// them all and returns the first error.
 func (e *Env) Release(vs ...*tensor.Dense) error {
+	var err error
 	for _, v := range vs {
 		addr := address(float32s(v))
 		r := e.resident[addr]
 		if r == nil {
 			continue
 		}
-		if err := e.syncResident(r); err != nil {
-			return err
+		if e := e.syncResident(r); err == nil {
+			err = e
 		}
 		e.B.Free(r.t)
 		delete(e.resident, addr)
 	}
-	return nil
+	return err
+}
+
+// Free releases the Env's device memory (buffers, resident values, device
+// copies); the Env must not be used after. On a host backend it leaves the
+// memory to the garbage collector.
+func (e *Env) Free() {
+	if e.host != nil {
+		return
+	}
+	for _, t := range e.darena {
+		e.B.Free(t)
+	}
+	for _, t := range e.iarena {
+		e.B.Free(t)
+	}
+	for _, r := range e.resident {
+		e.B.Free(r.t)
+	}
+	for _, c := range e.mirror {
+		e.B.Free(c.t)
+	}
+	e.B.Free(e.ones)
+	e.B.Free(e.sum)
+	e.darena, e.iarena, e.resident, e.mirror, e.ones, e.sum = nil, nil, nil, nil, nil, nil
 }
 
 // scalar returns the float value of a scalar Gorgonia value (the upstream

@@ -1,6 +1,7 @@
 package fused
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -85,6 +86,20 @@ func TestDeviceValues(t *testing.T) {
 		env.Host(lost)
 	}()
 
+	// ... or an earlier run's value of another shape: an error too.
+	dev.Upload(env.buf("op/z", 2, 3), x)
+	older := env.value("op/z", 2, 3)
+	env.buf("op/z", 1, 3)
+	env.value("op/z", 1, 3)
+	func() {
+		defer func() {
+			if r, _ := recover().(string); !strings.Contains(r, "op/z was overwritten") {
+				t.Fatalf("Host of an earlier run's value of another shape: recovered %q", r)
+			}
+		}()
+		env.Host(older)
+	}()
+
 	// A resident value.
 	w := tensor.New(tensor.WithShape(2, 3), tensor.WithBacking(slices.Clone(x)))
 	env.Resident(w)
@@ -123,6 +138,15 @@ func TestDeviceValues(t *testing.T) {
 	moved("Tensor of a changed small value", 12, 0, func() {
 		if got := onDevice(env.Tensor(m)); !slices.Equal(got, []float32{1, 1, 1}) {
 			t.Fatalf("Tensor of a changed small value: %v", got)
+		}
+	})
+	negZero := float32(math.Copysign(0, -1))
+	zeros := tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float32{0, 0}))
+	env.Tensor(zeros)
+	zeros.Data().([]float32)[1] = negZero // equal to 0, other bits
+	moved("Tensor of a small value whose zero changed sign", 8, 0, func() {
+		if got := onDevice(env.Tensor(zeros)); math.Float32bits(got[1]) != math.Float32bits(negZero) {
+			t.Fatalf("Tensor after a zero changed sign: %v", got)
 		}
 	})
 }

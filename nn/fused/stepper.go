@@ -156,10 +156,10 @@ func (s *Stepper) Step(prev []int32) error {
 }
 
 // LogProbs writes the last Step's log-probabilities into dst (rows·V
-// values, row-major).
+// values, row-major); a Reorder since is an error.
 func (s *Stepper) LogProbs(dst []float32) error {
 	if !s.stepped {
-		return fmt.Errorf("fused: LogProbs before a Step")
+		return fmt.Errorf("fused: LogProbs without a Step since the last Reorder")
 	}
 	return s.env.B.Download(dst, s.logits)
 }
@@ -172,7 +172,7 @@ func (s *Stepper) Best(logProbs []float32, ids []int32) error {
 	m := len(ids) / s.rows
 	switch {
 	case !s.stepped:
-		return fmt.Errorf("fused: Best before a Step")
+		return fmt.Errorf("fused: Best without a Step since the last Reorder")
 	case m < 1 || m > s.Vocab() || len(ids) != m*s.rows || len(logProbs) != len(ids):
 		return fmt.Errorf("fused: Best with %d ids and %d values for %d rows of %d tokens", len(ids), len(logProbs), s.rows, s.Vocab())
 	}
@@ -212,6 +212,7 @@ func (s *Stepper) Reorder(parents []int32) error {
 		s.sent = sent
 		s.setRows(rows, len(c))
 	}
+	s.stepped = false // the last Step's rows are gone
 	if s.t == 0 {
 		return nil
 	}

@@ -55,12 +55,18 @@ type Graph struct {
 
 // SetBackend makes the model run on b, which must implement engine.NN
 // (the CPU and CUDA backends do), with its weights resident there. Graphs
-// built before are dropped; on a device backend, call SyncWeights first to
-// keep weights that training changed there.
+// built before are dropped; the previous backend's weights are brought to
+// the host first and its device memory released.
 func (m *Model) SetBackend(b engine.Backend) error {
 	env, err := fused.NewEnv(b)
 	if err != nil {
 		return err
+	}
+	if m.env != nil {
+		if err := m.SyncWeights(); err != nil {
+			return err
+		}
+		m.env.Free()
 	}
 	m.env = env
 	m.graphs = map[graphKey]*Graph{}

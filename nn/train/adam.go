@@ -80,6 +80,9 @@ func (a *Adam) Step(vgs []G.ValueGrad) error {
 		if n := p.Shape().TotalSize(); g.Shape().TotalSize() != n || n != len(a.M[i]) {
 			return fmt.Errorf("train: parameter %d has %d values, %d gradients and %d moments", i, n, g.Shape().TotalSize(), len(a.M[i]))
 		}
+		if !a.env.IsResident(p) {
+			return fmt.Errorf("train: parameter %d is not resident on %s (fused.Env.Resident): its update would be lost", i, a.env.B.Name())
+		}
 		grads[i], ps[i], gs[i] = g, a.env.Tensor(p), a.env.Tensor(g)
 		b.SumSquares(a.sq.Slice(i, i+1), gs[i])
 	}
@@ -139,7 +142,8 @@ func (a *Adam) SyncMoments() error {
 }
 
 // Release brings M and V up to date and frees their device copies and
-// the solver's scratch; a later Step makes them resident again.
+// the solver's scratch (all of them, returning the first error); a later
+// Step makes them resident again.
 func (a *Adam) Release() error {
 	var err error
 	for _, mv := range a.moments {

@@ -108,13 +108,15 @@ ablation() {
 }
 
 # training KIND DEVICE ARGS...: grain train --json for TRAIN_EPOCHS epochs
-# on DEVICE, the JSON into $OUT/train-KIND-DEVICE.json.
+# on DEVICE, the JSON into $OUT/train-KIND-DEVICE.json (the checkpoints,
+# ≈ 100 MB a run, go to /tmp, not to $OUT, which comes back).
 training() {
   local kind=$1 dev=$2
   shift 2
+  rm -rf "/tmp/grain-train-$kind-$dev"
   run "train-$kind-$dev" 120 "$log" bash -c 'out=$1; shift; exec "$@" >"$out"' _ "$OUT/train-$kind-$dev.json" \
     "$bin/grain-cuda" train "$kind" --device "$dev" --quiet --json --epochs "${TRAIN_EPOCHS:-3}" --patience 0 \
-    --checkpoint-every 0 --min-count 1 --out "$OUT/train-$kind-$dev" "$@" ${TRAIN_ARGS:-}
+    --checkpoint-every 0 --min-count 1 --out "/tmp/grain-train-$kind-$dev" "$@" ${TRAIN_ARGS:-}
 }
 
 sections=("$@")

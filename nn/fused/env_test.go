@@ -9,6 +9,7 @@ import (
 	"github.com/grainlab/grain/engine"
 	"github.com/grainlab/grain/engine/cpu"
 	"github.com/grainlab/grain/engine/enginetest"
+	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
@@ -74,31 +75,25 @@ func TestDeviceValues(t *testing.T) {
 			t.Fatalf("Tensor after the buffer was taken: %v, want %v", got, twice)
 		}
 	})
-	// ... and taken before: an error.
-	lost := env.value("op/y", 2, 3)
-	env.buf("op/y", 2, 3)
-	func() {
+	// ... and taken before: an error; so is an earlier run's value of
+	// another shape.
+	lostRead := func(what, key string, v G.Value) {
+		t.Helper()
 		defer func() {
-			if r, _ := recover().(string); !strings.Contains(r, "op/y was overwritten") {
-				t.Fatalf("Host of a lost value: recovered %q", r)
+			if r, _ := recover().(string); !strings.Contains(r, key+" was overwritten") {
+				t.Fatalf("Host of %s: recovered %q", what, r)
 			}
 		}()
-		env.Host(lost)
-	}()
-
-	// ... or an earlier run's value of another shape: an error too.
+		env.Host(v)
+	}
+	lost := env.value("op/y", 2, 3)
+	env.buf("op/y", 2, 3)
+	lostRead("a lost value", "op/y", lost)
 	dev.Upload(env.buf("op/z", 2, 3), x)
 	older := env.value("op/z", 2, 3)
 	env.buf("op/z", 1, 3)
 	env.value("op/z", 1, 3)
-	func() {
-		defer func() {
-			if r, _ := recover().(string); !strings.Contains(r, "op/z was overwritten") {
-				t.Fatalf("Host of an earlier run's value of another shape: recovered %q", r)
-			}
-		}()
-		env.Host(older)
-	}()
+	lostRead("an earlier run's value of another shape", "op/z", older)
 
 	// A resident value.
 	w := tensor.New(tensor.WithShape(2, 3), tensor.WithBacking(slices.Clone(x)))

@@ -204,27 +204,28 @@ type decBuffers struct {
 	keys, probs, ctx, att, out, outM *engine.Tensor
 }
 
-func (o *Decoder) buffers(tb, sb, dm, h int, dropout bool) decBuffers {
-	e := o.env
+// buffers takes the buffers with get: Env.buf in the forward pass, which
+// writes them, Env.saved in the backward pass, which only reads them.
+func (o *Decoder) buffers(tb, sb, dm, h int, dropout bool, get func(key string, rows, cols int) *engine.Tensor) decBuffers {
 	var b decBuffers
 	for l := range o.layers {
 		k := fmt.Sprintf("%s/l%d", o.name, l)
-		b.gates = append(b.gates, e.buf(k+"/gates", tb, 4*h))
-		b.c = append(b.c, e.buf(k+"/c", tb, h))
-		b.h = append(b.h, e.buf(k+"/h", tb, h))
+		b.gates = append(b.gates, get(k+"/gates", tb, 4*h))
+		b.c = append(b.c, get(k+"/c", tb, h))
+		b.h = append(b.h, get(k+"/h", tb, h))
 		var in, m *engine.Tensor
 		if l > 0 && dropout {
-			in, m = e.buf(k+"/in", tb, h), e.buf(k+"/inmask", tb, h)
+			in, m = get(k+"/in", tb, h), get(k+"/inmask", tb, h)
 		}
 		b.in, b.inMask = append(b.in, in), append(b.inMask, m)
 	}
-	b.keys = e.buf(o.key("keys"), sb, h)
-	b.probs = e.buf(o.key("probs"), tb, sb/o.batch)
-	b.ctx = e.buf(o.key("ctx"), tb, dm)
-	b.att = e.buf(o.key("att"), tb, h)
+	b.keys = get(o.key("keys"), sb, h)
+	b.probs = get(o.key("probs"), tb, sb/o.batch)
+	b.ctx = get(o.key("ctx"), tb, dm)
+	b.att = get(o.key("att"), tb, h)
 	b.out = b.att
 	if dropout {
-		b.out, b.outM = e.buf(o.key("out"), tb, h), e.buf(o.key("outmask"), tb, h)
+		b.out, b.outM = get(o.key("out"), tb, h), get(o.key("outmask"), tb, h)
 	}
 	return b
 }
@@ -261,7 +262,7 @@ func (o *Decoder) Do(vs ...G.Value) (G.Value, error) {
 	w := e.decWeights(vs[4:], o.layers)
 	tb, sb, h := x.Rows(), mem.Rows(), w.h
 	dropout := o.P > 0
-	b := o.buffers(tb, sb, mem.Cols(), h, dropout)
+	b := o.buffers(tb, sb, mem.Cols(), h, dropout, e.buf)
 	if dropout {
 		for l, m := range b.inMask {
 			if m != nil {
@@ -289,7 +290,7 @@ func (o *Decoder) backward(in []G.Value, _, grad G.Value) error {
 	w := e.decWeights(in[4:], o.layers)
 	tb, sb, h, dm, bs := x.Rows(), mem.Rows(), w.h, mem.Cols(), o.batch
 	steps := tb / bs
-	b := o.buffers(tb, sb, dm, h, o.P > 0)
+	b := o.buffers(tb, sb, dm, h, o.P > 0, e.saved)
 	dOut := e.mat(grad)
 
 	dKeys := e.zbuf(o.key("dkeys"), sb, h)

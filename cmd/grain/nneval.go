@@ -4,11 +4,12 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
 	"github.com/grainlab/grain/analysis/ranking"
+	"github.com/grainlab/grain/engine/atomicfile"
+	"github.com/grainlab/grain/engine/progress"
 	"github.com/grainlab/grain/nn/batch"
 	"github.com/grainlab/grain/nn/bleu"
 	"github.com/grainlab/grain/nn/decode"
@@ -108,7 +109,7 @@ func runEval(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	sc, err := d.score(m)
+	sc, err := d.score(m, c.progress())
 	if err != nil {
 		return err
 	}
@@ -193,11 +194,12 @@ type evalScore struct {
 	Tokens     int     `json:"tokens"` // target tokens scored, </s> included
 }
 
-// score evaluates m (translating first, for an NMT).
-func (d *evalData) score(m *model.Model) (evalScore, error) {
+// score evaluates m (translating first, for an NMT, with a progress bar
+// on rep, which may be nil).
+func (d *evalData) score(m *model.Model, rep progress.Reporter) (evalScore, error) {
 	var sc evalScore
 	if !d.nlm {
-		hyps, err := translate(m, d.src, d.beam, d.batch)
+		hyps, err := translate(m, d.src, d.beam, d.batch, rep)
 		if err != nil {
 			return sc, err
 		}
@@ -242,7 +244,7 @@ func runEvalSweep(c *cli, m *model.Model, d *evalData, mf maskFlags, percents, p
 	if err != nil {
 		return err
 	}
-	base, err := d.score(m)
+	base, err := d.score(m, c.progress())
 	if err != nil {
 		return err
 	}
@@ -260,7 +262,7 @@ func runEvalSweep(c *cli, m *model.Model, d *evalData, mf maskFlags, percents, p
 			if err := m.Masks.Zero(neurons); err != nil {
 				return err
 			}
-			sc, err := d.score(m)
+			sc, err := d.score(m, nil) // the sweep's bar counts the evaluations
 			if err != nil {
 				return err
 			}
@@ -309,14 +311,15 @@ func evaluate(m *model.Model, src, tgt [][]string, bsz int) (train.Eval, error) 
 	return train.Evaluate(m, ex, batch.Plan{Size: bsz, Bounds: batch.CoveringBounds(longest)})
 }
 
-// translate decodes tokenized source sentences into space-joined output.
-func translate(m *model.Model, src [][]string, beam, bsz int) ([]string, error) {
+// translate decodes tokenized source sentences into space-joined output,
+// with a progress bar on rep (nil: none).
+func translate(m *model.Model, src [][]string, beam, bsz int, rep progress.Reporter) ([]string, error) {
 	ids := make([][]int32, len(src))
 	for i, s := range src {
 		ids[i] = m.Src.Encode(s)
 	}
 	o := decode.Default
-	o.Beam, o.Batch = beam, bsz
+	o.Beam, o.Batch, o.Progress = beam, bsz, rep
 	out, err := decode.Translate(m, ids, o)
 	if err != nil {
 		return nil, err
@@ -371,22 +374,24 @@ func runTranslate(c *cli, args []string) error {
 	} else if src, err = vocab.ReadTokenized(*input); err != nil {
 		return err
 	}
-	hyps, err := translate(m, src, *beam, *bsz)
+	hyps, err := translate(m, src, *beam, *bsz, c.progress())
 	if err != nil {
 		return err
 	}
-	var w io.Writer = c.stdout
-	if *output != "" {
-		f, err := os.Create(*output)
-		if err != nil {
-			return err
+	if *output == "" {
+		bw := bufio.NewWriter(c.stdout)
+		for _, h := range hyps {
+			fmt.Fprintln(bw, h)
 		}
-		defer f.Close()
-		w = f
+		return bw.Flush()
 	}
-	bw := bufio.NewWriter(w)
+	f, err := atomicfile.Create(*output)
+	if err != nil {
+		return err
+	}
+	defer f.Abort() // after Commit, a no-op
 	for _, h := range hyps {
-		fmt.Fprintln(bw, h)
+		fmt.Fprintln(f.W, h)
 	}
-	return bw.Flush()
+	return f.Commit()
 }

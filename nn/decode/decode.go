@@ -24,6 +24,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/grainlab/grain/engine/progress"
 	"github.com/grainlab/grain/nn/batch"
 	"github.com/grainlab/grain/nn/model"
 	"github.com/grainlab/grain/nn/vocab"
@@ -39,6 +40,8 @@ type Options struct {
 	Batch int
 	// MaxLen bounds the output length: MaxLenA·srcLen + MaxLenB tokens.
 	MaxLenA, MaxLenB int
+	// Progress, when not nil, shows a bar of the sentences translated.
+	Progress progress.Reporter
 }
 
 // Default is beam 5, Alpha 1, 64 sentences at a time, at most 2·n + 10
@@ -65,6 +68,12 @@ func Translate(m *model.Model, sources [][]int32, o Options) ([][]int32, error) 
 	}
 	plan := batch.Plan{Size: o.Batch, Bounds: batch.CoveringBounds(longest)}
 	out := make([][]int32, len(sources))
+	rep := o.Progress
+	if rep == nil {
+		rep = progress.Nop
+	}
+	bar := rep.Start(fmt.Sprintf("translating (beam %d)", o.Beam), int64(len(sources)))
+	defer bar.Finish()
 	for _, spec := range plan.Epoch(ex, 0, 0, false) {
 		b := batch.Make(ex, spec)
 		shape := batch.Shape{Size: spec.Shape.Size, S: spec.Shape.S}
@@ -86,6 +95,7 @@ func Translate(m *model.Model, sources [][]int32, o Options) ([][]int32, error) 
 		for row, i := range spec.Rows {
 			if i >= 0 {
 				out[i] = res[row]
+				bar.Add(1)
 			}
 		}
 	}

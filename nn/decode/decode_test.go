@@ -1,12 +1,14 @@
 package decode
 
 import (
+	"errors"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/grainlab/grain/analysis/corpus"
+	"github.com/grainlab/grain/engine"
 	"github.com/grainlab/grain/engine/cpu"
 	"github.com/grainlab/grain/engine/enginetest"
 	"github.com/grainlab/grain/nn/batch"
@@ -278,6 +280,73 @@ func TestBatchingDoesNotChangeTranslations(t *testing.T) {
 			if len(alone[i]) == 0 || !slices.Equal(alone[i], batched[i]) {
 				t.Fatalf("beam %d, sentence %d: alone %q, in a batch %q", beam, i, m.Tgt.Decode(alone[i]), m.Tgt.Decode(batched[i]))
 			}
+		}
+	}
+}
+
+// scarce is a device backend (enginetest.Hostless) whose memory runs out
+// after left allocations.
+type scarce struct {
+	*enginetest.HostlessBackend
+	left int
+}
+
+func (s *scarce) Alloc(rows, cols int, dt engine.DType) (*engine.Tensor, error) {
+	if s.left <= 0 {
+		return nil, errors.New("out of device memory (test)")
+	}
+	s.left--
+	return s.HostlessBackend.Alloc(rows, cols, dt)
+}
+
+// TestDeviceOutOfMemoryIsAnError runs out of device memory at every one of
+// the allocations of loading, evaluating, training and translating an NMT
+// in turn: each is an error that says so, never a crash (the fused ops run
+// on Gorgonia's own goroutine, where a panic would end the process).
+func TestDeviceOutOfMemoryIsAnError(t *testing.T) {
+	m, ex := nntest.Setup(t, model.NMT, 12, 16, 0.1)
+	var src [][]int32
+	for _, e := range ex {
+		src = append(src, e.Src)
+	}
+	plan := batch.Plan{Size: 4, Bounds: batch.DefaultBounds}
+	work := []struct {
+		name string
+		run  func() error
+	}{
+		{"evaluate", func() error { _, err := train.Evaluate(m, ex, plan); return err }},
+		{"translate", func() error {
+			_, err := Translate(m, src, Options{Beam: 2, Alpha: 1, Batch: 4, MaxLenA: 2, MaxLenB: 5})
+			return err
+		}},
+		{"train", func() error {
+			tr, err := train.New(m, train.Data{Train: ex, Val: ex}, train.Options{Batch: 4, LR: 0.01, Epochs: 1, Seed: 1})
+			if err != nil {
+				return err
+			}
+			_, err = tr.Run()
+			return err
+		}},
+	}
+	for _, w := range work {
+		failed := 0
+		for left := 0; ; left++ {
+			dev := &scarce{enginetest.Hostless(cpu.New()), left}
+			err := m.SetBackend(dev)
+			if err == nil {
+				err = w.run()
+			}
+			if err == nil {
+				break // enough memory: everything ran
+			}
+			if !strings.Contains(err.Error(), "out of device memory (test)") {
+				t.Fatalf("%s with %d allocations: %v", w.name, left, err)
+			}
+			failed++
+		}
+		t.Logf("%s: %d budgets ran out of memory, each an error", w.name, failed)
+		if failed < 3 {
+			t.Fatalf("%s: only %d budgets ran out", w.name, failed)
 		}
 	}
 }

@@ -159,7 +159,10 @@ func Activations(m *model.Model, sentences [][]int32, batchSize int) ([][]float3
 		if _, err := g.Run(0); err != nil {
 			return nil, err
 		}
-		layers := g.Stored()
+		layers, err := g.Stored()
+		if err != nil {
+			return nil, err
+		}
 		n := len(layers) * h
 		for row, i := range spec.Rows {
 			if i < 0 {

@@ -255,7 +255,8 @@ func (o *Decoder) step(b decBuffers, valid *engine.Tensor, t int) decStep {
 	return s
 }
 
-func (o *Decoder) Do(vs ...G.Value) (G.Value, error) {
+func (o *Decoder) Do(vs ...G.Value) (_ G.Value, err error) {
+	defer Catch(&err) // the tape machine runs ops on its own goroutine
 	e := o.env
 	x, valid, mem := e.mat(vs[0]), e.mat(vs[1]), e.mat(vs[2])
 	srcLen := e.upload(o.key("srclen"), vs[3].Data().([]int32)).Reshape(1, o.batch)

@@ -49,7 +49,8 @@ func (o *embedding) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{ids[0], t[1]}, nil
 }
 
-func (o *embedding) Do(vs ...G.Value) (G.Value, error) {
+func (o *embedding) Do(vs ...G.Value) (_ G.Value, err error) {
+	defer Catch(&err) // the tape machine runs ops on its own goroutine
 	table := o.env.mat(vs[0])
 	n, e := vs[1].Shape()[0], table.Cols()
 	y := o.env.buf(o.key("y"), n, e)
@@ -103,7 +104,8 @@ func (o *Dropout) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	return s.Clone(), err
 }
 
-func (o *Dropout) Do(vs ...G.Value) (G.Value, error) {
+func (o *Dropout) Do(vs ...G.Value) (_ G.Value, err error) {
+	defer Catch(&err) // the tape machine runs ops on its own goroutine
 	x := o.env.mat(vs[0])
 	r, c := x.Rows(), x.Cols()
 	m := o.env.buf(o.key("mask"), r, c)

@@ -217,12 +217,44 @@ func grow(e *Env, m map[string]*engine.Tensor, k string, n int) *engine.Tensor {
 }
 
 // alloc returns a new device tensor of n×1 Float32 (at least one element).
-func (e *Env) alloc(n int) *engine.Tensor {
-	t, err := e.B.Alloc(max(n, 1), 1, engine.Float32)
+func (e *Env) alloc(n int) *engine.Tensor { return e.allocAs(max(n, 1), 1, engine.Float32) }
+
+// allocAs returns a new rows×cols tensor of dt; a failure (the device's
+// memory is full) is a backendFailure.
+func (e *Env) allocAs(rows, cols int, dt engine.DType) *engine.Tensor {
+	t, err := e.B.Alloc(rows, cols, dt)
 	if err != nil {
-		panic(fmt.Sprintf("fused: %v", err))
+		panic(backendFailure{fmt.Errorf("fused: %w", err)})
 	}
 	return t
+}
+
+// backendFailure is how the Env's helpers, which return no error, report
+// a failure of the backend (out of device memory, a device error seen at a
+// download): Catch turns it back into an error at the package's API.
+type backendFailure struct{ err error }
+
+// Catch, deferred by a function that returns an error, turns a backend
+// failure inside the fused ops (out of device memory; a device error) into
+// that error; any other panic goes on.
+func Catch(err *error) {
+	if r := recover(); r != nil {
+		f, ok := r.(backendFailure)
+		if !ok {
+			panic(r)
+		}
+		if *err == nil {
+			*err = f.err
+		}
+	}
+}
+
+// download copies a device tensor into host memory; a failure is a
+// backendFailure.
+func (e *Env) download(dst []float32, src *engine.Tensor) {
+	if err := e.B.Download(dst, src); err != nil {
+		panic(backendFailure{fmt.Errorf("fused: %w", err)})
+	}
 }
 
 // zbuf is buf filled with zeros.
@@ -272,7 +304,8 @@ func (c *hostCopy) lost() {
 }
 
 // Host returns the host data of a Float32 value, downloading it first if
-// it is an op's output not downloaded yet (device backends).
+// it is an op's output not downloaded yet (device backends). A device
+// error is a panic that Catch turns into an error.
 func (e *Env) Host(v G.Value) []float32 {
 	s := float32s(v)
 	if e.host != nil {
@@ -281,9 +314,7 @@ func (e *Env) Host(v G.Value) []float32 {
 	if c := e.copyOf(s); c != nil {
 		switch c.state {
 		case copyPending:
-			if err := e.B.Download(s, e.darena[c.key].Slice(0, c.n)); err != nil {
-				panic(fmt.Sprintf("fused: %v", err))
-			}
+			e.download(s, e.darena[c.key].Slice(0, c.n))
 			c.state = copyCurrent
 		case copyLost:
 			c.lost()
@@ -322,11 +353,7 @@ func (e *Env) value(key string, shape ...int) G.Value {
 // on first use.
 func (e *Env) sum64() *engine.Tensor {
 	if e.sum == nil {
-		t, err := e.B.Alloc(1, 1, engine.Float64)
-		if err != nil {
-			panic(fmt.Sprintf("fused: %v", err))
-		}
-		e.sum = t
+		e.sum = e.allocAs(1, 1, engine.Float64)
 	}
 	return e.sum
 }
@@ -334,10 +361,7 @@ func (e *Env) sum64() *engine.Tensor {
 // onesRow returns a 1×n tensor of ones.
 func (e *Env) onesRow(n int) *engine.Tensor {
 	if e.ones == nil || e.ones.Cols() < n {
-		t, err := e.B.Alloc(1, max(n, 1024), engine.Float32)
-		if err != nil {
-			panic(fmt.Sprintf("fused: %v", err))
-		}
+		t := e.allocAs(1, max(n, 1024), engine.Float32)
 		e.B.Fill(t, 1)
 		e.ones = t
 	}
@@ -361,10 +385,7 @@ func (e *Env) ibuf(key string, n int) *engine.Tensor {
 		if t != nil {
 			size = max(n, 2*t.Rows()) // the old one is not freed (as in grow)
 		}
-		var err error
-		if t, err = e.B.Alloc(max(size, 1), 1, engine.Int32); err != nil {
-			panic(fmt.Sprintf("fused: %v", err))
-		}
+		t = e.allocAs(max(size, 1), 1, engine.Int32)
 		e.iarena[key] = t
 	}
 	return t.Slice(0, n)
@@ -489,7 +510,8 @@ func (e *Env) mat(v G.Value) *engine.Tensor {
 func (e *Env) Tensor(v G.Value) *engine.Tensor { return e.mat(v) }
 
 // Resident makes the values resident on a device backend: each keeps one
-// device copy, uploaded when it is next used. Call it again after writing
+// device copy, uploaded when it is next used (out of device memory is a
+// panic that Catch turns into an error). Call it again after writing
 // a resident value's host data (a device copy that Updated changed is
 // then overwritten: call SyncHost first to keep it). On a host backend it
 // does nothing.
@@ -548,9 +570,13 @@ func (e *Env) Updated(v G.Value) {
 }
 
 // SyncHost brings the host data of the given resident values up to date:
-// those that were Updated on the device are downloaded.
+// those that were Updated on the device are downloaded (nil ones are
+// skipped).
 func (e *Env) SyncHost(vs ...*tensor.Dense) error {
 	for _, v := range vs {
+		if v == nil {
+			continue
+		}
 		if r := e.resident[address(float32s(v))]; r != nil {
 			if err := e.syncResident(r); err != nil {
 				return err
@@ -571,12 +597,15 @@ func (e *Env) syncResident(r *residentCopy) error {
 	return nil
 }
 
-// Release ends the residency of the values: each one's host data is
-// brought up to date (as SyncHost) and its device copy freed. It releases
-// them all and returns the first error.
+// Release ends the residency of the values (nil ones are skipped): each
+// one's host data is brought up to date (as SyncHost) and its device copy
+// freed. It releases them all and returns the first error.
 func (e *Env) Release(vs ...*tensor.Dense) error {
 	var err error
 	for _, v := range vs {
+		if v == nil {
+			continue
+		}
 		addr := address(float32s(v))
 		r := e.resident[addr]
 		if r == nil {

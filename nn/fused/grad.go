@@ -50,7 +50,8 @@ func (b *backwardOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("fused: gradients of gradients are not supported")
 }
 
-func (b *backwardOp) Do(vs ...G.Value) (G.Value, error) {
+func (b *backwardOp) Do(vs ...G.Value) (_ G.Value, err error) {
+	defer Catch(&err) // the tape machine runs ops on its own goroutine
 	n := len(b.fwd.diff())
 	if err := b.fwd.backward(vs[:n], vs[n], vs[n+1]); err != nil {
 		return nil, err

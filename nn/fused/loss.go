@@ -68,7 +68,8 @@ func (o *SoftmaxLoss) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.ScalarShape(), nil
 }
 
-func (o *SoftmaxLoss) Do(vs ...G.Value) (G.Value, error) {
+func (o *SoftmaxLoss) Do(vs ...G.Value) (_ G.Value, err error) {
+	defer Catch(&err) // the tape machine runs ops on its own goroutine
 	e := o.env
 	h, w, b := e.mat(vs[0]), e.mat(vs[1]), e.mat(vs[2])
 	v, hid := w.Rows(), h.Cols()

@@ -104,7 +104,8 @@ func (o *lstm) dir(vs []G.Value, d int) lstmDir {
 	return lstmDir{wih: o.env.mat(w[0]), whh: whh, bias: o.env.mat(w[2]), mask: o.env.mat(w[3]), h: whh.Cols()}
 }
 
-func (o *lstm) Do(vs ...G.Value) (G.Value, error) {
+func (o *lstm) Do(vs ...G.Value) (_ G.Value, err error) {
+	defer Catch(&err) // the tape machine runs ops on its own goroutine
 	x, valid := o.env.mat(vs[0]), o.env.mat(vs[1])
 	tb := x.Rows()
 	hid := o.dir(vs, 0).h

@@ -51,7 +51,8 @@ type StepperInputs struct {
 
 // NewStepper starts decoding beam hypotheses per sentence: row b·beam + k
 // is hypothesis k of sentence b.
-func (e *Env) NewStepper(in StepperInputs, beam int) (*Stepper, error) {
+func (e *Env) NewStepper(in StepperInputs, beam int) (_ *Stepper, err error) {
+	defer Catch(&err)
 	n := len(in.SrcLen)
 	if n < 1 || beam < 1 {
 		return nil, fmt.Errorf("fused: stepper for %d sentences, beam %d", n, beam)
@@ -131,7 +132,8 @@ func (s *Stepper) gather(dst, src *engine.Tensor, idx []int32) {
 
 // Step feeds the previous tokens (one per row: <s> at the first step) and
 // computes each row's log-probabilities of the next token.
-func (s *Stepper) Step(prev []int32) error {
+func (s *Stepper) Step(prev []int32) (err error) {
+	defer Catch(&err)
 	e := s.env
 	if len(prev) != s.rows {
 		return fmt.Errorf("fused: Step with %d tokens for %d rows", len(prev), s.rows)
@@ -168,7 +170,8 @@ func (s *Stepper) LogProbs(dst []float32) error {
 // tokens of the last Step (engine.NN.RowTopK's order: most probable first,
 // ties by the lower id) into ids and their log-probabilities into
 // logProbs; 1 ≤ m ≤ V. Only these values leave the device.
-func (s *Stepper) Best(logProbs []float32, ids []int32) error {
+func (s *Stepper) Best(logProbs []float32, ids []int32) (err error) {
+	defer Catch(&err)
 	m := len(ids) / s.rows
 	switch {
 	case !s.stepped:
@@ -190,7 +193,8 @@ func (s *Stepper) Best(logProbs []float32, ids []int32) error {
 // the other hypotheses and continues with len(parents) rows (a search
 // drops the sentences it has finished, so that the next steps compute
 // only what it still needs).
-func (s *Stepper) Reorder(parents []int32) error {
+func (s *Stepper) Reorder(parents []int32) (err error) {
+	defer Catch(&err)
 	rows := len(parents)
 	if rows < 1 || rows > s.rows {
 		return fmt.Errorf("fused: Reorder with %d parents for %d rows", rows, s.rows)

@@ -70,19 +70,21 @@ func (m *Model) SetBackend(b engine.Backend) error {
 	}
 	m.env = env
 	m.graphs = map[graphKey]*Graph{}
-	m.WeightsChanged()
-	return nil
+	return m.WeightsChanged()
 }
 
 // WeightsChanged tells the backend that the host values of the parameters
-// were written (they are uploaded again before their next use).
-func (m *Model) WeightsChanged() {
+// were written (they are uploaded again before their next use). The error
+// is the device's (out of memory for the weights).
+func (m *Model) WeightsChanged() (err error) {
 	if m.env == nil {
-		return
+		return nil
 	}
+	defer fused.Catch(&err)
 	for _, p := range m.Params {
 		m.env.Resident(p.Value)
 	}
+	return nil
 }
 
 // SyncWeights brings the parameters' host values up to date with the
@@ -343,9 +345,10 @@ func (gr *Graph) Grads() []G.Value {
 
 // Stored returns, after a Run, the activations of the stored layers (see
 // NeuronLayers): one (T·B)×H slice per stored neuron layer, time-major,
-// bidirectional layers split into forward and backward. It copies.
-func (gr *Graph) Stored() [][]float32 {
-	var out [][]float32
+// bidirectional layers split into forward and backward. It copies. The
+// error is the device's, downloading them.
+func (gr *Graph) Stored() (out [][]float32, err error) {
+	defer fused.Catch(&err)
 	for _, n := range gr.stored {
 		d := gr.m.env.Host(n.Value())
 		s := n.Shape()
@@ -358,7 +361,7 @@ func (gr *Graph) Stored() [][]float32 {
 			out = append(out, part)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // Memory returns, after a Run of an NMT graph, the encoder's output value

@@ -58,6 +58,16 @@ func tinyBatch(kind string) *batch.Batch {
 	return batch.Make(ex, batch.Spec{Rows: []int{0, -1, 1}, Shape: batch.Shape{Size: 3, S: s, T: 7}})
 }
 
+// stored is g.Stored, failing the test on an error.
+func stored(t *testing.T, g *Graph) [][]float32 {
+	t.Helper()
+	s, err := g.Stored()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func run(t *testing.T, m *Model, b *batch.Batch, mode Mode, seed uint64) (Result, *Graph) {
 	t.Helper()
 	g, err := m.Graph(b.Shape, mode)
@@ -96,7 +106,10 @@ func TestDevicePathRuns(t *testing.T) {
 				}
 				var g *Graph
 				res[i], g = run(t, m, b, mode, 5)
-				stored[i] = g.Stored()
+				var err error
+				if stored[i], err = g.Stored(); err != nil {
+					t.Fatal(err)
+				}
 				if mode == Train {
 					for _, v := range g.Grads() {
 						grads[i] = append(grads[i], slices.Clone(m.Env().Host(v)))
@@ -189,7 +202,7 @@ func TestMaskedNeuronIsZeroAndMatters(t *testing.T) {
 				feat.T = 0
 			}
 			_, fg := run(t, m, b, Features, 0)
-			before := fg.Stored()
+			before := stored(t, fg)
 			// Mask one neuron in every layer of the global index.
 			var masked []int
 			for _, l := range m.Masks.Layers() {
@@ -203,7 +216,7 @@ func TestMaskedNeuronIsZeroAndMatters(t *testing.T) {
 				t.Fatalf("masking %v did not change the loss %v", masked, base.LossSum)
 			}
 			_, fg = run(t, m, b, Features, 0)
-			for li, layer := range fg.Stored() {
+			for li, layer := range stored(t, fg) {
 				h := m.Config.Hidden
 				for row := 0; row < len(layer)/h; row++ {
 					if v := layer[row*h+1]; v != 0 {
@@ -223,7 +236,7 @@ func TestMaskedNeuronIsZeroAndMatters(t *testing.T) {
 				t.Fatalf("all-ones mask: loss %v, unmasked %v (must be bit-identical)", again.LossSum, base.LossSum)
 			}
 			_, fg = run(t, m, b, Features, 0)
-			for li, layer := range fg.Stored() {
+			for li, layer := range stored(t, fg) {
 				if !slices.Equal(layer, before[li]) {
 					t.Fatalf("stored layer %d differs after unmasking", li)
 				}

@@ -52,7 +52,8 @@ func (p valueGrad) Value() G.Value         { return p.v }
 func (p valueGrad) Grad() (G.Value, error) { return p.g, nil }
 
 // Step clips the gradients and updates the parameters in place.
-func (a *Adam) Step(vgs []G.ValueGrad) error {
+func (a *Adam) Step(vgs []G.ValueGrad) (err error) {
+	defer fused.Catch(&err) // out of device memory for the moments
 	b := a.env.B
 	if a.M == nil {
 		for _, vg := range vgs {

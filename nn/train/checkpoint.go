@@ -120,7 +120,9 @@ func (t *Trainer) resume() error {
 	for i, p := range t.m.Params {
 		copy(p.Data(), saved.Params[i].Data())
 	}
-	t.m.WeightsChanged()
+	if err := t.m.WeightsChanged(); err != nil {
+		return err
+	}
 	if s.Steps > 0 {
 		for _, p := range t.m.Params {
 			for _, k := range []string{"adam.m/", "adam.v/"} {

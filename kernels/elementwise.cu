@@ -101,14 +101,8 @@ GRAIN_KERNEL grain_softmax_xent(const float *logits, const int *labels, float *g
 	int t = threadIdx.x;
 	for (long long r = blockIdx.x; r < n; r += gridDim.x) {
 		const float *row = logits + r * k;
-		float mx = grain_float(0xff800000u); // −Inf
-		for (long long j = t; j < k; j += blockDim.x)
-			mx = fmaxf(mx, row[j]);
-		mx = grain_block_max(mx);
-		double sum = 0;
-		for (long long j = t; j < k; j += blockDim.x)
-			sum += exp((double)(row[j] - mx));
-		sum = grain_block_sum(sum);
+		float mx;
+		double sum = grain_row_sumexp(row, k, &mx, [](float x) { return exp((double)x); });
 		int lab = labels[r];
 		bool ok = lab >= 0 && lab < k;
 		float xl = ok ? row[lab] : 0.0f;

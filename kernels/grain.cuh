@@ -121,6 +121,24 @@ __device__ __forceinline__ float grain_float(unsigned int u) {
 	return v.f;
 }
 
+// grain_row_sumexp returns S = Σ_j ex(row[j] − mx) over the k columns of
+// a row, with mx = max_j row[j] stored in *mx, the sum in double, reduced
+// over the block (one block per row; every thread gets both). ex is the
+// exponential, returning double (softmax kernels differ in its precision).
+template <typename E>
+__device__ __forceinline__ double grain_row_sumexp(const float *row, long long k, float *mx, E ex) {
+	int t = threadIdx.x;
+	float m = grain_float(0xff800000u); // −Inf
+	for (long long j = t; j < k; j += blockDim.x)
+		m = fmaxf(m, row[j]);
+	m = grain_block_max(m);
+	double sum = 0;
+	for (long long j = t; j < k; j += blockDim.x)
+		sum += ex(row[j] - m);
+	*mx = m;
+	return grain_block_sum(sum);
+}
+
 // grain_round_mantissa keeps the top 23−drop mantissa bits of x, rounding
 // to nearest with ties to even; NaN and ±Inf are kept and overflow rounds
 // to Inf (kernels.roundMantissa).

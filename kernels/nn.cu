@@ -158,21 +158,10 @@ GRAIN_KERNEL grain_copy_columns(float *wideM, float *narrow, long long rows, lon
 	}
 }
 
-// grain_row_sumexp returns S = Σ_j exp(row[j] − mx) over the k columns of
-// a row, with mx = max_j row[j] stored in *mx: the exponentials in float
-// (grain_nn_exp), the sum in double, reduced over the block (one block
-// per row; every thread gets both).
-__device__ __forceinline__ double grain_row_sumexp(const float *row, long long k, float *mx) {
-	int t = threadIdx.x;
-	float m = grain_float(0xff800000u); // −Inf
-	for (long long j = t; j < k; j += blockDim.x)
-		m = fmaxf(m, row[j]);
-	m = grain_block_max(m);
-	double sum = 0;
-	for (long long j = t; j < k; j += blockDim.x)
-		sum += grain_nn_exp(row[j] - m);
-	*mx = m;
-	return grain_block_sum(sum);
+// grain_nn_row_sumexp is grain_row_sumexp with the CPU's float
+// exponential (grain_nn_exp).
+__device__ __forceinline__ double grain_nn_row_sumexp(const float *row, long long k, float *mx) {
+	return grain_row_sumexp(row, k, mx, [](float x) { return (double)grain_nn_exp(x); });
 }
 
 // Attention (engine.NN.AttentionForward), one block (a power of two ≤
@@ -280,7 +269,7 @@ GRAIN_KERNEL grain_log_softmax(float *dst, const float *src, long long n, long l
 	for (long long r = blockIdx.x; r < n; r += gridDim.x) {
 		const float *row = src + r * k;
 		float mx;
-		double sum = grain_row_sumexp(row, k, &mx);
+		double sum = grain_nn_row_sumexp(row, k, &mx);
 		float shift = mx + (float)log(sum);
 		for (long long j = t; j < k; j += blockDim.x)
 			dst[r * k + j] = row[j] - shift;
@@ -357,7 +346,7 @@ GRAIN_KERNEL grain_softmax_xent_masked(const float *logits, const int *labels, f
 			continue;
 		}
 		float mx;
-		double sum = grain_row_sumexp(row, k, &mx);
+		double sum = grain_nn_row_sumexp(row, k, &mx);
 		bool ok = lab < k;
 		float xl = ok ? row[lab] : 0.0f;
 		if (t == 0) {

@@ -8,9 +8,9 @@ const PTXCompiler = "nvcc release 11.8, V11.8.89 -ccbin gcc-12 -allow-unsupporte
 // ptxSourceSHA256 is the SHA-256 of each CUDA source when the PTX was generated.
 var ptxSourceSHA256 = map[string]string{
 	"adam.cu":        "6fc8224965fb8ec5f102d534338b9e7a2a0506d5c91d50f5550e0d7c9eea653e",
-	"elementwise.cu": "b1fffe68b418927d3d23d332c06df28d2f15c51e65ecd2183ec441d14b779a18",
-	"grain.cuh":      "48dc2a748e4bdc237b678886a2248a60b68e9a0e416e0f0e13e06ee010043dda",
-	"nn.cu":          "95e03925ccc9373f3aa07c0a5a9d1078f1af2210ee3b0e3f35fc182c9dc597ae",
+	"elementwise.cu": "163adb56d2042a647febc44253c3eee89d9b86d1d21f51cbe56813f04c237b7b",
+	"grain.cuh":      "379ff8c914f424582fc310fd4e6c9839a6a9eced3dcb7d2ef0fe5b6398456abc",
+	"nn.cu":          "331435ff594a8c265ec8e9fbb1db64b0839daa017b42e122645bceac577131f5",
 	"reduce.cu":      "8e26dcb26deaafbfcfa6afab48f227b9e4977d7bca293e8e2962653808ade354",
 	"round.cu":       "ce26a104453bb0e00652c9450fff42216f3bd43643b1a82484a2bfae784cc977",
 }

@@ -244,14 +244,8 @@ func tieBetween(t *testing.T, m *model.Model, src, a, b []int32, tol float64) st
 		spec := batch.Plan{Size: 1, Bounds: batch.CoveringBounds(len(src))}.Epoch(ex, 0, 0, false)[0]
 		bt := batch.Make(ex, spec)
 		bt.Shape = batch.Shape{Size: 1, S: spec.Shape.S}
-		g, err := m.Graph(bt.Shape, model.Features)
+		g, _, err := m.Run(bt, model.Features, 0)
 		if err != nil {
-			t.Fatal(err)
-		}
-		if err := g.Load(bt); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := g.Run(0); err != nil {
 			t.Fatal(err)
 		}
 		st, err := m.Env().NewStepper(m.StepperInputs(g.Memory(), bt.SrcLen), 1)

@@ -76,16 +76,9 @@ func Translate(m *model.Model, sources [][]int32, o Options) ([][]int32, error) 
 	defer bar.Finish()
 	for _, spec := range plan.Epoch(ex, 0, 0, false) {
 		b := batch.Make(ex, spec)
-		shape := batch.Shape{Size: spec.Shape.Size, S: spec.Shape.S}
-		g, err := m.Graph(shape, model.Features)
+		b.Shape = batch.Shape{Size: spec.Shape.Size, S: spec.Shape.S} // the encoder only
+		g, _, err := m.Run(b, model.Features, 0)
 		if err != nil {
-			return nil, err
-		}
-		b.Shape = shape
-		if err := g.Load(b); err != nil {
-			return nil, err
-		}
-		if _, err := g.Run(0); err != nil {
 			return nil, err
 		}
 		res, err := search(m, g, b, o)

@@ -94,12 +94,8 @@ func TestStepperMatchesTrainingGraph(t *testing.T) {
 	spec := plan.Epoch(sel, 0, 0, false)[0]
 	b := batch.Make(sel, spec)
 	b.Shape = batch.Shape{Size: 3, S: spec.Shape.S}
-	g, err := m.Graph(b.Shape, model.Features)
+	g, _, err := m.Run(b, model.Features, 0)
 	if err != nil {
-		t.Fatal(err)
-	}
-	g.Load(b)
-	if _, err := g.Run(0); err != nil {
 		t.Fatal(err)
 	}
 	st, err := m.Env().NewStepper(m.StepperInputs(g.Memory(), b.SrcLen), 1)

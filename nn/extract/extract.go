@@ -149,14 +149,8 @@ func Activations(m *model.Model, sentences [][]int32, batchSize int) ([][]float3
 			shape.T, off = spec.Shape.T, 1
 		}
 		b.Shape = shape
-		g, err := m.Graph(shape, model.Features)
+		g, _, err := m.Run(b, model.Features, 0)
 		if err != nil {
-			return nil, err
-		}
-		if err := g.Load(b); err != nil {
-			return nil, err
-		}
-		if _, err := g.Run(0); err != nil {
 			return nil, err
 		}
 		layers, err := g.Stored()

@@ -304,6 +304,21 @@ func (gr *Graph) Load(b *batch.Batch) error {
 	return nil
 }
 
+// Run runs the model on b: the graph of b's shape in mode (built on first
+// use), loaded with b and run with seed (see Graph.Run). The graph's values
+// (Stored, Grads, Memory) hold until the next run of any graph of m.
+func (m *Model) Run(b *batch.Batch, mode Mode, seed uint64) (*Graph, Result, error) {
+	g, err := m.Graph(b.Shape, mode)
+	if err != nil {
+		return nil, Result{}, err
+	}
+	if err := g.Load(b); err != nil {
+		return nil, Result{}, err
+	}
+	res, err := g.Run(seed)
+	return g, res, err
+}
+
 // Result is what a run of a Train or Eval graph reports: the summed
 // cross-entropy over the batch's target tokens and their number.
 type Result struct {

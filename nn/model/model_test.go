@@ -70,14 +70,7 @@ func stored(t *testing.T, g *Graph) [][]float32 {
 
 func run(t *testing.T, m *Model, b *batch.Batch, mode Mode, seed uint64) (Result, *Graph) {
 	t.Helper()
-	g, err := m.Graph(b.Shape, mode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Load(b); err != nil {
-		t.Fatal(err)
-	}
-	res, err := g.Run(seed)
+	g, res, err := m.Run(b, mode, seed)
 	if err != nil {
 		t.Fatal(err)
 	}

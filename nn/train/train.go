@@ -281,14 +281,7 @@ func (t *Trainer) Run() (_ *State, err error) {
 // exported for benchmarks). On a device backend the model's host weights
 // are current after Model.SyncWeights.
 func (t *Trainer) Step(b *batch.Batch) (model.Result, error) {
-	g, err := t.m.Graph(b.Shape, model.Train)
-	if err != nil {
-		return model.Result{}, err
-	}
-	if err := g.Load(b); err != nil {
-		return model.Result{}, err
-	}
-	res, err := g.Run(engine.DropoutHash(t.o.Seed, uint64(t.State.Steps)))
+	g, res, err := t.m.Run(b, model.Train, engine.DropoutHash(t.o.Seed, uint64(t.State.Steps)))
 	if err != nil {
 		return res, err
 	}
@@ -321,15 +314,7 @@ func (e Eval) Perplexity() float64 { return math.Exp(e.Loss()) }
 func Evaluate(m *model.Model, examples []batch.Example, plan batch.Plan) (Eval, error) {
 	var e Eval
 	for _, spec := range plan.Epoch(examples, 0, 0, false) {
-		b := batch.Make(examples, spec)
-		g, err := m.Graph(b.Shape, model.Eval)
-		if err != nil {
-			return e, err
-		}
-		if err := g.Load(b); err != nil {
-			return e, err
-		}
-		res, err := g.Run(0)
+		_, res, err := m.Run(batch.Make(examples, spec), model.Eval, 0)
 		if err != nil {
 			return e, err
 		}

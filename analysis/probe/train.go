@@ -37,7 +37,8 @@ type Config struct {
 	Mode Mode
 	// L1 and L2 are λ1 and λ2 of the elastic-net penalty.
 	L1, L2 float64
-	// Epochs is the number of epochs (neurox) or the maximum (fast).
+	// Epochs is the number of epochs (neurox) or the maximum number of
+	// rounds (fast; see MinSteps).
 	Epochs int
 	// BatchSize is the number of rows per Adam step.
 	BatchSize int
@@ -49,9 +50,17 @@ type Config struct {
 	// DevFraction is the share of training rows held out for early
 	// stopping (fast mode).
 	DevFraction float64
-	// Patience is the number of epochs without dev improvement before fast
+	// Patience is the number of rounds without dev improvement before fast
 	// mode stops.
 	Patience int
+	// MinSteps is fast mode's floor on its budget of Adam steps. A round
+	// is one epoch, or, when Epochs epochs would take fewer than MinSteps
+	// steps (small data), the ⌈MinSteps/(Epochs·batches per epoch)⌉ epochs
+	// that reach it: dev accuracy is checked, Patience counted and the
+	// cosine decay spread over rounds, so a 2,000-row probe trains as long
+	// (in steps) as a 25,000-row one instead of stopping after ≈ 90 steps.
+	// Neurox mode ignores it.
+	MinSteps int
 	// MemoryBudget caps the bytes of design matrix kept on the device at
 	// once; larger data is streamed in chunks every epoch.
 	MemoryBudget int64
@@ -74,7 +83,7 @@ func DefaultConfig(mode Mode) Config {
 	default:
 		c.Mode = ModeFast
 		c.Epochs, c.BatchSize, c.DevFraction, c.Patience = 6, 128, 0.05, 2
-		c.LR, c.Cosine = 5e-3, true
+		c.LR, c.Cosine, c.MinSteps = 5e-3, true, 1000
 	}
 	return c
 }
@@ -103,12 +112,17 @@ func (c Config) withDefaults() (Config, error) {
 		if c.Patience == 0 {
 			c.Patience = d.Patience
 		}
+		if c.MinSteps == 0 {
+			c.MinSteps = d.MinSteps
+		}
 	}
 	switch {
 	case c.L1 < 0 || c.L2 < 0 || math.IsNaN(c.L1) || math.IsNaN(c.L2):
 		return c, fmt.Errorf("elastic-net λ1=%g λ2=%g must be ≥ 0", c.L1, c.L2)
 	case c.Epochs < 1 || c.BatchSize < 1 || c.LR <= 0:
 		return c, fmt.Errorf("need epochs ≥ 1, batch ≥ 1, lr > 0 (got %d, %d, %g)", c.Epochs, c.BatchSize, c.LR)
+	case c.MinSteps < 0:
+		return c, fmt.Errorf("min steps %d < 0", c.MinSteps)
 	case c.DevFraction < 0 || c.DevFraction >= 1:
 		return c, fmt.Errorf("dev fraction %g outside [0, 1)", c.DevFraction)
 	}
@@ -121,7 +135,8 @@ type Epoch struct {
 	// Loss is the mean cross-entropy over the epoch's batches plus the
 	// penalty at the end of the epoch.
 	Loss float64 `json:"loss"`
-	// DevAccuracy is the dev-split accuracy after the epoch (fast mode).
+	// DevAccuracy is the dev-split accuracy after the epoch (fast mode, at
+	// the end of each round).
 	DevAccuracy float64       `json:"dev_accuracy,omitempty"`
 	Elapsed     time.Duration `json:"elapsed_ns"`
 }
@@ -208,6 +223,7 @@ func Train(b engine.Backend, d *dataset.Dataset, cfg Config, rep progress.Report
 		"mode": string(cfg.Mode), "l1": fmt.Sprint(cfg.L1), "l2": fmt.Sprint(cfg.L2),
 		"epochs": strconv.Itoa(len(log.Epochs)), "best_epoch": strconv.Itoa(log.BestEpoch),
 		"batch_size": strconv.Itoa(cfg.BatchSize), "lr": fmt.Sprint(cfg.LR), "seed": fmt.Sprint(cfg.Seed),
+		"min_steps": strconv.Itoa(cfg.MinSteps),
 		"train_rows": strconv.Itoa(rows), "device": b.Name(),
 	}
 	return p, log, p.Check()
@@ -230,7 +246,10 @@ type trainer struct {
 	bestW    *engine.Tensor
 	bestBias *engine.Tensor
 	step     int
-	// totalSteps is the number of steps of cfg.Epochs epochs.
+	// perRound is the number of epochs in a round (see Config.MinSteps);
+	// training runs at most cfg.Epochs rounds.
+	perRound int
+	// totalSteps is the number of steps of cfg.Epochs rounds.
 	totalSteps int
 	allocs     []*engine.Tensor
 }
@@ -256,7 +275,11 @@ func newTrainer(b engine.Backend, d *dataset.Dataset, k int, cfg Config) (*train
 	t.gw, t.gb = alloc(k, n, engine.Float32), alloc(1, k, engine.Float32)
 	t.logits = alloc(cfg.BatchSize, k, engine.Float32)
 	nb := (rows + cfg.BatchSize - 1) / cfg.BatchSize
-	t.totalSteps = nb * cfg.Epochs
+	t.perRound = 1
+	if cfg.Mode == ModeFast && nb*cfg.Epochs < cfg.MinSteps {
+		t.perRound = (cfg.MinSteps + nb*cfg.Epochs - 1) / (nb * cfg.Epochs)
+	}
+	t.totalSteps = nb * cfg.Epochs * t.perRound
 	t.losses = alloc(nb, 1, engine.Float64)
 	t.sumSq = alloc(1, 1, engine.Float64)
 	if cfg.Mode == ModeFast {
@@ -288,17 +311,18 @@ func (t *trainer) free() {
 	}
 }
 
-// run trains for up to cfg.Epochs epochs.
+// run trains for up to cfg.Epochs rounds of t.perRound epochs.
 func (t *trainer) run(train, dev *dataset.Dataset, rep progress.Reporter) (*Log, error) {
 	cfg := t.cfg
 	log := &Log{}
 	rows := t.data.rows
-	bar := rep.Start(fmt.Sprintf("probe (%s)", cfg.Mode), int64(cfg.Epochs)*int64(rows))
+	epochs := cfg.Epochs * t.perRound
+	bar := rep.Start(fmt.Sprintf("probe (%s)", cfg.Mode), int64(epochs)*int64(rows))
 	defer bar.Finish()
 	order := rand.New(rand.NewPCG(cfg.Seed, 0xba7c4))
 	best, sinceBest := -1.0, 0
 	lossHost := make([]float64, t.losses.Rows())
-	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+	for epoch := 1; epoch <= epochs; epoch++ {
 		start := time.Now()
 		var shuffle *rand.Rand
 		if cfg.Mode == ModeFast {
@@ -330,7 +354,8 @@ func (t *trainer) run(train, dev *dataset.Dataset, rep progress.Reporter) (*Log,
 			return nil, fmt.Errorf("probe training diverged at epoch %d (loss %g): lower the learning rate", epoch, e.Loss)
 		}
 		status := fmt.Sprintf("epoch %d loss %.4f", epoch, e.Loss)
-		if dev != nil {
+		roundEnd := epoch%t.perRound == 0
+		if dev != nil && roundEnd {
 			acc, err := t.devAccuracy(dev)
 			if err != nil {
 				return nil, err
@@ -344,7 +369,7 @@ func (t *trainer) run(train, dev *dataset.Dataset, rep progress.Reporter) (*Log,
 			} else {
 				sinceBest++
 			}
-		} else {
+		} else if dev == nil {
 			log.BestEpoch = epoch
 		}
 		e.Elapsed = time.Since(start)
@@ -359,7 +384,7 @@ func (t *trainer) run(train, dev *dataset.Dataset, rep progress.Reporter) (*Log,
 			}
 		}
 		bar.SetStatus(status)
-		if dev != nil && sinceBest >= cfg.Patience {
+		if dev != nil && roundEnd && sinceBest >= cfg.Patience {
 			break
 		}
 	}

@@ -275,3 +275,65 @@ func TestScoreAndControl(t *testing.T) {
 		t.Fatal("relabel without tokens accepted")
 	}
 }
+
+// TestFastModeStepFloorOnSmallData: on 2,000 training rows (15 batches an
+// epoch) fast mode's rounds grow to reach MinSteps, dev accuracy is checked
+// only at round ends, and the probe reaches at least the held-out accuracy
+// of the NeuroX protocol (which it missed by 12 points when it stopped
+// after 6 epochs, ≈ 90 steps); a floor of 1 keeps one epoch per round.
+func TestFastModeStepFloorOnSmallData(t *testing.T) {
+	tc := synthetic.DefaultTeacher()
+	tc.Rows, tc.Neurons = 4000, 32
+	all := synthetic.Teacher(tc)
+	train, err := all.Subset([]dataset.Span{{Start: 0, End: 2000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	test, err := all.Subset([]dataset.Span{{Start: 2000, End: 4000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := cpu.New()
+	maj := MajorityOf(train.Y, len(train.Labels))
+	accuracy := func(cfg Config) (float64, *Log) {
+		t.Helper()
+		p, log, err := Train(b, train, cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := Evaluate(b, p, test, maj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Accuracy, log
+	}
+	neurox, _ := accuracy(DefaultConfig(ModeNeuroX))
+	cfg := DefaultConfig(ModeFast)
+	fast, log := accuracy(cfg)
+	// 1,900 training rows after the dev split: 15 batches, 6 epochs = 90
+	// steps, so rounds of ⌈1000/90⌉ = 12 epochs.
+	const perRound = 12
+	if len(log.Epochs)%perRound != 0 || log.BestEpoch%perRound != 0 {
+		t.Fatalf("ran %d epochs, kept %d: want whole rounds of %d", len(log.Epochs), log.BestEpoch, perRound)
+	}
+	for _, e := range log.Epochs {
+		if checked := e.DevAccuracy > 0; checked != (e.Epoch%perRound == 0) {
+			t.Fatalf("epoch %d: dev accuracy %v checked off a round end", e.Epoch, e.DevAccuracy)
+		}
+	}
+	if len(log.Epochs) == 6*perRound && log.Steps < cfg.MinSteps {
+		t.Fatalf("full run took %d steps < floor %d", log.Steps, cfg.MinSteps)
+	}
+	if fast < neurox {
+		t.Fatalf("fast mode held-out accuracy %.4f < NeuroX protocol's %.4f", fast, neurox)
+	}
+	cfg.MinSteps = 1
+	old, oldLog := accuracy(cfg)
+	if len(oldLog.Epochs) > 6 || oldLog.Steps > 90 {
+		t.Fatalf("floor 1: %d epochs, %d steps; want at most 6 epochs of 15 steps", len(oldLog.Epochs), oldLog.Steps)
+	}
+	t.Logf("held-out accuracy: fast %.4f (%d epochs, %d steps), fast without floor %.4f, neurox %.4f", fast, len(log.Epochs), log.Steps, old, neurox)
+	if old >= fast {
+		t.Fatalf("without the floor %.4f ≥ with it %.4f: the floor buys nothing here", old, fast)
+	}
+}

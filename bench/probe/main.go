@@ -4,7 +4,7 @@
 // mode, and the NeuroX protocol in PyTorch (peer.py, run in the same
 // invocation on the same data), printing times and ratios.
 //
-//	go run ./bench/probe [-torch /usr/bin/python3] [-skip-torch]
+//	go run ./bench/probe [-python /usr/bin/python3] [-skip-torch] [-rows R] [-neurons N] [-min-steps S]
 package main
 
 import (
@@ -34,6 +34,7 @@ func main() {
 	labels := flag.Int("labels", 45, "labels")
 	device := flag.String("device", "cpu", "grain device")
 	modes := flag.String("modes", "neurox,fast", "grain modes to run")
+	minSteps := flag.Int("min-steps", 0, "fast mode's step floor (0: its default)")
 	flag.Parse()
 
 	b, err := engine.Open(*device, os.Stderr)
@@ -61,6 +62,9 @@ func main() {
 		mode, err := probe.ParseMode(m)
 		check(err)
 		cfg := probe.DefaultConfig(mode)
+		if *minSteps > 0 {
+			cfg.MinSteps = *minSteps
+		}
 		// Trace held-out accuracy after every epoch; the time spent scoring
 		// is excluded from the training clock.
 		var trace []string

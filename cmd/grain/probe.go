@@ -19,6 +19,7 @@ type probeFlags struct {
 	mode      string
 	l1, l2    float64
 	epochs    int
+	minSteps  int
 	batch     int
 	lr        float64
 	precision string
@@ -28,7 +29,8 @@ func (p *probeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.mode, "mode", "fast", "training protocol: fast (grain's, early stopping) or neurox (NeuroX's exact protocol)")
 	fs.Float64Var(&p.l1, "l1", 1e-5, "elastic-net λ1 (weight of Σ|W|)")
 	fs.Float64Var(&p.l2, "l2", 1e-5, "elastic-net λ2 (weight of sqrt(ΣW²))")
-	fs.IntVar(&p.epochs, "epochs", 0, "epochs (neurox: 10; fast: at most 6) — 0 keeps the mode's default")
+	fs.IntVar(&p.epochs, "epochs", 0, "epochs (neurox: 10; fast: at most 6 rounds, a round being one epoch, or on small data enough epochs for the rounds to take --min-steps steps) — 0 keeps the mode's default")
+	fs.IntVar(&p.minSteps, "min-steps", 0, "fast mode: train at least this many Adam steps on small data (default 1000; 1 makes every round one epoch) — 0 keeps the default")
 	fs.IntVar(&p.batch, "batch", 0, "batch size (neurox: 32; fast: 128) — 0 keeps the mode's default")
 	fs.Float64Var(&p.lr, "lr", 0, "Adam learning rate (neurox: 1e-3; fast: 5e-3) — 0 keeps the mode's default")
 }
@@ -42,6 +44,9 @@ func (p *probeFlags) config(seed uint64) (probe.Config, error) {
 	c.L1, c.L2, c.Seed = p.l1, p.l2, seed
 	if p.epochs > 0 {
 		c.Epochs = p.epochs
+	}
+	if p.minSteps > 0 {
+		c.MinSteps = p.minSteps
 	}
 	if p.batch > 0 {
 		c.BatchSize = p.batch

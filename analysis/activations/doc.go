@@ -30,8 +30,9 @@
 // file on linux and uses ReadAt elsewhere. ReadRows, ReadRowsColumns, Blocks
 // and BlocksColumns return float32 values whatever the stored type, and
 // verify the CRC32C of each chunk of rows the first time a read touches it;
-// Verify checks the whole file. ImportNeuroXJSON and ExportNeuroXJSON convert from and to
-// NeuroX's JSON activation files.
+// Verify checks the whole file, including that every activation is finite.
+// ImportNeuroXJSON and ExportNeuroXJSON convert from and to NeuroX's JSON
+// activation files.
 //
 // # File layout (format version 1)
 //
@@ -56,8 +57,8 @@
 //
 //	Data, T·R bytes at offset 64 (64-byte aligned, so a memory map of the
 //	file gives aligned float32 rows): row t, global neuron g is the element
-//	at 64 + t·R + g·E. Then 0..7 zero bytes of padding up to F, the next
-//	multiple of 8.
+//	at 64 + t·R + g·E; every element is finite (no NaN or ±Inf). Then 0..7
+//	zero bytes of padding up to F, the next multiple of 8.
 //
 //	Footer at offset F, its sections back to back:
 //	  (S+1) uint64   sentence offsets: 0 = off[0] ≤ off[1] ≤ ... ≤ off[S] = T

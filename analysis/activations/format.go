@@ -61,6 +61,43 @@ func (t DType) Size() int {
 	return 0
 }
 
+// firstNonFinite returns the index of the first element of b, stored as t,
+// that is NaN or ±Inf (all exponent bits set), or -1 if there is none. It
+// tests eight bytes at a time: adding one to an all-ones exponent field,
+// and only to that, carries into the element's sign bit.
+func (t DType) firstNonFinite(b []byte) int {
+	var exp, one uint64 // each element's exponent field and its lowest bit
+	switch t {
+	case Float32:
+		exp, one = 0x7f800000_7f800000, 0x00800000_00800000
+	case Float16:
+		exp, one = 0x7c00_7c00_7c00_7c00, 0x0400_0400_0400_0400
+	default:
+		return -1
+	}
+	sign := exp + one
+	le := binary.LittleEndian
+	i := 0
+	for ; i+64 <= len(b); i += 64 {
+		w := b[i : i+64 : i+64]
+		x := (le.Uint64(w)&exp + one) | (le.Uint64(w[8:])&exp + one) | (le.Uint64(w[16:])&exp + one) | (le.Uint64(w[24:])&exp + one) |
+			(le.Uint64(w[32:])&exp + one) | (le.Uint64(w[40:])&exp + one) | (le.Uint64(w[48:])&exp + one) | (le.Uint64(w[56:])&exp + one)
+		if x&sign != 0 {
+			break
+		}
+	}
+	for e := t.Size(); i+e <= len(b); i += e {
+		v := uint64(le.Uint16(b[i:]))
+		if e == 4 {
+			v = uint64(le.Uint32(b[i:]))
+		}
+		if (v&exp+one)&sign != 0 {
+			return i / e
+		}
+	}
+	return -1
+}
+
 // String returns "float32" or "float16".
 func (t DType) String() string {
 	switch t {

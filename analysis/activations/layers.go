@@ -30,6 +30,13 @@ func (m Meta) NeuronName(g int) string {
 	return fmt.Sprintf("%s:%d", m.Layers[l], d)
 }
 
+// neuronValue describes value v of global neuron g for an error message:
+// "neuron 37 (layer enc1/forward, d 37) is NaN".
+func (m Meta) neuronValue(g int, v float32) string {
+	l, d := m.NeuronLayer(g)
+	return fmt.Sprintf("neuron %d (layer %s, d %d) is %v", g, m.Layers[l], d, v)
+}
+
 // LayerFilter selects layers. A layer is selected when its name is one of
 // Names (or Names is empty) and its direction is Direction (or Direction is
 // NoDirection). "Layer enc1, forward half" is

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -331,7 +332,10 @@ func tokenName(tok *string) string {
 // ExportNeuroXJSON writes r in NeuroX's JSON format: one line per sentence,
 // each token with its L layers ("index" 0..L-1) of D values. Values are
 // written in the shortest form that reads back as the same float32, so
-// ImportNeuroXJSON restores them exactly.
+// ImportNeuroXJSON restores them exactly. A NaN or ±Inf activation (which
+// JSON cannot hold; only a file not made by this package's Writer has one)
+// is an error naming the file, sentence, token and neuron, returned before
+// any of that sentence is written: the lines already written are valid.
 func ExportNeuroXJSON(r *Reader, w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	m := r.Meta()
@@ -369,6 +373,10 @@ func ExportNeuroXJSON(r *Reader, w io.Writer) error {
 				buf = append(buf, `, "values": [`...)
 				vals := rows[(t-start)*n+l*m.Dim : (t-start)*n+(l+1)*m.Dim]
 				for d, v := range vals {
+					if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+						return fmt.Errorf("activations: export %s: sentence %d token %d (%q): %s; JSON cannot hold non-finite values",
+							r.Path(), i, t-start, r.Token(t), m.neuronValue(l*m.Dim+d, v))
+					}
 					if d > 0 {
 						buf = append(buf, ", "...)
 					}

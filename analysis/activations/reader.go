@@ -555,7 +555,12 @@ func (r *Reader) blocks(blockRows, width int, fn func(int, int, []float32) error
 
 // Verify re-reads the whole file and checks every checksum: each chunk, the
 // data checksum in the metadata, the footer, and that the padding is zero.
-// It reports up to 10 corrupt chunks by row range.
+// It reports up to 10 corrupt chunks by row range. It also checks that
+// every activation is finite (the Writer never stores NaN or ±Inf, but a
+// file made elsewhere with valid checksums may hold them; reads do not
+// check) and reports the first non-finite one, an error wrapping ErrFormat
+// that names its row, sentence, token and neuron. That check rides on the
+// bytes the checksums already read.
 func (r *Reader) Verify() error {
 	if r.closed {
 		return fmt.Errorf("activations: %s: Verify after Close", r.path)
@@ -564,10 +569,20 @@ func (r *Reader) Verify() error {
 	bad := 0
 	var data uint32
 	var buf []byte
+	nonFinite := -1 // the first non-finite element: row·L·D + neuron
+	var badValue [1]float32
 	nChunks := (r.rows + r.chunkRows - 1) / r.chunkRows
 	for c := 0; c < nChunks; c++ {
 		lo, hi := c*r.chunkRows, min(r.rows, (c+1)*r.chunkRows)
-		err := r.chunk(c, &buf, lo, hi, true, func(_, _ int, b []byte) { data = crc32.Update(data, castagnoli, b) })
+		err := r.chunk(c, &buf, lo, hi, true, func(first, _ int, b []byte) {
+			data = crc32.Update(data, castagnoli, b)
+			if nonFinite < 0 {
+				if i := r.dtype.firstNonFinite(b); i >= 0 {
+					nonFinite = first*r.neurons + i
+					r.decode(badValue[:], b[i*r.dtype.Size():])
+				}
+			}
+		})
 		if err != nil {
 			if bad++; bad <= 10 {
 				errs = append(errs, err)
@@ -583,6 +598,13 @@ func (r *Reader) Verify() error {
 	if bad == 0 && data != r.dataCRC {
 		errs = append(errs, fmt.Errorf("activations: %s: data region: %w: metadata checksum %s, computed %s",
 			r.path, ErrChecksum, checksumString(r.dataCRC), checksumString(data)))
+	}
+	if nonFinite >= 0 {
+		row, g := nonFinite/r.neurons, nonFinite%r.neurons
+		s := r.SentenceOf(row)
+		start, _ := r.SentenceRange(s)
+		errs = append(errs, fmt.Errorf("activations: %s: %w: row %d, sentence %d token %d (%q): %s; non-finite activations are never stored",
+			r.path, ErrFormat, row, s, row-start, r.Token(row), r.meta.neuronValue(g, badValue[0])))
 	}
 	dataEnd := headerSize + int64(r.rows)*r.rowBytes
 	tail, err := r.bytesAt(dataEnd, r.size-dataEnd, nil)

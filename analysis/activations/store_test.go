@@ -1,8 +1,12 @@
 package activations
 
 import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -409,6 +413,47 @@ func TestCorruptChunkFailsItsReads(t *testing.T) {
 	}
 }
 
+// TestFirstNonFinite puts each non-finite pattern at every position of
+// buffers longer and shorter than the scan's 64-byte stride, among the
+// largest finite values of either sign.
+func TestFirstNonFinite(t *testing.T) {
+	for _, c := range []struct {
+		dt     DType
+		finite []uint32
+		bad    []uint32
+	}{
+		{Float32, []uint32{0x7f7fffff, 0xff7fffff, 0, 0x80000000, 1}, []uint32{0x7f800000, 0xff800000, 0x7fc00000, 0xffffffff, 0x7f800001}},
+		{Float16, []uint32{0x7bff, 0xfbff, 0, 0x8000, 1}, []uint32{0x7c00, 0xfc00, 0x7e00, 0xffff, 0x7c01}},
+	} {
+		e := c.dt.Size()
+		put := func(b []byte, i int, v uint32) {
+			if e == 4 {
+				binary.LittleEndian.PutUint32(b[4*i:], v)
+			} else {
+				binary.LittleEndian.PutUint16(b[2*i:], uint16(v))
+			}
+		}
+		for n := 0; n <= 70; n++ {
+			b := make([]byte, n*e)
+			for i := range n {
+				put(b, i, c.finite[i%len(c.finite)])
+			}
+			if got := c.dt.firstNonFinite(b); got != -1 {
+				t.Fatalf("%s: %d finite values: firstNonFinite = %d", c.dt, n, got)
+			}
+			for p := range n {
+				for _, v := range c.bad {
+					put(b, p, v)
+					if got := c.dt.firstNonFinite(b); got != p {
+						t.Fatalf("%s: %#x at %d of %d: firstNonFinite = %d", c.dt, v, p, n, got)
+					}
+				}
+				put(b, p, c.finite[p%len(c.finite)])
+			}
+		}
+	}
+}
+
 func TestNonFiniteRejected(t *testing.T) {
 	for _, dt := range []DType{Float32, Float16} {
 		path := filepath.Join(t.TempDir(), "nf.grain")
@@ -451,6 +496,91 @@ func TestNonFiniteRejected(t *testing.T) {
 			t.Fatalf("%s: file has %d sentences %d tokens", dt, r.NumSentences(), r.NumTokens())
 		}
 		r.Close()
+	}
+}
+
+// plantValue overwrites element g of row in the file at path with bits (a
+// float32, or a float16 in the low bits, as the file stores) and rewrites
+// every checksum to match: a file that only a finiteness check can fault,
+// as another tool might write it.
+func plantValue(t *testing.T, path string, row, g int, bits uint32) {
+	t.Helper()
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, rb, cr, rows, old := int64(r.dtype.Size()), r.rowBytes, r.chunkRows, r.rows, r.meta.Checksum
+	crcs := r.footerOff + 8*int64(r.sentences+1) + 8*int64(r.rows+1)
+	r.Close()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	le := binary.LittleEndian
+	if off := headerSize + int64(row)*rb + int64(g)*e; e == 4 {
+		le.PutUint32(b[off:], bits)
+	} else {
+		le.PutUint16(b[off:], uint16(bits))
+	}
+	c := row / cr
+	lo, hi := int64(c*cr), int64(min(rows, (c+1)*cr))
+	le.PutUint32(b[crcs+4*int64(c):], crc32.Checksum(b[headerSize+lo*rb:headerSize+hi*rb], castagnoli))
+	copy(b[bytes.LastIndex(b, []byte(old)):], checksumString(crc32.Checksum(b[headerSize:headerSize+int64(rows)*rb], castagnoli)))
+	fixChecksums(b)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNonFiniteInFileIsReported plants a NaN and a later +Inf in files
+// whose checksums are valid: Verify and ExportNeuroXJSON report the first
+// one by file, row, sentence, token and neuron, and the export stops before
+// writing it (whatever it wrote is valid JSON).
+func TestNonFiniteInFileIsReported(t *testing.T) {
+	for _, dt := range []DType{Float32, Float16} {
+		nan, inf := uint32(0x7fc00000), uint32(0x7f800000)
+		if dt == Float16 {
+			nan, inf = 0x7e00, 0x7c00
+		}
+		path := filepath.Join(t.TempDir(), "nf.grain")
+		meta := testMeta(2, 2, dt)
+		meta.ChunkRows = 2
+		writeCorpus(t, path, meta, corpus{
+			tokens: [][]string{{"a", "b"}, {"c", "dee", "e"}},
+			rows:   [][]float32{make([]float32, 8), make([]float32, 12)},
+		})
+		plantValue(t, path, 3, 2, nan)
+		plantValue(t, path, 4, 0, inf)
+		for mode, r := range openModes(t, path) {
+			what := dt.String() + " " + mode
+			if err := r.ReadRows(0, r.NumTokens(), make([]float32, 20)); err != nil {
+				t.Fatalf("%s: the checksums are not valid: %v", what, err)
+			}
+			err := r.Verify()
+			if !errors.Is(err, ErrFormat) {
+				t.Fatalf("%s: Verify = %v, want ErrFormat", what, err)
+			}
+			for _, s := range []string{path, "row 3", `sentence 1 token 1 ("dee")`, "neuron 2 (layer enc0/backward, d 0) is NaN"} {
+				if !strings.Contains(err.Error(), s) {
+					t.Fatalf("%s: Verify error %q does not contain %q", what, err, s)
+				}
+			}
+			var buf bytes.Buffer
+			err = ExportNeuroXJSON(r, &buf)
+			if err == nil {
+				t.Fatalf("%s: export of a NaN succeeded", what)
+			}
+			for _, s := range []string{path, `sentence 1 token 1 ("dee")`, "neuron 2 (layer enc0/backward, d 0) is NaN"} {
+				if !strings.Contains(err.Error(), s) {
+					t.Fatalf("%s: export error %q does not contain %q", what, err, s)
+				}
+			}
+			for _, line := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+				if line != "" && !json.Valid([]byte(line)) {
+					t.Fatalf("%s: export wrote invalid JSON %q before failing", what, line)
+				}
+			}
+		}
 	}
 }
 

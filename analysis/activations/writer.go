@@ -126,8 +126,7 @@ func (w *Writer) appendSentence(tokens []string, rows []float32) error {
 		if v := float64(rows[bad]); !math.IsNaN(v) && !math.IsInf(v, 0) {
 			why = ", beyond the float16 range ±65504"
 		}
-		return fmt.Errorf("sentence %d token %d (%q): neuron %d (layer %s, d %d) is %v%s",
-			si, t, tokens[t], g, w.meta.Layers[g/w.meta.Dim], g%w.meta.Dim, rows[bad], why)
+		return fmt.Errorf("sentence %d token %d (%q): %s%s", si, t, tokens[t], w.meta.neuronValue(g, rows[bad]), why)
 	}
 	if _, err := w.f.Write(w.buf); err != nil {
 		w.err = fmt.Errorf("activations: write %s: %w", w.path, err)
@@ -146,8 +145,9 @@ func (w *Writer) appendSentence(tokens []string, rows []float32) error {
 }
 
 // encode converts rows to little-endian bytes in w.buf. It refuses
-// non-finite values (and values that overflow half precision), returning the
-// index of the first one; bad is -1 when all values were encoded.
+// non-finite values (and values that overflow half precision, which encode
+// as ±Inf), returning the index of the first one; bad is -1 when all values
+// are finite.
 func (w *Writer) encode(rows []float32) (bad int) {
 	n := len(rows) * w.meta.DType.Size()
 	if cap(w.buf) < n {
@@ -157,25 +157,14 @@ func (w *Writer) encode(rows []float32) (bad int) {
 	switch w.meta.DType {
 	case Float32:
 		for i, v := range rows {
-			b := math.Float32bits(v)
-			if b&0x7f800000 == 0x7f800000 {
-				return i
-			}
-			binary.LittleEndian.PutUint32(w.buf[4*i:], b)
+			binary.LittleEndian.PutUint32(w.buf[4*i:], math.Float32bits(v))
 		}
 	case Float16:
 		for i, v := range rows {
-			if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
-				return i
-			}
-			h := kernels.Float32ToHalf(v)
-			if h&0x7c00 == 0x7c00 {
-				return i
-			}
-			binary.LittleEndian.PutUint16(w.buf[2*i:], h)
+			binary.LittleEndian.PutUint16(w.buf[2*i:], kernels.Float32ToHalf(v))
 		}
 	}
-	return -1
+	return w.meta.DType.firstNonFinite(w.buf)
 }
 
 // updateChunkCRCs feeds the encoded rows in b into the per-chunk CRCs.

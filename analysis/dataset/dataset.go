@@ -114,8 +114,10 @@ type Aligned interface {
 // Join makes a Dataset from activations and a labeled corpus (per-sentence
 // tokens and labels). The activations must cover exactly the corpus: the
 // same number of sentences, and in each the same tokens; otherwise the error
-// names the first differing sentence and token. Labels are mapped with
-// labels (make it from the training split and reuse it for dev and test).
+// names the first differing sentence and token; and every activation must
+// be finite (CheckFinite: the error names the first NaN or ±Inf). Labels
+// are mapped with labels (make it from the training split and reuse it for
+// dev and test).
 func Join(acts Aligned, tokens, labels [][]string, set *LabelSet) (*Dataset, error) {
 	if len(tokens) != len(labels) {
 		return nil, fmt.Errorf("corpus has %d token sentences but %d label sentences", len(tokens), len(labels))
@@ -144,6 +146,9 @@ func Join(acts Aligned, tokens, labels [][]string, set *LabelSet) (*Dataset, err
 	}
 	if len(d.Y) != rows {
 		return nil, fmt.Errorf("activations hold %d token rows, corpus %d tokens", rows, len(d.Y))
+	}
+	if err := CheckFinite(acts); err != nil {
+		return nil, err
 	}
 	return d, nil
 }

@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -176,6 +177,14 @@ func TestJoin(t *testing.T) {
 	for _, c := range cases {
 		if _, err := Join(newAligned(c.acts), c.toks, c.labs, set); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Join error %v, want %q", err, c.want)
+		}
+	}
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(-1))} {
+		a := newAligned(toks)
+		a.Data[3*a.Cols+1] = bad
+		want := fmt.Sprintf("non-finite activation %g at token row 3, neuron 1", bad)
+		if _, err := Join(a, toks, labs, set); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Join with %g: error %v, want %q", bad, err, want)
 		}
 	}
 }

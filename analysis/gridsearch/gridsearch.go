@@ -15,6 +15,7 @@ package gridsearch
 
 import (
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/grainlab/grain/analysis/dataset"
@@ -55,19 +56,19 @@ type Result struct {
 
 // Options configure Run.
 type Options struct {
+	// L1s and L2s are the grid's λ1 and λ2 values (empty: DefaultLambdas),
+	// each a finite number ≥ 0.
 	L1s, L2s []float64
-	// Tolerance is the accuracy slack of the choice rule (default 0.01).
+	// Tolerance is the accuracy slack of the choice rule, in [0, 1]
+	// (0 means the default 0.01).
 	Tolerance float64
 	// Probe is the training configuration; its L1 and L2 are overridden.
 	Probe probe.Config
 }
 
-// Run trains one probe per grid point on train, scores it on dev, and
-// applies the choice rule.
-func Run(b engine.Backend, train, dev *dataset.Dataset, opt Options, rep progress.Reporter) (*Result, error) {
-	if rep == nil {
-		rep = progress.Nop
-	}
+// check fills in the defaults and validates the options, naming the field
+// at fault.
+func (opt *Options) check() error {
 	if len(opt.L1s) == 0 {
 		opt.L1s = DefaultLambdas
 	}
@@ -76,6 +77,32 @@ func Run(b engine.Backend, train, dev *dataset.Dataset, opt Options, rep progres
 	}
 	if opt.Tolerance == 0 {
 		opt.Tolerance = 0.01
+	}
+	if !(opt.Tolerance >= 0 && opt.Tolerance <= 1) { // NaN too
+		return fmt.Errorf("gridsearch: Tolerance %g outside [0, 1]", opt.Tolerance)
+	}
+	for _, f := range []struct {
+		name string
+		vs   []float64
+	}{{"L1s", opt.L1s}, {"L2s", opt.L2s}} {
+		for i, v := range f.vs {
+			if !(v >= 0 && v <= math.MaxFloat64) {
+				return fmt.Errorf("gridsearch: %s[%d] = %g is not a finite number ≥ 0", f.name, i, v)
+			}
+		}
+	}
+	return nil
+}
+
+// Run trains one probe per grid point on train, scores it on dev, and
+// applies the choice rule. Invalid options are an error before anything
+// is trained.
+func Run(b engine.Backend, train, dev *dataset.Dataset, opt Options, rep progress.Reporter) (*Result, error) {
+	if err := opt.check(); err != nil {
+		return nil, err
+	}
+	if rep == nil {
+		rep = progress.Nop
 	}
 	majority := probe.MajorityOf(train.Y, len(train.Labels))
 	res := &Result{Tolerance: opt.Tolerance}
@@ -125,18 +152,24 @@ func focus(p *probe.Probe) (Point, error) {
 }
 
 // Choose applies the choice rule (see the package documentation) and
-// returns the index of the chosen point.
+// returns the index of the chosen point, or -1 if there are none. It never
+// fails: the points with the best accuracy are always candidates, so a
+// negative or NaN tolerance admits those alone, and a NaN accuracy is
+// below every number.
 func Choose(points []Point, tolerance float64) int {
 	if len(points) == 0 {
 		return -1
 	}
-	best := points[0].DevAccuracy
-	for _, p := range points {
-		best = max(best, p.DevAccuracy)
+	bi := 0
+	for i, p := range points {
+		if p.DevAccuracy > points[bi].DevAccuracy || math.IsNaN(points[bi].DevAccuracy) {
+			bi = i
+		}
 	}
+	best := points[bi].DevAccuracy
 	var cand []int
 	for i, p := range points {
-		if p.DevAccuracy >= best-tolerance {
+		if i == bi || p.DevAccuracy == best || p.DevAccuracy >= best-tolerance {
 			cand = append(cand, i)
 		}
 	}

@@ -1,6 +1,8 @@
 package gridsearch
 
 import (
+	"math"
+	"strings"
 	"testing"
 
 	"github.com/grainlab/grain/analysis/dataset"
@@ -25,6 +27,47 @@ func TestChoose(t *testing.T) {
 	}
 	if Choose(nil, 0.01) != -1 {
 		t.Fatal("empty grid")
+	}
+	// A negative or NaN tolerance admits the best accuracy alone; it used
+	// to leave no candidate and panic.
+	for _, tol := range []float64{-1, math.NaN(), math.Inf(-1)} {
+		if got := Choose(pts, tol); got != 0 {
+			t.Fatalf("Choose with tolerance %v = %d, want 0", tol, got)
+		}
+	}
+	// Ties at the best accuracy still go by the union.
+	tie := []Point{{DevAccuracy: 0.9, Union: 9}, {DevAccuracy: 0.9, Union: 3}}
+	if got := Choose(tie, -1); got != 1 {
+		t.Fatalf("Choose of a tie with tolerance -1 = %d, want 1", got)
+	}
+	// A NaN accuracy is below every number, and all-NaN still chooses.
+	nan := math.NaN()
+	if got := Choose([]Point{{DevAccuracy: nan, Union: 1}, {DevAccuracy: 0.5, Union: 7}}, 0.01); got != 1 {
+		t.Fatalf("Choose with a NaN accuracy = %d, want 1", got)
+	}
+	if got := Choose([]Point{{DevAccuracy: nan}, {DevAccuracy: nan}}, 0.01); got < 0 || got > 1 {
+		t.Fatalf("Choose of NaN accuracies = %d", got)
+	}
+}
+
+// TestRunRejectsBadOptions checks that invalid options are an error naming
+// the field before any probe is trained (the nil datasets would panic in
+// training).
+func TestRunRejectsBadOptions(t *testing.T) {
+	for _, c := range []struct {
+		opt  Options
+		want string
+	}{
+		{Options{Tolerance: -1}, "Tolerance -1 outside [0, 1]"},
+		{Options{Tolerance: math.NaN()}, "Tolerance NaN outside [0, 1]"},
+		{Options{Tolerance: 1.5}, "Tolerance 1.5 outside [0, 1]"},
+		{Options{L1s: []float64{0, math.NaN()}}, "L1s[1] = NaN"},
+		{Options{L2s: []float64{-1e-3}}, "L2s[0] = -0.001"},
+		{Options{L2s: []float64{math.Inf(1)}}, "L2s[0] = +Inf"},
+	} {
+		if _, err := Run(cpu.New(), nil, nil, c.opt, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want an error containing %q", c.opt, err, c.want)
+		}
 	}
 }
 

@@ -66,11 +66,20 @@ func New(labels []string, neurons int) *Probe {
 	}
 }
 
-// Check validates the shapes and that every weight is finite.
+// Check validates the probe: at least two labels, all distinct; the
+// shapes of Weight and Bias; and that every weight and bias is finite (no
+// NaN or ±Inf). Its errors name the label or element at fault.
 func (p *Probe) Check() error {
 	k := len(p.Labels)
 	if k < 2 {
 		return fmt.Errorf("probe has %d labels, need at least 2", k)
+	}
+	row := make(map[string]int, k)
+	for l, name := range p.Labels {
+		if first, ok := row[name]; ok {
+			return fmt.Errorf("probe label %q appears twice (rows %d and %d)", name, first, l)
+		}
+		row[name] = l
 	}
 	if len(p.Weight) != k*p.Neurons {
 		return fmt.Errorf("probe weight has %d values, want %d labels × %d neurons", len(p.Weight), k, p.Neurons)
@@ -81,6 +90,11 @@ func (p *Probe) Check() error {
 	for i, w := range p.Weight {
 		if math.IsNaN(float64(w)) || math.IsInf(float64(w), 0) {
 			return fmt.Errorf("probe weight [%d, %d] is %g", i/p.Neurons, i%p.Neurons, w)
+		}
+	}
+	for l, b := range p.Bias {
+		if math.IsNaN(float64(b)) || math.IsInf(float64(b), 0) {
+			return fmt.Errorf("probe bias [%d] (label %q) is %g", l, p.Labels[l], b)
 		}
 	}
 	return nil

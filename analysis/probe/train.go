@@ -117,13 +117,13 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	switch {
-	case c.L1 < 0 || c.L2 < 0 || math.IsNaN(c.L1) || math.IsNaN(c.L2):
-		return c, fmt.Errorf("elastic-net λ1=%g λ2=%g must be ≥ 0", c.L1, c.L2)
-	case c.Epochs < 1 || c.BatchSize < 1 || c.LR <= 0:
-		return c, fmt.Errorf("need epochs ≥ 1, batch ≥ 1, lr > 0 (got %d, %d, %g)", c.Epochs, c.BatchSize, c.LR)
+	case !(c.L1 >= 0 && c.L2 >= 0) || math.IsInf(c.L1, 0) || math.IsInf(c.L2, 0):
+		return c, fmt.Errorf("elastic-net λ1=%g λ2=%g must be finite and ≥ 0", c.L1, c.L2)
+	case c.Epochs < 1 || c.BatchSize < 1 || !(c.LR > 0) || math.IsInf(c.LR, 0):
+		return c, fmt.Errorf("need epochs ≥ 1, batch ≥ 1, a finite lr > 0 (got %d, %d, %g)", c.Epochs, c.BatchSize, c.LR)
 	case c.MinSteps < 0:
 		return c, fmt.Errorf("min steps %d < 0", c.MinSteps)
-	case c.DevFraction < 0 || c.DevFraction >= 1:
+	case !(c.DevFraction >= 0 && c.DevFraction < 1):
 		return c, fmt.Errorf("dev fraction %g outside [0, 1)", c.DevFraction)
 	}
 	return c, nil
@@ -223,7 +223,7 @@ func Train(b engine.Backend, d *dataset.Dataset, cfg Config, rep progress.Report
 		"mode": string(cfg.Mode), "l1": fmt.Sprint(cfg.L1), "l2": fmt.Sprint(cfg.L2),
 		"epochs": strconv.Itoa(len(log.Epochs)), "best_epoch": strconv.Itoa(log.BestEpoch),
 		"batch_size": strconv.Itoa(cfg.BatchSize), "lr": fmt.Sprint(cfg.LR), "seed": fmt.Sprint(cfg.Seed),
-		"min_steps": strconv.Itoa(cfg.MinSteps),
+		"min_steps":  strconv.Itoa(cfg.MinSteps),
 		"train_rows": strconv.Itoa(rows), "device": b.Name(),
 	}
 	return p, log, p.Check()

@@ -13,6 +13,7 @@ import (
 	"github.com/grainlab/grain/analysis/synthetic"
 	"github.com/grainlab/grain/engine"
 	"github.com/grainlab/grain/engine/cpu"
+	"github.com/grainlab/grain/engine/safetensors"
 )
 
 // refNeuroX trains the NeuroX protocol in float64 from the same initial
@@ -168,10 +169,19 @@ func TestTrainRejectsBadInput(t *testing.T) {
 		t.Fatalf("unknown label: %v", err)
 	}
 	d.Y[5] = 0
-	bad := DefaultConfig(ModeFast)
-	bad.L1 = -1
-	if _, _, err := Train(b, d, bad, nil); err == nil {
-		t.Fatal("negative λ1 accepted")
+	// Each refused up front, by the setting's name (not by diverging).
+	for want, spoil := range map[string]func(*Config){
+		"λ1=-1":         func(c *Config) { c.L1 = -1 },
+		"λ2=+Inf":       func(c *Config) { c.L2 = math.Inf(1) },
+		"finite lr":     func(c *Config) { c.LR = math.NaN() },
+		"lr > 0 (got 6": func(c *Config) { c.LR = math.Inf(1) },
+		"dev fraction":  func(c *Config) { c.DevFraction = math.NaN() },
+	} {
+		bad := DefaultConfig(ModeFast)
+		spoil(&bad)
+		if _, _, err := Train(b, d, bad, nil); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want it to mention %q", err, want)
+		}
 	}
 }
 
@@ -223,6 +233,57 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	os.WriteFile(path, []byte("garbage"), 0o644)
 	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("garbage probe: %v", err)
+	}
+}
+
+// TestLoadRejectsBadFiles checks that Load refuses, naming the file, a
+// non-finite weight or bias, a grain probe without label names and
+// duplicate label names, and still reads a NeuroX/PyTorch state dict
+// without labels.
+func TestLoadRejectsBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	files := 0
+	write := func(prefix string, weight, bias []float32, labels string) string {
+		t.Helper()
+		f := &safetensors.File{Tensors: []safetensors.Tensor{
+			safetensors.NewF32(prefix+"weight", []int{3, 2}, weight),
+			safetensors.NewF32(prefix+"bias", []int{3}, bias),
+		}}
+		if labels != "" {
+			f.Metadata = map[string]string{"labels": labels}
+		}
+		files++
+		path := filepath.Join(dir, fmt.Sprintf("p%d.safetensors", files))
+		if err := safetensors.WriteFile(path, f); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	w := []float32{1, 2, 3, 4, 5, 6}
+	for _, c := range []struct {
+		name, prefix   string
+		weight, bias   []float32
+		labels, wanted string
+	}{
+		{"+Inf bias", "", w, []float32{0, inf, 0}, `["A","B","C"]`, `bias [1] (label "B") is +Inf`},
+		{"NaN bias", "linear.", w, []float32{nan, 0, 0}, `["A","B","C"]`, `bias [0] (label "A") is NaN`},
+		{"-Inf weight", "", []float32{1, 2, 3, float32(math.Inf(-1)), 5, 6}, []float32{0, 0, 0}, `["A","B","C"]`, "weight [1, 1] is -Inf"},
+		{"no labels", "", w, []float32{0, 0, 0}, "", `no "labels" metadata`},
+		{"duplicate label", "", w, []float32{0, 0, 0}, `["A","B","A"]`, `label "A" appears twice (rows 0 and 2)`},
+	} {
+		path := write(c.prefix, c.weight, c.bias, c.labels)
+		if _, err := Load(path); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), c.wanted) {
+			t.Errorf("%s: Load = %v, want an error naming %s and containing %q", c.name, err, path, c.wanted)
+		}
+	}
+	// A NeuroX/PyTorch state dict has no label names.
+	p, err := Load(write("linear.", w, []float32{0, 0, 0}, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(p.Labels, []string{"0", "1", "2"}) {
+		t.Fatalf("state dict labels %q", p.Labels)
 	}
 }
 

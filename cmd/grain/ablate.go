@@ -27,7 +27,7 @@ func parsePercents(s string) ([]float64, error) {
 }
 
 func runAblate(c *cli, args []string) error {
-	fs := c.flags("ablate", "ablate --probe P --ranking R.json --acts A --corpus C --test-acts A2 --test-corpus C2 --property P [flags]")
+	fs := c.flags("ablate", "ablate --probe P --ranking R.json --acts A --corpus C --test-acts A2 --test-corpus C2 --property P [flags]", withDevice|withSeed)
 	pc := newProbeCommand(fs, "test")
 	probePath := fs.String("probe", "", "probe trained on all neurons (safetensors)")
 	rankPath := fs.String("ranking", "", "neuron ordering (grain rank --method ordering --out R.json)")
@@ -44,7 +44,10 @@ func runAblate(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := probe.Load(*probePath)
+	if err := checkPlot(*plotPath); err != nil {
+		return err
+	}
+	p, err := loadProbeFor(*probePath, pc.property)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,8 +27,8 @@ func parseBytes(s string) (int64, error) {
 	for _, u := range units {
 		if num, ok := strings.CutSuffix(s, u.suffix); ok {
 			v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-			if err != nil || v <= 0 {
-				break
+			if err != nil || !(v > 0) || v*float64(u.mult) >= math.MaxInt64 {
+				break // NaN fails v > 0
 			}
 			return int64(v * float64(u.mult)), nil
 		}
@@ -41,7 +42,7 @@ func parseBytes(s string) (int64, error) {
 
 func runCrossCorr(c *cli, args []string) error {
 	fs := c.flags("crosscorr", "crosscorr --method maxcorr|mincorr|linreg|svcca [flags] A.gact B.gact [C.gact ...]\n\n"+
-		"The files must hold the activations of different models over the same tokens (checked).")
+		"The files must hold the activations of different models over the same tokens (checked).", withDevice)
 	method := fs.String("method", "maxcorr", "maxcorr, mincorr, linreg or svcca")
 	memory := fs.String("memory", "2GiB", "memory budget of the computation (blocks and tiles are sized to fit)")
 	precision := fs.String("precision", "fp32", "GEMM precision: fp32, tf32 or bf16")
@@ -71,8 +72,27 @@ func runCrossCorr(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOutputDir(*outDir); err != nil {
+		return err
+	}
+	if err := checkPlot(*plotPath); err != nil {
+		return err
+	}
+	var lcaRanking *ranking.File
+	if *lcaPath != "" {
+		if lcaRanking, err = ranking.ReadFile(*lcaPath); err != nil {
+			return err
+		}
+	}
+	written := map[string]bool{}
 	var ms []crosscorr.Model
 	for _, path := range fs.Args() {
+		name := filepath.Base(path)
+		out := rankingName(name, m)
+		if *outDir != "" && written[out] {
+			return fmt.Errorf("--out: two activation files are named %s; their rankings would overwrite each other", name)
+		}
+		written[out] = true
 		r, err := activations.Open(path)
 		if err != nil {
 			return err
@@ -86,7 +106,7 @@ func runCrossCorr(c *cli, args []string) error {
 		if cols != nil {
 			src = &columnSource{r: r, cols: cols}
 		}
-		ms = append(ms, crosscorr.Model{Name: filepath.Base(path), Source: src})
+		ms = append(ms, crosscorr.Model{Name: name, Source: src})
 	}
 	b, err := c.backend()
 	if err != nil {
@@ -97,11 +117,7 @@ func runCrossCorr(c *cli, args []string) error {
 		return err
 	}
 	var overlap *crosscorr.Overlap
-	if *lcaPath != "" {
-		f, err := ranking.ReadFile(*lcaPath)
-		if err != nil {
-			return err
-		}
+	if f := lcaRanking; f != nil {
 		if f.NumNeurons != res.Models[0].Neurons {
 			return fmt.Errorf("%s ranks %d neurons, %s has %d", *lcaPath, f.NumNeurons, res.Models[0].Model, res.Models[0].Neurons)
 		}
@@ -115,14 +131,8 @@ func runCrossCorr(c *cli, args []string) error {
 		if err := os.MkdirAll(*outDir, 0o755); err != nil {
 			return err
 		}
-		written := map[string]bool{}
 		for _, mr := range res.Models {
-			name := strings.TrimSuffix(mr.Model, filepath.Ext(mr.Model)) + "." + string(res.Method) + ".json"
-			if written[name] {
-				return fmt.Errorf("--out: two activation files are named %s; their rankings would overwrite each other", mr.Model)
-			}
-			written[name] = true
-			if err := ranking.WriteFile(filepath.Join(*outDir, name), mr.File(res.Method)); err != nil {
+			if err := ranking.WriteFile(filepath.Join(*outDir, rankingName(mr.Model, res.Method)), mr.File(res.Method)); err != nil {
 				return err
 			}
 		}
@@ -163,6 +173,12 @@ func runCrossCorr(c *cli, args []string) error {
 			overlap.K, res.Models[0].Model, overlap.Count, overlap.Jaccard, intList(overlap.Shared, 20))
 	}
 	return nil
+}
+
+// rankingName is the name of --out's ranking file for an activation file's
+// base name: MODEL.METHOD.json.
+func rankingName(model string, m crosscorr.Method) string {
+	return strings.TrimSuffix(model, filepath.Ext(model)) + "." + string(m) + ".json"
 }
 
 // columnSource is an activation file restricted to some neurons.

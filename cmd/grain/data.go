@@ -78,7 +78,8 @@ type loaded struct {
 
 // load reads a split and joins it with property's labels. set maps labels
 // to ids; nil makes one from this split (do that for the training split).
-// cols, when non-nil, keeps only those neurons.
+// lf, when non-nil, keeps only the neurons it selects. A NaN or ±Inf among
+// the activations is an error naming the files, token row and neuron.
 func (s *split) load(property string, set *dataset.LabelSet, lf *layerFlags) (*loaded, *dataset.LabelSet, error) {
 	if s.acts == "" || s.corpus == "" {
 		return nil, nil, fmt.Errorf("the %s split needs both activations and a corpus", s.name)
@@ -171,6 +172,12 @@ func (pc *probeCommand) open(c *cli, set *dataset.LabelSet) (*probeRun, error) {
 		if r.other, _, err = pc.other.load(pc.property, set, &pc.lf); err != nil {
 			r.close()
 			return nil, err
+		}
+		_, a := tr.data.X.Dims()
+		if _, o := r.other.data.X.Dims(); a != o {
+			r.close()
+			return nil, fmt.Errorf("%s has %d neurons, %s %d: the %s split must come from the same model and layers",
+				pc.train.acts, a, pc.other.acts, o, pc.other.name)
 		}
 	}
 	return r, nil

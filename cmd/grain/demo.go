@@ -29,7 +29,7 @@ const (
 )
 
 func runDemo(c *cli, args []string) error {
-	fs := c.flags("demo", "demo [--out DIR] [--sentences N] [--model M | --synthetic] [flags]")
+	fs := c.flags("demo", "demo [--out DIR] [--sentences N] [--model M | --synthetic] [flags]", withDevice|withSeed)
 	out := fs.String("out", "", "keep the demo's files (activations, probe, ranking, report, plot) in DIR")
 	sentences := fs.Int("sentences", 3000, "EWT training sentences to use")
 	mode := fs.String("mode", "fast", "probe training protocol: fast or neurox")
@@ -39,6 +39,10 @@ func runDemo(c *cli, args []string) error {
 		return err
 	}
 	start := time.Now()
+	data, err := corpus.SharedDataDir()
+	if err != nil {
+		return fmt.Errorf("the demo reads UD English EWT from grain's shared data: %w", err)
+	}
 	dir := *out
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "grain-demo-")
@@ -49,10 +53,6 @@ func runDemo(c *cli, args []string) error {
 		dir = tmp
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
-	}
-	data, err := corpus.SharedDataDir()
-	if err != nil {
-		return fmt.Errorf("the demo reads UD English EWT from grain's shared data: %w", err)
 	}
 	trainC, err := corpus.ReadCoNLLU(filepath.Join(data, "ud_en_ewt", "en_ewt-ud-train.conllu.gz"))
 	if err != nil {

@@ -26,7 +26,7 @@ func parseFloats(s string) ([]float64, error) {
 }
 
 func runGridSearch(c *cli, args []string) error {
-	fs := c.flags("gridsearch", "gridsearch --acts A --corpus C --property P [--dev-acts ... --dev-corpus ...] [flags]")
+	fs := c.flags("gridsearch", "gridsearch --acts A --corpus C --property P [--dev-acts ... --dev-corpus ...] [flags]", withDevice|withSeed)
 	pc := newProbeCommand(fs, "dev")
 	l1s := fs.String("l1s", "0,1e-5,1e-4,1e-3,1e-2", "λ1 values")
 	l2s := fs.String("l2s", "0,1e-5,1e-4,1e-3,1e-2", "λ2 values")
@@ -44,6 +44,9 @@ func runGridSearch(c *cli, args []string) error {
 	}
 	bv, err := parseFloats(*l2s)
 	if err != nil {
+		return err
+	}
+	if err := checkPlot(*plotPath); err != nil {
 		return err
 	}
 	r, err := pc.open(c, nil)

@@ -17,7 +17,7 @@ func init() {
 }
 
 func runLCA(c *cli, args []string) error {
-	fs := c.flags("lca", "lca --acts A --corpus C --test-acts A2 --test-corpus C2 --property P [--out DIR] [flags]")
+	fs := c.flags("lca", "lca --acts A --corpus C --test-acts A2 --test-corpus C2 --property P [--out DIR] [flags]", withDevice|withSeed)
 	pc := newProbeCommand(fs, "test")
 	control := fs.Bool("control", true, "train a control-task probe and report selectivity")
 	ablate := fs.Bool("ablate", true, "run the classifier ablation")
@@ -28,6 +28,9 @@ func runLCA(c *cli, args []string) error {
 		return err
 	}
 	if err := required(fs, "acts", "corpus", "test-acts", "test-corpus", "property"); err != nil {
+		return err
+	}
+	if err := checkOutputDir(*out); err != nil {
 		return err
 	}
 	var pcs []float64

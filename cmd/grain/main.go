@@ -11,11 +11,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/grainlab/grain/engine"
+	"github.com/grainlab/grain/engine/atomicfile"
 	_ "github.com/grainlab/grain/engine/cpu"  // registers the "cpu" device
 	_ "github.com/grainlab/grain/engine/cuda" // registers "cuda" in builds with -tags grain_cuda
 	"github.com/grainlab/grain/engine/progress"
@@ -33,18 +38,53 @@ var commands []command
 func register(c command) { commands = append(commands, c) }
 
 func main() {
+	handleInterrupts(os.Stderr)
 	c := &cli{stdout: os.Stdout, stderr: os.Stderr}
 	os.Exit(c.main(os.Args[1:]))
 }
 
-// cli holds what every command shares: output streams and common flags.
+// onInterrupt, when set, is how the running command stops gracefully on
+// SIGINT or SIGTERM (train checkpoints); it is used for one signal only.
+var onInterrupt atomic.Pointer[func()]
+
+// handleInterrupts routes SIGINT and SIGTERM: to onInterrupt when a command
+// set it, otherwise (and on a second signal) it removes the temporary files
+// of unfinished outputs (atomicfile.AbortPending) and exits with status 130,
+// so a stopped command leaves neither a partial output nor its temporary file.
+func handleInterrupts(stderr io.Writer) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		for s := range sig {
+			if stop := onInterrupt.Swap(nil); stop != nil {
+				(*stop)()
+				continue
+			}
+			atomicfile.AbortPending()
+			fmt.Fprintf(stderr, "\ngrain: %v: stopped; unfinished output files removed\n", s)
+			os.Exit(130)
+		}
+	}()
+}
+
+// cli holds what every command shares: output streams, common flags and
+// the opened device.
 type cli struct {
 	stdout, stderr io.Writer
 	device         string
 	seed           uint64
 	json           bool
 	quiet          bool
+	// opened is the backend of --device once a command has opened it.
+	opened engine.Backend
 }
+
+// Common flags a command takes besides --json and --quiet, which every
+// command takes.
+const (
+	withDevice = 1 << iota // --device: the command computes on a backend
+	withSeed               // --seed: the command draws random numbers
+)
 
 // errUsage marks an error that was already explained with usage text.
 var errUsage = errors.New("usage")
@@ -89,17 +129,24 @@ Commands:
 		fmt.Fprintf(w, "  %-12s %s\n", cmd.name, cmd.summary)
 	}
 	fmt.Fprint(w, `
-Common flags: --device auto|cpu|cuda|cuda:N, --seed N, --json, --quiet.
+Common flags: --json, --quiet; --device auto|cpu|cuda|cuda:N on the commands that
+compute on a device, --seed N on those that draw random numbers.
 Run "grain COMMAND -h" for a command's flags.
 `)
 }
 
-// flags returns a FlagSet for a command with the common flags registered.
-func (c *cli) flags(name, usage string) *flag.FlagSet {
+// flags returns a FlagSet for a command with --json, --quiet and the common
+// flags named by with (withDevice, withSeed) registered.
+func (c *cli) flags(name, usage string, with int) *flag.FlagSet {
 	fs := flag.NewFlagSet("grain "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
-	fs.StringVar(&c.device, "device", "auto", "compute device: auto, cpu, cuda or cuda:N")
-	fs.Uint64Var(&c.seed, "seed", 1, "random seed (weights, splits, batch order, random neurons)")
+	c.device, c.seed = "auto", 1
+	if with&withDevice != 0 {
+		fs.StringVar(&c.device, "device", "auto", "compute device: auto, cpu, cuda or cuda:N")
+	}
+	if with&withSeed != 0 {
+		fs.Uint64Var(&c.seed, "seed", 1, "random seed (weights, splits, batch order, random neurons)")
+	}
 	fs.BoolVar(&c.json, "json", false, "write machine-readable JSON to stdout instead of tables")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress bars")
 	fs.Usage = func() {
@@ -109,26 +156,80 @@ func (c *cli) flags(name, usage string) *flag.FlagSet {
 	return fs
 }
 
-// parse parses flags and rejects stray positional arguments unless
-// positional is true.
+// parse parses flags, which may come before, between or after positional
+// arguments (up to a "--", after which everything is positional), and
+// rejects positional arguments unless positional is true; fs.Args() then
+// holds the positional arguments in order. --device is checked here, so a
+// bad device fails before any work.
 func (c *cli) parse(fs *flag.FlagSet, args []string, positional bool) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return errUsage
 		}
-		return errUsage
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			pos = append(pos, rest...) // the flag package stopped at "--"
+			break
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
 	}
-	if !positional && fs.NArg() > 0 {
-		fmt.Fprintf(c.stderr, "grain: unexpected argument %q\n", fs.Arg(0))
+	if !positional && len(pos) > 0 {
+		fmt.Fprintf(c.stderr, "grain: unexpected argument %q\n", pos[0])
 		fs.Usage()
 		return errUsage
 	}
-	return nil
+	// Leave the positional arguments in fs.Args().
+	if err := fs.Parse(append([]string{"--"}, pos...)); err != nil {
+		return errUsage
+	}
+	if _, _, err := engine.ParseDevice(c.device); err != nil {
+		return fmt.Errorf("--device: %w", err)
+	}
+	return checkNumbers(fs)
 }
 
-// backend opens the device named by --device, printing notices to stderr.
+// checkNumbers rejects a number flag given a negative, NaN or infinite
+// value: none of grain's means one (0 is the "default" or "none" where a
+// flag has one), so such a value is a mistake, not a request for a default.
+func checkNumbers(fs *flag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		g, ok := f.Value.(flag.Getter)
+		if !ok || err != nil {
+			return
+		}
+		switch v := g.Get().(type) {
+		case float64:
+			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+				err = fmt.Errorf("--%s %s: want a finite number ≥ 0", f.Name, f.Value)
+			}
+		case int:
+			if v < 0 {
+				err = fmt.Errorf("--%s %d: want a number ≥ 0", f.Name, v)
+			}
+		}
+	})
+	return err
+}
+
+// backend opens the device named by --device, printing notices to stderr;
+// later calls return the same backend.
 func (c *cli) backend() (engine.Backend, error) {
-	return engine.Open(c.device, c.stderr)
+	if c.opened == nil {
+		b, err := engine.Open(c.device, c.stderr)
+		if err != nil {
+			return nil, err
+		}
+		c.opened = b
+	}
+	return c.opened, nil
 }
 
 // progress returns the progress reporter for --quiet.

@@ -96,6 +96,10 @@ func TestProbeRankAblatePipeline(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &f); err != nil || len(f.Ordering) != 40 || len(f.Cutoffs) != 101 {
 		t.Fatalf("rank --json: %v, %d neurons, %d cutoffs", err, len(f.Ordering), len(f.Cutoffs))
 	}
+	code, _, errs = run("probe", "eval", "--device", "cpu", "--probe", probePath, "--acts", ea, "--corpus", et, "--labels", el, "--property", "pos")
+	if want := "was trained for --property tag, not pos"; code == 0 || !strings.Contains(errs, want) {
+		t.Fatalf("probe eval with another property: exit %d, %q, want %q", code, errs, want)
+	}
 	for _, m := range []string{"top", "bottom", "threshold", "random", "granular", "fixed-bottom"} {
 		if code, _, errs := run("rank", "--probe", probePath, "--method", m, "--percent", "30"); code != 0 {
 			t.Fatalf("rank --method %s: %s", m, errs)
@@ -150,7 +154,28 @@ func TestBadInputErrors(t *testing.T) {
 		{"cuda not built", []string{"probe", "train", "--device", "cuda", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "x", "--out", out}, "not available in this build"},
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
 		{"missing flags", []string{"probe", "train"}, "missing --acts"},
+		{"negative number", []string{"probe", "train", "--epochs", "-1", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "x", "--out", out}, "--epochs -1: want a number ≥ 0"},
+		{"NaN", []string{"probe", "train", "--lr", "NaN", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "x", "--out", out}, "--lr NaN: want a finite number"},
+		{"no device on a host command", []string{"inspect", "--device", "cuda", ta}, "flag provided but not defined: -device"},
+		{"device after the files", []string{"crosscorr", ta, ta, "--device", "tpu"}, `unknown device "tpu"`},
+		{"output directory missing", []string{"probe", "train", "--device", "cpu", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "x", "--out", filepath.Join(dir, "no", "p.safetensors")}, "does not exist"},
+		{"plot format", []string{"gridsearch", "--device", "cpu", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "x", "--plot", filepath.Join(dir, "g.jpg")}, "plot format must be .png, .svg or .pdf"},
+		{"plot without sweep", []string{"eval", "--model", filepath.Join(dir, "none.safetensors"), "--plot", filepath.Join(dir, "s.png")}, "--plot draws a --sweep"},
+		{"percent over 100", []string{"rank", "--probe", out, "--percent", "150"}, "--percent 150: want at most 100"},
+		{"probeless flags on a probe method", []string{"rank", "--probe", out, "--acts", ta}, "are for --method probeless"},
 	}
+	// Two activation files with one name: crosscorr --out refuses before
+	// correlating and writes nothing.
+	sub := filepath.Join(dir, "sub")
+	os.Mkdir(sub, 0o755)
+	ab0, _ := os.ReadFile(ta)
+	os.WriteFile(filepath.Join(sub, "train.gact"), ab0, 0o644)
+	ccOut := filepath.Join(dir, "cc")
+	cases = append(cases, struct {
+		name string
+		args []string
+		want string
+	}{"crosscorr name clash", []string{"crosscorr", "--device", "cpu", "--out", ccOut, ta, filepath.Join(sub, "train.gact")}, "two activation files are named train.gact"})
 	// A labels file with one label too few on line 3.
 	short := filepath.Join(dir, "short.lab")
 	b, _ := os.ReadFile(tl)
@@ -179,6 +204,19 @@ func TestBadInputErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Error("a failed run left a probe file behind")
+	}
+	if _, err := os.Stat(ccOut); err == nil {
+		t.Error("crosscorr refused its output names but made its output directory")
+	}
+	// Flags may follow the positional argument.
+	if code, _, errs := run("inspect", ta, "--verify"); code != 0 {
+		t.Errorf("inspect FILE --verify: exit %d: %s", code, errs)
+	}
+	// export --json reports what it wrote as JSON.
+	code, stdout, errs := run("export", "--acts", ta, "--neurox-json", filepath.Join(dir, "x.json"), "--json")
+	var rep struct{ Sentences, Tokens int }
+	if err := json.Unmarshal([]byte(stdout), &rep); code != 0 || err != nil || rep.Sentences != 20 || rep.Tokens != 120 {
+		t.Errorf("export --json: exit %d, %v, %+v: %s", code, err, rep, errs)
 	}
 }
 
@@ -247,9 +285,13 @@ func TestDemo(t *testing.T) {
 // the shipped NMT encoder's activations over EWT must carry POS well above
 // the majority baseline, and its top neurons must beat its bottom ones.
 func TestDemoOnShippedModel(t *testing.T) {
-	code, out, errs := run("demo", "--device", "cpu", "--quiet", "--json", "--sentences", "800")
+	code, out, errs := run("demo", "--device", "auto", "--quiet", "--json", "--sentences", "800")
 	if code != 0 {
 		t.Fatalf("demo: %d %s", code, errs)
+	}
+	// The device is opened once (for the model and the probes): one notice.
+	if n := strings.Count(errs, "using the CPU"); n > 1 {
+		t.Errorf("%d device notices:\n%s", n, errs)
 	}
 	var r struct {
 		Report struct {

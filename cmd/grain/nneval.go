@@ -76,7 +76,7 @@ func runEval(c *cli, args []string) error {
 		"(default Multi30k test_2016_flickr in the model's languages), and the loss on the pairs.\n"+
 		"NLM: perplexity of --text (default Multi30k val in the model's language).\n"+
 		"--sweep: ablation inside the model, the score with the top, bottom and random PERCENT of the\n"+
-		"ranking's neurons clamped to 0, for each PERCENT, beside the unmasked score.")
+		"ranking's neurons clamped to 0, for each PERCENT, beside the unmasked score.", withDevice|withSeed)
 	path := modelFlag(fs)
 	var d evalData
 	fs.StringVar(&d.srcPath, "src", "", "NMT: tokenized source sentences")
@@ -93,6 +93,12 @@ func runEval(c *cli, args []string) error {
 		return err
 	}
 	if err := required(fs, "model"); err != nil {
+		return err
+	}
+	if *plotPath != "" && *sweep == "" {
+		return fmt.Errorf("--plot draws a --sweep; give --sweep PERCENTS")
+	}
+	if err := checkPlot(*plotPath); err != nil {
 		return err
 	}
 	m, err := c.loadModel(*path)
@@ -150,6 +156,9 @@ type evalData struct {
 func (d *evalData) load(m *model.Model, split string) error {
 	var err error
 	if m.Config.Kind == model.NLM {
+		if d.srcPath != "" || d.refPath != "" {
+			return fmt.Errorf("--src and --ref are for NMT models; this is an NLM: give --text")
+		}
 		d.nlm = true
 		if split == "" {
 			split = "val"
@@ -159,6 +168,9 @@ func (d *evalData) load(m *model.Model, split string) error {
 		}
 		d.text, err = vocab.ReadTokenized(d.textPath)
 		return err
+	}
+	if d.textPath != "" {
+		return fmt.Errorf("--text is for NLMs; this is an NMT model: give --src and --ref")
 	}
 	if split == "" {
 		split = "test_2016_flickr"
@@ -334,7 +346,8 @@ func translate(m *model.Model, src [][]string, beam, bsz int, rep progress.Repor
 func runTranslate(c *cli, args []string) error {
 	fs := c.flags("translate", "translate --model M [--input FILE] [--output FILE] [--beam 5] [mask flags] [flags]\n\n"+
 		"Reads one tokenized, lower-cased sentence per line (standard input by default) and writes\n"+
-		"one translation per line.")
+		"one translation per line. With --json, standard output gets a JSON object instead: the\n"+
+		"translations in order (without --output) or the output file and sentence count.", withDevice|withSeed)
 	path := modelFlag(fs)
 	input := fs.String("input", "", "tokenized source file (default standard input)")
 	output := fs.String("output", "", "output file (default standard output)")
@@ -346,6 +359,9 @@ func runTranslate(c *cli, args []string) error {
 		return err
 	}
 	if err := required(fs, "model"); err != nil {
+		return err
+	}
+	if err := checkOutputs(*output); err != nil {
 		return err
 	}
 	m, err := c.loadModel(*path)
@@ -378,6 +394,9 @@ func runTranslate(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	if c.json && *output == "" {
+		return writeJSON(c.stdout, map[string]any{"model": *path, "beam": *beam, "translations": hyps})
+	}
 	if *output == "" {
 		bw := bufio.NewWriter(c.stdout)
 		for _, h := range hyps {
@@ -393,5 +412,11 @@ func runTranslate(c *cli, args []string) error {
 	for _, h := range hyps {
 		fmt.Fprintln(f.W, h)
 	}
-	return f.Commit()
+	if err := f.Commit(); err != nil {
+		return err
+	}
+	if c.json {
+		return writeJSON(c.stdout, map[string]any{"model": *path, "beam": *beam, "output": *output, "sentences": len(hyps)})
+	}
+	return nil
 }

@@ -14,7 +14,7 @@ func init() {
 func runExtract(c *cli, args []string) error {
 	fs := c.flags("extract", "extract --model M --corpus C --out A.gact [--labels L] [flags]\n\n"+
 		"NMT: the encoder's layers over the corpus as source (bidirectional layers as forward then\n"+
-		"backward); NLM: its LSTM layers. One row per corpus token, the corpus's tokens stored beside.")
+		"backward); NLM: its LSTM layers. One row per corpus token, the corpus's tokens stored beside.", withDevice|withSeed)
 	path := modelFlag(fs)
 	corpusPath := fs.String("corpus", "", "corpus: CoNLL-U (.conllu[.gz]), PMB layer CoNLL (.conll), or a NeuroX tokens file with --labels")
 	labels := fs.String("labels", "", "NeuroX labels file for --corpus")
@@ -31,6 +31,9 @@ func runExtract(c *cli, args []string) error {
 	}
 	var dt activations.DType
 	if err := dt.UnmarshalText([]byte(*dtype)); err != nil {
+		return err
+	}
+	if err := checkOutputs(*out); err != nil {
 		return err
 	}
 	m, err := c.loadModel(*path)

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -58,7 +56,7 @@ func runTrain(c *cli, args []string) error {
 	fs := c.flags("train "+kind, "train "+kind+" --out DIR [flags]\n\n"+
 		"Trains on Multi30k's tokenized lower-cased text by default (--src/--tgt languages); checkpoints\n"+
 		"every epoch into DIR and resumes from DIR when it holds a checkpoint (same command). The best\n"+
-		"model (lowest validation loss) ends in DIR/model.safetensors.")
+		"model (lowest validation loss) ends in DIR/model.safetensors.", withDevice|withSeed)
 	var d textData
 	src := fs.String("src", "en", "NMT source language (Multi30k)")
 	tgt := fs.String("tgt", "de", "NMT target language, or the NLM's language (Multi30k)")
@@ -112,16 +110,12 @@ func runTrain(c *cli, args []string) error {
 		fmt.Fprintf(c.stderr, "grain train: %d sentences left out: longer than the largest length bucket (%d positions, </s> included)\n", dropped, batch.DefaultBounds[len(batch.DefaultBounds)-1])
 	}
 	var stop atomic.Bool
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt)
-	defer signal.Stop(sig)
-	go func() {
-		if _, ok := <-sig; ok {
-			fmt.Fprintln(c.stderr, "\ninterrupt: checkpointing after this batch (interrupt again to stop at once)")
-			stop.Store(true)
-			signal.Stop(sig)
-		}
-	}()
+	graceful := func() {
+		fmt.Fprintln(c.stderr, "\ninterrupt: checkpointing after this batch (interrupt again to stop at once)")
+		stop.Store(true)
+	}
+	onInterrupt.Store(&graceful)
+	defer onInterrupt.Store(nil)
 	tr, err := train.New(m, data, train.Options{Batch: *bsz, LR: *lr, Clip: *clip, Epochs: *epochs, Patience: *patience,
 		Decay: *decay, Seed: c.seed, Dir: *out, CheckpointEvery: *every, Progress: c.progress(), Log: c.stderr,
 		Interrupt: stop.Load})

@@ -4,9 +4,71 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 )
+
+// checkOutputs fails, before any work is done, for each named output file
+// that could not be written at the end: its directory is missing or not a
+// directory, or the path is a directory. Empty paths (not asked for) pass.
+func checkOutputs(paths ...string) error {
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			return fmt.Errorf("output %s is a directory", p)
+		}
+		if err := checkDir(filepath.Dir(p), false); err != nil {
+			return fmt.Errorf("output %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// checkOutputDir fails, before any work is done, when dir (if given) is a
+// file, or would need to be created (create) under something that is not
+// a directory.
+func checkOutputDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if err := checkDir(dir, true); err != nil {
+		return fmt.Errorf("output directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// checkDir checks that dir is a directory; when it does not exist and
+// create is set, that its nearest existing ancestor is one.
+func checkDir(dir string, create bool) error {
+	st, err := os.Stat(dir)
+	switch {
+	case err == nil && !st.IsDir():
+		return fmt.Errorf("%s is not a directory", dir)
+	case err == nil:
+		return nil
+	case os.IsNotExist(err) && create && filepath.Dir(dir) != dir:
+		return checkDir(filepath.Dir(dir), true)
+	case os.IsNotExist(err):
+		return fmt.Errorf("directory %s does not exist", dir)
+	}
+	return err
+}
+
+// checkPlot fails, before any work is done, when a plot (if asked for)
+// could not be written: an unsupported format or an unwritable path.
+func checkPlot(path string) error {
+	if path == "" {
+		return nil
+	}
+	if _, err := plotFormat(path); err != nil {
+		return err
+	}
+	return checkOutputs(path)
+}
 
 // writeJSON writes v as indented JSON.
 func writeJSON(w io.Writer, v any) error {

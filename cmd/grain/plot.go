@@ -22,11 +22,9 @@ import (
 // savePlot writes p as an image (PNG, SVG or PDF by the file extension)
 // atomically.
 func savePlot(p *plot.Plot, path string) error {
-	ext := strings.TrimPrefix(strings.ToLower(filepath.Ext(path)), ".")
-	switch ext {
-	case "png", "svg", "pdf":
-	default:
-		return fmt.Errorf("%s: plot format must be .png, .svg or .pdf", path)
+	ext, err := plotFormat(path)
+	if err != nil {
+		return err
 	}
 	w, err := p.WriterTo(7*vg.Inch, 4.5*vg.Inch, ext)
 	if err != nil {
@@ -41,6 +39,16 @@ func savePlot(p *plot.Plot, path string) error {
 		return err
 	}
 	return f.Commit()
+}
+
+// plotFormat returns the image format of a plot's file name: png, svg or pdf.
+func plotFormat(path string) (string, error) {
+	ext := strings.TrimPrefix(strings.ToLower(filepath.Ext(path)), ".")
+	switch ext {
+	case "png", "svg", "pdf":
+		return ext, nil
+	}
+	return "", fmt.Errorf("%s: plot format must be .png, .svg or .pdf", path)
 }
 
 var selectionColor = map[ranking.Pick]color.Color{

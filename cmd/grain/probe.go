@@ -60,6 +60,9 @@ func (p *probeFlags) config(seed uint64) (probe.Config, error) {
 func runProbe(c *cli, args []string) error {
 	if len(args) == 0 || (args[0] != "train" && args[0] != "eval") {
 		fmt.Fprintln(c.stderr, "Usage: grain probe train|eval [flags]   (grain probe train -h for the flags)")
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return flag.ErrHelp
+		}
 		return errUsage
 	}
 	if args[0] == "train" {
@@ -69,7 +72,7 @@ func runProbe(c *cli, args []string) error {
 }
 
 func probeTrain(c *cli, args []string) error {
-	fs := c.flags("probe train", "probe train --acts A.gact --corpus C --property P --out PROBE.safetensors [--test-acts ... --test-corpus ...] [flags]")
+	fs := c.flags("probe train", "probe train --acts A.gact --corpus C --property P --out PROBE.safetensors [--test-acts ... --test-corpus ...] [flags]", withDevice|withSeed)
 	pc := newProbeCommand(fs, "test")
 	out := fs.String("out", "", "where to save the probe (safetensors)")
 	control := fs.Bool("control", false, "also train a control-task probe and report selectivity (needs test data)")
@@ -81,6 +84,9 @@ func probeTrain(c *cli, args []string) error {
 	}
 	if *control && !pc.other.given() {
 		return fmt.Errorf("--control needs --test-acts and --test-corpus")
+	}
+	if err := checkOutputs(*out); err != nil {
+		return err
 	}
 	r, err := pc.open(c, nil)
 	if err != nil {
@@ -130,7 +136,7 @@ func probeTrain(c *cli, args []string) error {
 func probeEval(c *cli, args []string) error {
 	test := split{name: "test"}
 	var lf layerFlags
-	fs := c.flags("probe eval", "probe eval --probe P.safetensors --acts A.gact --corpus C --property P [flags]")
+	fs := c.flags("probe eval", "probe eval --probe P.safetensors --acts A.gact --corpus C --property P [flags]", withDevice)
 	test.register(fs, "")
 	lf.register(fs)
 	property := fs.String("property", "", "label the probe predicts")
@@ -142,7 +148,7 @@ func probeEval(c *cli, args []string) error {
 	if err := required(fs, "probe", "acts", "corpus", "property"); err != nil {
 		return err
 	}
-	p, err := probe.Load(*probePath)
+	p, err := loadProbeFor(*probePath, *property)
 	if err != nil {
 		return err
 	}
@@ -185,6 +191,19 @@ func printMetrics(c *cli, m probe.Metrics, selectivity *float64) {
 	if selectivity != nil {
 		fmt.Fprintf(c.stdout, "control task accuracy %s  selectivity %.2f points\n", pct(m.Accuracy-*selectivity), 100**selectivity)
 	}
+}
+
+// loadProbeFor reads a probe to be used on property's labels, refusing one
+// recorded as trained for another property (grain records it on saving).
+func loadProbeFor(path, property string) (*probe.Probe, error) {
+	p, err := probe.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if was := p.Meta["property"]; was != "" && was != property {
+		return nil, fmt.Errorf("%s was trained for --property %s, not %s", path, was, property)
+	}
+	return p, nil
 }
 
 // loadRanking reads a ranking file and checks it covers n neurons.

@@ -17,7 +17,7 @@ func runRank(c *cli, args []string) error {
 	data := split{name: "data"}
 	var lf layerFlags
 	fs := c.flags("rank", "rank --probe P.safetensors --method METHOD [--percent P] [--out R.json] [flags]\n"+
-		"       grain rank --method probeless --acts A.gact --corpus C --property P [flags]")
+		"       grain rank --method probeless --acts A.gact --corpus C --property P [flags]", withSeed)
 	probePath := fs.String("probe", "", "probe (safetensors with weight [labels × neurons]; any tool's)")
 	method := fs.String("method", "ordering", "top, bottom, threshold, random, ordering, granular, fixed-bottom or probeless")
 	percent := fs.Float64("percent", 25, "top/bottom: share of each label's weight mass (%); random: probability of keeping a neuron (%)")
@@ -32,16 +32,28 @@ func runRank(c *cli, args []string) error {
 	if err := c.parse(fs, args, false); err != nil {
 		return err
 	}
+	if *percent > 100 {
+		return fmt.Errorf("--percent %g: want at most 100", *percent)
+	}
+	if err := checkOutputs(*out); err != nil {
+		return err
+	}
 	var f *ranking.File
 	var err error
 	if *method == "probeless" {
 		if err := required(fs, "acts", "corpus", "property"); err != nil {
 			return err
 		}
+		if *probePath != "" {
+			return fmt.Errorf("--probe: --method probeless ranks from activations, not a probe")
+		}
 		f, err = probeless(&data, *property, &lf)
 	} else {
 		if err := required(fs, "probe"); err != nil {
 			return err
+		}
+		if data.given() || *property != "" || lf.layers != "" || lf.direction != "" {
+			return fmt.Errorf("--acts, --corpus, --labels, --property, --layers and --direction are for --method probeless; --method %s ranks from the probe's weights", *method)
 		}
 		f, err = rankProbe(*probePath, *method, *percent, *fraction, *stride, *granularity, *count, c.seed)
 	}

@@ -16,7 +16,7 @@ func init() {
 }
 
 func runImport(c *cli, args []string) error {
-	fs := c.flags("import", "import --neurox-json IN.json --out OUT.gact [--model NAME] [--dtype float32|float16] [flags]")
+	fs := c.flags("import", "import --neurox-json IN.json --out OUT.gact [--model NAME] [--dtype float32|float16] [flags]", 0)
 	in := fs.String("neurox-json", "", "NeuroX activation file (one JSON object per sentence)")
 	out := fs.String("out", "", "grain activation file to write")
 	model := fs.String("model", "", "model name to record")
@@ -32,6 +32,9 @@ func runImport(c *cli, args []string) error {
 	if err := dt.UnmarshalText([]byte(*dtype)); err != nil {
 		return err
 	}
+	if err := checkOutputs(*out); err != nil {
+		return err
+	}
 	meta := activations.Meta{Model: *model, Corpus: *corpusDesc, DType: dt, Tool: "grain import"}
 	if err := activations.ImportNeuroXJSON(*in, *out, meta, c.progress()); err != nil {
 		return err
@@ -40,13 +43,16 @@ func runImport(c *cli, args []string) error {
 }
 
 func runExport(c *cli, args []string) error {
-	fs := c.flags("export", "export --acts IN.gact --neurox-json OUT.json")
+	fs := c.flags("export", "export --acts IN.gact --neurox-json OUT.json", 0)
 	in := fs.String("acts", "", "grain activation file")
 	out := fs.String("neurox-json", "", "NeuroX JSON file to write")
 	if err := c.parse(fs, args, false); err != nil {
 		return err
 	}
 	if err := required(fs, "acts", "neurox-json"); err != nil {
+		return err
+	}
+	if err := checkOutputs(*out); err != nil {
 		return err
 	}
 	r, err := activations.Open(*in)
@@ -69,12 +75,15 @@ func runExport(c *cli, args []string) error {
 	if err := f.Commit(); err != nil {
 		return err
 	}
+	if c.json {
+		return writeJSON(c.stdout, map[string]any{"path": *out, "sentences": r.NumSentences(), "tokens": r.NumTokens()})
+	}
 	fmt.Fprintf(c.stdout, "wrote %s: %d sentences, %d tokens\n", *out, r.NumSentences(), r.NumTokens())
 	return nil
 }
 
 func runInspect(c *cli, args []string) error {
-	fs := c.flags("inspect", "inspect FILE.gact [--verify]")
+	fs := c.flags("inspect", "inspect FILE.gact [--verify]", 0)
 	verify := fs.Bool("verify", false, "check every checksum of the file")
 	if err := c.parse(fs, args, true); err != nil {
 		return err

@@ -3,8 +3,10 @@
 // A File is created as a hidden temporary file in the destination's directory
 // (".name.tmp-XXXX"). Commit flushes it to stable storage and renames it over
 // the destination; Abort (or a crash before Commit) leaves the destination
-// untouched. Every output file grain writes — activation stores, probes,
-// checkpoints, rankings — goes through this package.
+// untouched. AbortPending removes the temporary files of every File not yet
+// committed or aborted, for a process stopping on a signal. Every output
+// file grain writes — activation stores, probes, checkpoints, rankings —
+// goes through this package.
 package atomicfile
 
 import (
@@ -12,7 +14,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 )
+
+// pending holds the Files created and not yet committed or aborted.
+var pending sync.Map // *File → struct{}
 
 // File is an output file that becomes visible under its final name only when
 // Commit succeeds. It buffers writes; use Write, or W for an io.Writer.
@@ -33,7 +39,21 @@ func Create(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
-	return &File{path: path, tmp: tmp, W: bufio.NewWriterSize(tmp, 1<<20)}, nil
+	f := &File{path: path, tmp: tmp, W: bufio.NewWriterSize(tmp, 1<<20)}
+	pending.Store(f, struct{}{})
+	return f, nil
+}
+
+// AbortPending removes the temporary file of every File not yet committed
+// or aborted, leaving their destinations untouched. It is meant for a
+// process about to exit on a signal: those Files must not be used after.
+func AbortPending() {
+	pending.Range(func(k, _ any) bool {
+		f := k.(*File)
+		pending.Delete(f)
+		os.Remove(f.tmp.Name())
+		return true
+	})
 }
 
 // Write appends p to the file.
@@ -50,6 +70,7 @@ func (f *File) Commit() error {
 		return fmt.Errorf("%s: already committed or aborted", f.path)
 	}
 	f.done = true
+	pending.Delete(f)
 	err := f.W.Flush()
 	if err == nil {
 		// CreateTemp makes the file 0600; outputs are ordinary files.
@@ -78,6 +99,7 @@ func (f *File) Abort() {
 		return
 	}
 	f.done = true
+	pending.Delete(f)
 	f.tmp.Close()
 	os.Remove(f.tmp.Name())
 }

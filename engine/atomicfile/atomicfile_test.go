@@ -39,3 +39,21 @@ func TestCommitAndAbort(t *testing.T) {
 		t.Fatalf("temporary files left behind: %v", ents)
 	}
 }
+
+func TestAbortPending(t *testing.T) {
+	dir := t.TempDir()
+	open, _ := Create(filepath.Join(dir, "a"))
+	open.Write([]byte("partial"))
+	open.W.Flush()
+	if err := WriteFile(filepath.Join(dir, "b"), []byte("done")); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Fatalf("before: %v, want a's temporary file and b", ents)
+	}
+	AbortPending()
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 || ents[0].Name() != "b" {
+		t.Fatalf("after AbortPending: %v, want only the committed b", ents)
+	}
+}

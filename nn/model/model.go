@@ -70,6 +70,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/grainlab/grain/nn/fused"
@@ -113,19 +114,21 @@ type Config struct {
 	TgtLang string `json:"tgt_lang,omitempty"`
 }
 
-// Validate checks the configuration.
+// Validate checks the configuration: kinds and sizes, dropout in [0, 1)
+// and init_scale in (0, math.MaxFloat32] (NaN and ±Inf are errors naming
+// the field).
 func (c Config) Validate() error {
 	switch {
 	case c.Kind != NLM && c.Kind != NMT:
 		return fmt.Errorf("kind %q (want %q or %q)", c.Kind, NLM, NMT)
 	case c.Embed < 1 || c.Hidden < 1 || c.Layers < 1:
 		return fmt.Errorf("embed %d, hidden %d and layers %d must be ≥ 1", c.Embed, c.Hidden, c.Layers)
-	case c.Dropout < 0 || c.Dropout >= 1:
+	case !(c.Dropout >= 0 && c.Dropout < 1): // NaN too
 		return fmt.Errorf("dropout %g outside [0, 1)", c.Dropout)
 	case c.TgtVocab <= len(vocab.Specials):
 		return fmt.Errorf("target vocabulary of %d words has nothing but the special tokens", c.TgtVocab)
-	case c.InitScale <= 0:
-		return fmt.Errorf("init_scale %g ≤ 0", c.InitScale)
+	case !(c.InitScale > 0 && c.InitScale <= math.MaxFloat32): // NaN, ±Inf, or weights beyond float32
+		return fmt.Errorf("init_scale %g outside (0, %g]", c.InitScale, math.MaxFloat32)
 	}
 	if c.Kind == NMT {
 		switch {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/grainlab/grain/analysis/ranking"
@@ -294,5 +295,30 @@ func TestSelectNeuronsFromRanking(t *testing.T) {
 	want := slices.Sorted(slices.Values(top))
 	if !slices.Equal(got, want) {
 		t.Fatalf("masked %v, want %v", got, want)
+	}
+}
+
+// TestValidateRejectsBadFloats checks that NaN, ±Inf and out-of-range
+// dropout and init_scale are errors naming the field (a NaN dropout used to
+// reach the dropout kernel and panic there, a NaN init_scale to surface as
+// a NaN gradient norm).
+func TestValidateRejectsBadFloats(t *testing.T) {
+	ok := Config{Kind: NLM, Embed: 5, Hidden: 6, Layers: 2, TgtVocab: 14, InitScale: 0.3, Dropout: 0.3}
+	if err := ok.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []float64{math.NaN(), math.Inf(1), math.Inf(-1), -0.1, 1, 1.5} {
+		c := ok
+		c.Dropout = d
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "dropout") {
+			t.Errorf("dropout %v: %v", d, err)
+		}
+	}
+	for _, s := range []float64{math.NaN(), math.Inf(1), math.Inf(-1), 0, -1, 1e39} {
+		c := ok
+		c.InitScale = s
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "init_scale") {
+			t.Errorf("init_scale %v: %v", s, err)
+		}
 	}
 }

@@ -7,17 +7,44 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/grainlab/grain/engine/atomicfile"
 	"github.com/grainlab/grain/engine/safetensors"
 	"github.com/grainlab/grain/nn/model"
 )
 
-// MetaState is the metadata key of the training state in state.safetensors.
-const MetaState = "grain.train_state"
+// Metadata keys of state.safetensors: the training state (State as JSON),
+// and its checksum "crc32c:xxxxxxxx", the CRC32C (Castagnoli) of the
+// MetaState string followed by the data of every tensor in name order.
+// A checkpoint written before the checksum existed has no MetaStateCRC and
+// is read without the check.
+const (
+	MetaState    = "grain.train_state"
+	MetaStateCRC = "grain.train_state_crc32c"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// stateChecksum computes the MetaStateCRC value of f.
+func stateChecksum(f *safetensors.File) string {
+	order := make([]*safetensors.Tensor, len(f.Tensors))
+	for i := range f.Tensors {
+		order[i] = &f.Tensors[i]
+	}
+	slices.SortFunc(order, func(a, b *safetensors.Tensor) int { return strings.Compare(a.Name, b.Name) })
+	crc := crc32.Checksum([]byte(f.Metadata[MetaState]), castagnoli)
+	for _, t := range order {
+		crc = crc32.Update(crc, castagnoli, t.Data)
+	}
+	return fmt.Sprintf("crc32c:%08x", crc)
+}
 
 func (t *Trainer) path(name string) string { return filepath.Join(t.o.Dir, name) }
 
@@ -58,6 +85,7 @@ func (t *Trainer) checkpoint() error {
 		shape := []int{p.Rows, p.Cols}
 		st.Tensors = append(st.Tensors, safetensors.NewF32("adam.m/"+p.Name, shape, t.adam.M[i]), safetensors.NewF32("adam.v/"+p.Name, shape, t.adam.V[i]))
 	}
+	st.Metadata[MetaStateCRC] = stateChecksum(st)
 	if err := safetensors.WriteFile(t.path("state.safetensors"), st); err != nil {
 		return fmt.Errorf("train: checkpoint: %w", err)
 	}
@@ -85,6 +113,11 @@ func (t *Trainer) resume() error {
 	sj, ok := sf.Metadata[MetaState]
 	if !ok {
 		return bad("no %q metadata", MetaState)
+	}
+	if want, ok := sf.Metadata[MetaStateCRC]; ok {
+		if got := stateChecksum(sf); got != want {
+			return bad("state and optimizer tensors do not match the file's checksum (stored %s, computed %s): the file is corrupt", want, got)
+		}
 	}
 	var s State
 	dec := json.NewDecoder(bytes.NewReader([]byte(sj)))
@@ -133,6 +166,11 @@ func (t *Trainer) resume() error {
 				v, err := tt.Float32()
 				if err != nil {
 					return bad("%v", err)
+				}
+				if i := slices.IndexFunc(v, func(x float32) bool {
+					return math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) || (k == "adam.v/" && x < 0)
+				}); i >= 0 {
+					return bad("optimizer tensor %s%s element %d is %v (moments must be finite, second moments ≥ 0)", k, p.Name, i, v[i])
 				}
 				if k == "adam.m/" {
 					t.adam.M = append(t.adam.M, v)

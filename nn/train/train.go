@@ -21,14 +21,20 @@
 //	state.safetensors           optimizer moments "adam.m/<param>" and
 //	                            "adam.v/<param>" (F32) and, as metadata
 //	                            "grain.train_state", the State as JSON,
-//	                            naming the model file and its SHA-256
+//	                            naming the model file and its SHA-256, and
+//	                            "grain.train_state_crc32c", a CRC32C of
+//	                            that JSON and the moments (MetaStateCRC)
 //	best.safetensors            the model with the lowest validation loss
 //
 // The model file is written before the state that names it and the older
 // model file is removed after, so an interruption at any point leaves a
-// consistent checkpoint (at worst the previous one). A state whose model
-// file is missing or differs from its SHA-256, or whose options, config or
-// vocabularies differ from the resuming run's, is an error that says so.
+// consistent checkpoint (at worst the previous one). Resuming fails with an
+// error naming state.safetensors, and saying why, when its checksum does
+// not match (a state without one, from before it existed, is read
+// unchecked), a moment is NaN or ±Inf (or a second moment negative), its
+// model file is missing, differs from its SHA-256 or holds a non-finite
+// weight, or its options, config or vocabularies differ from the resuming
+// run's.
 package train
 
 import (
@@ -123,6 +129,10 @@ type Data struct {
 	Train, Val []batch.Example
 }
 
+// check fills in the default Bounds and validates the options: batch and
+// epochs ≥ 1, LR finite and > 0, Clip finite and ≥ 0, Decay in [0, 1]
+// (NaN and ±Inf are errors naming the option; the options are also stored
+// as JSON in checkpoints, which cannot hold them).
 func (o *Options) check() error {
 	if o.Bounds == nil {
 		o.Bounds = batch.DefaultBounds
@@ -130,13 +140,13 @@ func (o *Options) check() error {
 	switch {
 	case o.Batch < 1:
 		return fmt.Errorf("train: batch size %d < 1", o.Batch)
-	case !(o.LR > 0):
-		return fmt.Errorf("train: learning rate %v ≤ 0", o.LR)
-	case o.Clip < 0:
-		return fmt.Errorf("train: clip %v < 0", o.Clip)
+	case !(o.LR > 0 && o.LR <= math.MaxFloat64): // NaN, +Inf
+		return fmt.Errorf("train: learning rate %v is not a finite number > 0", o.LR)
+	case !(o.Clip >= 0 && o.Clip <= math.MaxFloat64):
+		return fmt.Errorf("train: clip %v is not a finite number ≥ 0", o.Clip)
 	case o.Epochs < 1:
 		return fmt.Errorf("train: epochs %d < 1", o.Epochs)
-	case o.Decay < 0 || o.Decay > 1:
+	case !(o.Decay >= 0 && o.Decay <= 1):
 		return fmt.Errorf("train: decay %v outside [0, 1]", o.Decay)
 	}
 	return nil

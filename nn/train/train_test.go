@@ -1,7 +1,9 @@
 package train
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/grainlab/grain/engine/cpu"
 	"github.com/grainlab/grain/engine/enginetest"
+	"github.com/grainlab/grain/engine/safetensors"
 	"github.com/grainlab/grain/nn/batch"
 	"github.com/grainlab/grain/nn/internal/nntest"
 	"github.com/grainlab/grain/nn/model"
@@ -154,5 +157,132 @@ func TestCheckpointErrors(t *testing.T) {
 	os.WriteFile(path, data, 0o644)
 	if _, err := New(m, Data{Train: ex[:8], Val: ex[8:]}, o); err == nil || !strings.Contains(err.Error(), "SHA-256") {
 		t.Fatalf("corrupt model file: %v", err)
+	}
+}
+
+// TestOptionsRejectBadFloats checks that NaN, ±Inf and out-of-range
+// learning rate, clip and decay are errors naming the option, before
+// anything runs.
+func TestOptionsRejectBadFloats(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	for _, c := range []struct {
+		name string
+		set  func(*Options)
+		want string
+	}{
+		{"lr NaN", func(o *Options) { o.LR = nan }, "learning rate NaN"},
+		{"lr +Inf", func(o *Options) { o.LR = inf }, "learning rate +Inf"},
+		{"lr 0", func(o *Options) { o.LR = 0 }, "learning rate 0"},
+		{"clip NaN", func(o *Options) { o.Clip = nan }, "clip NaN"},
+		{"clip +Inf", func(o *Options) { o.Clip = inf }, "clip +Inf"},
+		{"clip -1", func(o *Options) { o.Clip = -1 }, "clip -1"},
+		{"decay NaN", func(o *Options) { o.Decay = nan }, "decay NaN"},
+		{"decay -Inf", func(o *Options) { o.Decay = -inf }, "decay -Inf"},
+		{"decay 1.5", func(o *Options) { o.Decay = 1.5 }, "decay 1.5"},
+	} {
+		o := Options{Batch: 4, LR: 0.01, Clip: 1, Epochs: 1, Decay: 0.5}
+		c.set(&o)
+		if _, err := New(nil, Data{}, o); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error containing %q", c.name, err, c.want)
+		}
+	}
+}
+
+// TestCheckpointStateIntegrity corrupts state.safetensors: one flipped byte
+// of tensor data, or a moment set to NaN, fails the checksum; a NaN or
+// negative second moment whose checksum was recomputed (written by a buggy
+// writer) fails the finiteness check; a state without a checksum (written
+// before it existed) still resumes. Every error names the state file.
+func TestCheckpointStateIntegrity(t *testing.T) {
+	m, ex := nntest.Setup(t, model.NLM, 12, 8, 0)
+	data := Data{Train: ex[:8], Val: ex[8:]}
+	dir := t.TempDir()
+	o := Options{Batch: 4, LR: 0.01, Epochs: 1, Seed: 1, Dir: dir}
+	tr, err := New(m, data, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := tr.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	statePath := filepath.Join(dir, "state.safetensors")
+	orig, err := os.ReadFile(statePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf, err := safetensors.Unmarshal(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sf.Metadata[MetaStateCRC] != stateChecksum(sf) {
+		t.Fatalf("checkpoint checksum %q, want %q", sf.Metadata[MetaStateCRC], stateChecksum(sf))
+	}
+	resume := func(what string, file []byte, want ...string) {
+		t.Helper()
+		if err := os.WriteFile(statePath, file, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := New(m, data, o)
+		if len(want) == 0 {
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			return
+		}
+		if err == nil {
+			t.Fatalf("%s: resumed", what)
+		}
+		for _, w := range append(want, statePath) {
+			if !strings.Contains(err.Error(), w) {
+				t.Fatalf("%s: error %q does not contain %q", what, err, w)
+			}
+		}
+	}
+	// rewrite returns the state file with element 0 of tensor name set to
+	// v, its checksum recomputed or (without fix) left as it was.
+	rewrite := func(name string, v float32, fix bool) []byte {
+		f, err := safetensors.Unmarshal(slices.Clone(orig))
+		if err != nil {
+			t.Fatal(err)
+		}
+		binary.LittleEndian.PutUint32(f.Tensor(name).Data, math.Float32bits(v))
+		if fix {
+			f.Metadata[MetaStateCRC] = stateChecksum(f)
+		}
+		b, err := safetensors.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	m0, v0 := "adam.m/"+m.Params[0].Name, "adam.v/"+m.Params[0].Name
+
+	flipped := slices.Clone(orig)
+	header := int(binary.LittleEndian.Uint64(flipped))
+	flipped[8+header+(len(flipped)-8-header)/2] ^= 0x04
+	resume("flipped byte", flipped, "checksum", "corrupt")
+	resume("NaN moment", rewrite(m0, float32(math.NaN()), false), "checksum", "corrupt")
+	resume("NaN moment, checksum recomputed", rewrite(m0, float32(math.NaN()), true), "optimizer tensor "+m0+" element 0 is NaN")
+	resume("-Inf second moment", rewrite(v0, float32(math.Inf(-1)), true), "optimizer tensor "+v0+" element 0 is -Inf")
+	resume("negative second moment", rewrite(v0, -1, true), "optimizer tensor "+v0+" element 0 is -1")
+
+	old, err := safetensors.Unmarshal(slices.Clone(orig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(old.Metadata, MetaStateCRC)
+	b, err := safetensors.Marshal(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resume("state without a checksum", b)
+	resume("intact state", orig)
+	again, err := New(m, data, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.State.Steps != s.Steps {
+		t.Fatalf("intact state resumed at step %d, want %d", again.State.Steps, s.Steps)
 	}
 }

@@ -86,7 +86,8 @@
 //
 // The writer appends rows without knowing T in advance and writes the
 // footer and trailer at the end, so a file cut short has no trailer and fails
-// to open with an error wrapping ErrTruncated. Open checks the header,
+// to open with an error wrapping ErrTruncated (one with bytes appended after
+// its trailer fails with ErrFormat, giving their count). Open checks the header,
 // trailer and footer checksums and that all sizes and offsets agree; a read
 // verifies the chunks it touches (once per Reader) and fails, naming the file
 // and row range, with an error wrapping ErrChecksum if one is corrupt.

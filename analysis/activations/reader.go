@@ -1,6 +1,7 @@
 package activations
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -90,6 +91,29 @@ func open(path string, useMmap bool) (*Reader, error) {
 	return r, nil
 }
 
+// bytesAfterTrailer looks in the file's last 64 KiB for a valid end trailer
+// that records the file ending where it does, and returns the number of
+// bytes after it (0 when there is none): a file with something appended
+// rather than one cut short.
+func (r *Reader) bytesAfterTrailer() int64 {
+	n := min(r.size, 1<<16)
+	tail, err := r.bytesAt(r.size-n, n, nil)
+	if err != nil {
+		return 0
+	}
+	for end := bytes.LastIndex(tail, []byte(endMagic)); end >= 0; end = bytes.LastIndex(tail[:end], []byte(endMagic)) {
+		stop := end + len(endMagic)
+		if stop < trailerSize {
+			break
+		}
+		t, err := decodeTrailer(tail[stop-trailerSize : stop])
+		if at := r.size - n + int64(stop); err == nil && t.fileSize == uint64(at) {
+			return r.size - at
+		}
+	}
+	return 0
+}
+
 func (r *Reader) init() error {
 	if r.size < headerSize+trailerSize {
 		head, err := r.bytesAt(0, min(r.size, int64(len(magic))), nil)
@@ -115,6 +139,9 @@ func (r *Reader) init() error {
 	}
 	t, err := decodeTrailer(tb)
 	if err != nil {
+		if extra := r.bytesAfterTrailer(); extra > 0 {
+			return fmt.Errorf("%w: %d bytes follow the end trailer: something was appended to the file", ErrFormat, extra)
+		}
 		return err
 	}
 	if t.fileSize != uint64(r.size) {

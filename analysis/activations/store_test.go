@@ -869,3 +869,26 @@ func TestUnalignedAndPanics(t *testing.T) {
 	}()
 	r.Tokens(0)
 }
+
+// TestAppendedBytesAreNamed: bytes after a complete file are reported as
+// appended (ErrFormat with their count), not as a file cut short.
+func TestAppendedBytesAreNamed(t *testing.T) {
+	dir := t.TempDir()
+	_, whole, _ := smallFile(t, dir)
+	longer := filepath.Join(dir, "longer.grain")
+	for _, extra := range []int{1, 10, 5000} {
+		if err := os.WriteFile(longer, append(append([]byte(nil), whole...), make([]byte, extra)...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, mm := range []bool{true, false} {
+			r, err := open(longer, mm)
+			if err == nil {
+				r.Close()
+				t.Fatalf("%d bytes appended: Open succeeded", extra)
+			}
+			if want := fmt.Sprintf("%d bytes follow the end trailer", extra); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), longer) {
+				t.Fatalf("%d bytes appended: error %q, want ErrFormat saying %q and naming the file", extra, err, want)
+			}
+		}
+	}
+}

@@ -26,6 +26,10 @@ type conlluParser struct {
 	sents     []Sentence
 	featNames map[string]bool
 	goodFeats interner // FEATS strings already checked
+	// For UPOS, XPOS and DEPREL: whether any word has a value, and the
+	// first line where one is unspecified ("_").
+	annotated   map[string]bool
+	unspecified map[string]int
 
 	// The sentence being read.
 	start     int // line its block starts on; 0 between blocks
@@ -48,7 +52,8 @@ func parseCoNLLU(r io.Reader, path string) (*Corpus, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &conlluParser{lr: lr, in: make(interner), featNames: make(map[string]bool), goodFeats: make(interner)}
+	p := &conlluParser{lr: lr, in: make(interner), featNames: make(map[string]bool), goodFeats: make(interner),
+		annotated: map[string]bool{}, unspecified: map[string]int{}}
 	var cols [10][]byte
 	for lr.scan() {
 		line := lr.bytes()
@@ -89,13 +94,25 @@ func parseCoNLLU(r io.Reader, path string) (*Corpus, error) {
 	if len(p.sents) == 0 {
 		return nil, &ParseError{Path: path, Err: errors.New("no sentences")}
 	}
-	props := []string{UPOS, XPOS, Feats, Deprel}
+	// A column no word annotates is not a property of the file; one that
+	// some words leave unspecified is, but Labels refuses it.
+	var props []string
+	unspecified := map[string]int{}
+	for _, prop := range []string{UPOS, XPOS, Feats, Deprel} {
+		if prop != Feats && !p.annotated[prop] {
+			continue
+		}
+		props = append(props, prop)
+		if line := p.unspecified[prop]; line > 0 {
+			unspecified[prop] = line
+		}
+	}
 	names := make([]string, 0, len(p.featNames))
 	for name := range p.featNames {
 		names = append(names, FeatPrefix+name)
 	}
 	slices.Sort(names)
-	return &Corpus{Path: path, Sentences: p.sents, Properties: append(props, names...)}, nil
+	return &Corpus{Path: path, Sentences: p.sents, Properties: append(props, names...), Unspecified: unspecified}, nil
 }
 
 // comment handles a comment line.
@@ -176,6 +193,16 @@ func (p *conlluParser) token(cols *[10][]byte) error {
 		}
 		p.goodFeats[feats] = feats
 	}
+	for _, c := range [...]struct {
+		prop string
+		col  int
+	}{{UPOS, 3}, {XPOS, 4}, {Deprel, 7}} {
+		if string(cols[c.col]) != "_" {
+			p.annotated[c.prop] = true
+		} else if p.unspecified[c.prop] == 0 {
+			p.unspecified[c.prop] = p.lr.line
+		}
+	}
 	p.tokens = append(p.tokens, p.in.get(cols[1]))
 	p.upos = append(p.upos, p.in.get(cols[3]))
 	p.xpos = append(p.xpos, p.in.get(cols[4]))
@@ -237,6 +264,7 @@ func (p *conlluParser) end() error {
 	}
 	*p = conlluParser{
 		lr: p.lr, in: p.in, sents: p.sents, featNames: p.featNames, goodFeats: p.goodFeats,
+		annotated: p.annotated, unspecified: p.unspecified,
 		tokens: p.tokens[:0], upos: p.upos[:0], xpos: p.xpos[:0], feats: p.feats[:0], deprel: p.deprel[:0],
 	}
 	return nil

@@ -222,3 +222,29 @@ func TestCommentValue(t *testing.T) {
 		}
 	}
 }
+
+// TestUnspecifiedColumns: a column no word annotates ("_" throughout) is
+// not a property of the file; one some words leave "_" is listed, but
+// Labels refuses it naming the first such line instead of taking "_" as a
+// label.
+func TestUnspecifiedColumns(t *testing.T) {
+	text := "1\tA\ta\tDET\t_\t_\t2\tdet\t_\t_\n2\tcat\tcat\tNOUN\t_\t_\t0\troot\t_\t_\n\n" +
+		"1\tRun\trun\tVERB\t_\t_\t0\troot\t_\t_\n2\t!\t!\t_\t_\t_\t1\tpunct\t_\t_\n"
+	path := writeTemp(t, "u.conllu", []byte(text))
+	c, err := ReadCoNLLU(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Properties, " "); got != "upos feats deprel" {
+		t.Fatalf("properties %q, want xpos left out", got)
+	}
+	if _, err := c.Labels(XPOS); err == nil || !strings.Contains(err.Error(), `no property "xpos"`) {
+		t.Fatalf("xpos labels: %v", err)
+	}
+	if _, err := c.Labels(UPOS); err == nil || !strings.Contains(err.Error(), path+":5:") || !strings.Contains(err.Error(), `upos is unspecified ("_")`) {
+		t.Fatalf("upos labels: %v, want line 5 named", err)
+	}
+	if labels, err := c.Labels(Deprel); err != nil || labels[1][1] != "punct" {
+		t.Fatalf("deprel labels %v: %v", labels, err)
+	}
+}

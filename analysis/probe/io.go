@@ -41,10 +41,11 @@ func Save(path string, p *Probe) error {
 // LinearProbe state dict has) and optionally a [labels] "bias" (or
 // "linear.bias"; zeros when absent). Weights may be F32, F16, BF16 or F64.
 // The "labels" metadata (a JSON array of distinct names, one per row) is
-// required with "weight", as Save always writes it; only a state dict with
-// "linear.weight" may omit it (PyTorch keeps no label names), and its labels
-// are then named "0", "1", ... Every error names the file; the probe must
-// pass Check (finite weights and bias, distinct labels).
+// required in grain's own probes (metadata "format": "grain-probe"), as
+// Save always writes it; another tool's file (a PyTorch nn.Linear or NeuroX
+// LinearProbe state dict) may omit it, and its labels are then named "0",
+// "1", ... Every error names the file; the probe must pass Check (finite
+// weights and bias, distinct labels).
 func Load(path string) (*Probe, error) {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
@@ -85,12 +86,12 @@ func Load(path string) (*Probe, error) {
 		if len(p.Labels) != k {
 			return nil, fmt.Errorf("%s: metadata names %d labels but %q has %d rows", path, len(p.Labels), wt.Name, k)
 		}
-	} else if wt.Name == "linear.weight" {
+	} else if f.Metadata["format"] != "grain-probe" {
 		for l := 0; l < k; l++ {
 			p.Labels = append(p.Labels, strconv.Itoa(l))
 		}
 	} else {
-		return nil, fmt.Errorf(`%s: no "labels" metadata: a probe with a "weight" tensor must name its labels (only a NeuroX/PyTorch state dict, with "linear.weight", may omit them)`, path)
+		return nil, fmt.Errorf(`%s: a grain probe without "labels" metadata (Save always writes it: the file was altered)`, path)
 	}
 	for key, v := range f.Metadata {
 		if key != "labels" && key != "format" {

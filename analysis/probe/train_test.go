@@ -238,19 +238,24 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 
 // TestLoadRejectsBadFiles checks that Load refuses, naming the file, a
 // non-finite weight or bias, a grain probe without label names and
-// duplicate label names, and still reads a NeuroX/PyTorch state dict
-// without labels.
+// duplicate label names, and still reads another tool's probe (a
+// NeuroX/PyTorch state dict) without labels.
 func TestLoadRejectsBadFiles(t *testing.T) {
 	dir := t.TempDir()
 	nan, inf := float32(math.NaN()), float32(math.Inf(1))
 	files := 0
+	// labels "" writes none; "grain" writes grain's format key and none.
 	write := func(prefix string, weight, bias []float32, labels string) string {
 		t.Helper()
 		f := &safetensors.File{Tensors: []safetensors.Tensor{
 			safetensors.NewF32(prefix+"weight", []int{3, 2}, weight),
 			safetensors.NewF32(prefix+"bias", []int{3}, bias),
 		}}
-		if labels != "" {
+		switch labels {
+		case "":
+		case "grain":
+			f.Metadata = map[string]string{"format": "grain-probe"}
+		default:
 			f.Metadata = map[string]string{"labels": labels}
 		}
 		files++
@@ -269,7 +274,7 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 		{"+Inf bias", "", w, []float32{0, inf, 0}, `["A","B","C"]`, `bias [1] (label "B") is +Inf`},
 		{"NaN bias", "linear.", w, []float32{nan, 0, 0}, `["A","B","C"]`, `bias [0] (label "A") is NaN`},
 		{"-Inf weight", "", []float32{1, 2, 3, float32(math.Inf(-1)), 5, 6}, []float32{0, 0, 0}, `["A","B","C"]`, "weight [1, 1] is -Inf"},
-		{"no labels", "", w, []float32{0, 0, 0}, "", `no "labels" metadata`},
+		{"grain probe without labels", "", w, []float32{0, 0, 0}, "grain", `a grain probe without "labels" metadata`},
 		{"duplicate label", "", w, []float32{0, 0, 0}, `["A","B","A"]`, `label "A" appears twice (rows 0 and 2)`},
 	} {
 		path := write(c.prefix, c.weight, c.bias, c.labels)
@@ -277,13 +282,16 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 			t.Errorf("%s: Load = %v, want an error naming %s and containing %q", c.name, err, path, c.wanted)
 		}
 	}
-	// A NeuroX/PyTorch state dict has no label names.
-	p, err := Load(write("linear.", w, []float32{0, 0, 0}, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(p.Labels, []string{"0", "1", "2"}) {
-		t.Fatalf("state dict labels %q", p.Labels)
+	// PyTorch nn.Linear and NeuroX LinearProbe state dicts have no label
+	// names.
+	for _, prefix := range []string{"", "linear."} {
+		p, err := Load(write(prefix, w, []float32{0, 0, 0}, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(p.Labels, []string{"0", "1", "2"}) {
+			t.Fatalf("state dict %q labels %q", prefix, p.Labels)
+		}
 	}
 }
 

@@ -45,11 +45,11 @@ func runDemo(c *cli, args []string) error {
 	}
 	dir := *out
 	if dir == "" {
-		tmp, err := os.MkdirTemp("", "grain-demo-")
+		tmp, remove, err := scratchDir("grain-demo-")
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(tmp)
+		defer remove()
 		dir = tmp
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

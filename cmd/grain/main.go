@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -47,13 +48,41 @@ func main() {
 // SIGINT or SIGTERM (train checkpoints); it is used for one signal only.
 var onInterrupt atomic.Pointer[func()]
 
-// handleInterrupts routes SIGINT and SIGTERM: to onInterrupt when a command
+// scratchDirs holds the running command's scratch directories (scratchDir).
+var scratchDirs sync.Map // path → struct{}
+
+// scratchDir makes a temporary directory for the running command; the
+// returned function removes it, and so does an interrupt.
+func scratchDir(pattern string) (string, func(), error) {
+	dir, err := os.MkdirTemp("", pattern)
+	if err != nil {
+		return "", nil, err
+	}
+	scratchDirs.Store(dir, struct{}{})
+	return dir, func() {
+		os.RemoveAll(dir)
+		scratchDirs.Delete(dir)
+	}, nil
+}
+
+// handleInterrupts routes SIGINT and SIGTERM (those not ignored, as the
+// shell ignores them for background jobs): to onInterrupt when a command
 // set it, otherwise (and on a second signal) it removes the temporary files
-// of unfinished outputs (atomicfile.AbortPending) and exits with status 130,
-// so a stopped command leaves neither a partial output nor its temporary file.
+// of unfinished outputs (atomicfile.AbortPending) and the scratch
+// directories, and exits with status 130, so a stopped command leaves
+// neither a partial output nor its temporary files.
 func handleInterrupts(stderr io.Writer) {
+	var watch []os.Signal
+	for _, s := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		if !signal.Ignored(s) {
+			watch = append(watch, s)
+		}
+	}
+	if len(watch) == 0 {
+		return
+	}
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sig, watch...)
 	go func() {
 		for s := range sig {
 			if stop := onInterrupt.Swap(nil); stop != nil {
@@ -61,6 +90,10 @@ func handleInterrupts(stderr io.Writer) {
 				continue
 			}
 			atomicfile.AbortPending()
+			scratchDirs.Range(func(dir, _ any) bool {
+				os.RemoveAll(dir.(string))
+				return true
+			})
 			fmt.Fprintf(stderr, "\ngrain: %v: stopped; unfinished output files removed\n", s)
 			os.Exit(130)
 		}
@@ -174,8 +207,8 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, positional bool) error {
 		if len(rest) == 0 {
 			break
 		}
-		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
-			pos = append(pos, rest...) // the flag package stopped at "--"
+		if stoppedAtDashDash(fs, args, len(args)-len(rest)) {
+			pos = append(pos, rest...)
 			break
 		}
 		pos, args = append(pos, rest[0]), rest[1:]
@@ -193,6 +226,37 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, positional bool) error {
 		return fmt.Errorf("--device: %w", err)
 	}
 	return checkNumbers(fs)
+}
+
+// stoppedAtDashDash reports whether fs.Parse(args), having consumed
+// args[:n], stopped at a "--" terminator rather than at a positional
+// argument: it walks the flags and their values, so a "--" that is a
+// flag's value (--out --) is not taken for the terminator.
+func stoppedAtDashDash(fs *flag.FlagSet, args []string, n int) bool {
+	for i := 0; i < n; i++ {
+		if args[i] == "--" {
+			return i == n-1
+		}
+		if takesNextArg(fs, args[i]) {
+			i++
+		}
+	}
+	return false
+}
+
+// takesNextArg reports whether arg is a flag of fs whose value is the
+// next argument: "-name" or "--name" without "=", not a boolean flag.
+func takesNextArg(fs *flag.FlagSet, arg string) bool {
+	name := strings.TrimPrefix(strings.TrimPrefix(arg, "-"), "-")
+	if name == arg || name == "" || strings.Contains(name, "=") {
+		return false
+	}
+	f := fs.Lookup(name)
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return !ok || !b.IsBoolFlag()
 }
 
 // checkNumbers rejects a number flag given a negative, NaN or infinite

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -406,5 +408,32 @@ func TestCrossCorr(t *testing.T) {
 	pc := write("c.gact", bm, "z")
 	if code, _, errs := run("crosscorr", "--device", "cpu", "--quiet", pa, pc); code == 0 || !strings.Contains(errs, "sentence 0") {
 		t.Fatalf("misaligned files: %d %q", code, errs)
+	}
+}
+
+// TestParseFlagsAnywhere: flags may follow positional arguments; "--" ends
+// the flags unless it is a flag's value.
+func TestParseFlagsAnywhere(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		pos    []string
+		json   bool
+		memory string
+	}{
+		{[]string{"a", "--json", "b"}, []string{"a", "b"}, true, ""},
+		{[]string{"--json", "--", "--x"}, []string{"--x"}, true, ""},
+		{[]string{"a", "--", "b", "--json"}, []string{"a", "b", "--json"}, false, ""},
+		{[]string{"--memory", "--", "a", "--json"}, []string{"a"}, true, "--"},
+		{[]string{"--memory=--", "a", "--", "--json"}, []string{"a", "--json"}, false, "--"},
+	} {
+		c := &cli{stdout: io.Discard, stderr: io.Discard}
+		fs := c.flags("x", "x", 0)
+		memory := fs.String("memory", "", "")
+		if err := c.parse(fs, tc.args, true); err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		if !reflect.DeepEqual(fs.Args(), tc.pos) && !(len(fs.Args()) == 0 && len(tc.pos) == 0) || c.json != tc.json || *memory != tc.memory {
+			t.Errorf("%q: positional %q json %v memory %q; want %q %v %q", tc.args, fs.Args(), c.json, *memory, tc.pos, tc.json, tc.memory)
+		}
 	}
 }

@@ -124,6 +124,7 @@ func runTrain(c *cli, args []string) error {
 	}
 	start := time.Now()
 	st, err := tr.Run()
+	onInterrupt.Store(nil) // from here on an interrupt stops at once
 	if errors.Is(err, train.ErrInterrupted) {
 		return fmt.Errorf("stopped at epoch %d, batch %d; run the same command to resume", st.Epoch+1, st.Batch)
 	}

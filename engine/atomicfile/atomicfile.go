@@ -45,7 +45,8 @@ func Create(path string) (*File, error) {
 }
 
 // AbortPending removes the temporary file of every File not yet committed
-// or aborted, leaving their destinations untouched. It is meant for a
+// or aborted (or still being committed: a rename that wins the race makes
+// the removal a no-op), leaving their destinations untouched. It is meant for a
 // process about to exit on a signal: those Files must not be used after.
 func AbortPending() {
 	pending.Range(func(k, _ any) bool {
@@ -70,7 +71,9 @@ func (f *File) Commit() error {
 		return fmt.Errorf("%s: already committed or aborted", f.path)
 	}
 	f.done = true
-	pending.Delete(f)
+	// f stays pending until renamed (or removed): a signal during the
+	// flush, sync or rename must still find its temporary file.
+	defer pending.Delete(f)
 	err := f.W.Flush()
 	if err == nil {
 		// CreateTemp makes the file 0600; outputs are ordinary files.
@@ -99,9 +102,9 @@ func (f *File) Abort() {
 		return
 	}
 	f.done = true
-	pending.Delete(f)
 	f.tmp.Close()
 	os.Remove(f.tmp.Name())
+	pending.Delete(f)
 }
 
 // WriteFile writes data to path atomically.

@@ -3,6 +3,7 @@ package dataset
 import (
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"sort"
 	"strconv"
 )
@@ -19,6 +20,34 @@ type Dataset struct {
 	Y      []int32
 	Labels []string
 	Tokens []string
+	// finite is the X that Join, or the making of this view of a dataset,
+	// found or knew to be finite (nil if none): CheckFinite trusts it while
+	// X is still that matrix.
+	finite Matrix
+}
+
+// CheckFinite returns CheckFinite(d.X), without reading X again when d (or
+// the dataset it is a Subset or Columns view of) was made by Join, which
+// checked it, and X has not been replaced since.
+func (d *Dataset) CheckFinite() error {
+	if d.finite != nil && sameMatrix(d.finite, d.X) {
+		return nil
+	}
+	return CheckFinite(d.X)
+}
+
+// sameMatrix reports whether a and b are the same matrix (false for
+// matrices of a type that cannot be compared).
+func sameMatrix(a, b Matrix) bool {
+	return reflect.TypeOf(a) == reflect.TypeOf(b) && reflect.TypeOf(a).Comparable() && a == b
+}
+
+// derived returns the finite mark for x, a view of d.X.
+func (d *Dataset) derived(x Matrix) Matrix {
+	if d.finite != nil && sameMatrix(d.finite, d.X) {
+		return x
+	}
+	return nil
 }
 
 // Validate checks that the pieces agree in length and that labels are in
@@ -150,6 +179,7 @@ func Join(acts Aligned, tokens, labels [][]string, set *LabelSet) (*Dataset, err
 	if err := CheckFinite(acts); err != nil {
 		return nil, err
 	}
+	d.finite = acts
 	return d, nil
 }
 
@@ -167,7 +197,7 @@ func (d *Dataset) Subset(spans []Span) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Dataset{X: x, Labels: d.Labels}
+	out := &Dataset{X: x, Labels: d.Labels, finite: d.derived(x)}
 	for _, s := range spans {
 		out.Y = append(out.Y, d.Y[s.Start:s.End]...)
 		if d.Tokens != nil {
@@ -185,7 +215,7 @@ func (d *Dataset) WithX(x Matrix) (*Dataset, error) {
 		return nil, fmt.Errorf("dataset: view has %d rows, labels %d", rows, len(d.Y))
 	}
 	c := *d
-	c.X = x
+	c.X, c.finite = x, nil
 	return &c, nil
 }
 
@@ -196,7 +226,12 @@ func (d *Dataset) Columns(cols []int) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	return d.WithX(x)
+	c, err := d.WithX(x)
+	if err != nil {
+		return nil, err
+	}
+	c.finite = d.derived(x)
+	return c, nil
 }
 
 // HoldOut splits rows [0, n) into contiguous blocks of blockRows rows and

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -208,5 +209,75 @@ func TestCheckFinite(t *testing.T) {
 	d.Data[33*6+4] = float32(math.NaN())
 	if err := CheckFinite(d); err == nil || !strings.Contains(err.Error(), "token row 33, neuron 4") {
 		t.Fatalf("CheckFinite: %v", err)
+	}
+	// A large Dense is split among the cores (at least 2 here): the first
+	// non-finite value is reported whichever part holds it, and the same
+	// through a view, which is read block by block.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	big := randDense(9000, 5, 6)
+	if err := CheckFinite(big); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][2]int{{8999, 4}, {4500, 0}, {2, 3}} {
+		big.Data[bad[0]*5+bad[1]] = float32(math.Inf(1))
+		want := fmt.Sprintf("+Inf at token row %d, neuron %d", bad[0], bad[1])
+		view, _ := Rows(big, []Span{{0, 9000}})
+		for _, m := range []Matrix{big, view} {
+			if err := CheckFinite(m); err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("CheckFinite(%T) = %v, want %q", m, err, want)
+			}
+		}
+	}
+}
+
+// countingAligned counts the rows read through it.
+type countingAligned struct {
+	*aligned
+	rows int
+}
+
+func (c *countingAligned) ReadRows(start, n int, dst []float32) error {
+	c.rows += n
+	return c.aligned.ReadRows(start, n, dst)
+}
+
+// TestDatasetCheckFiniteTrustsJoin: a dataset made by Join, and its Subset
+// and Columns views, are not read again by CheckFinite; a replaced X is.
+func TestDatasetCheckFiniteTrustsJoin(t *testing.T) {
+	toks := [][]string{{"the", "cat"}, {"sat", "on", "it"}}
+	labs := [][]string{{"DT", "NN"}, {"VBD", "IN", "PRP"}}
+	acts := &countingAligned{aligned: newAligned(toks)}
+	d, err := Join(acts, toks, labs, NewLabelSet(labs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acts.rows != 5 {
+		t.Fatalf("Join read %d rows, want 5", acts.rows)
+	}
+	sub, err := d.Subset([]Span{{1, 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, err := d.Columns([]int{2, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []*Dataset{d, sub, cols} {
+		if err := x.CheckFinite(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if acts.rows != 5 {
+		t.Fatalf("CheckFinite of Join's dataset and its views read %d more rows", acts.rows-5)
+	}
+	// A replaced design matrix is checked again, and a NaN in it found.
+	bad := randDense(5, 3, 9)
+	bad.Data[7] = float32(math.NaN())
+	other, _ := d.WithX(bad)
+	d.X = bad
+	for _, x := range []*Dataset{other, d} {
+		if err := x.CheckFinite(); err == nil || !strings.Contains(err.Error(), "token row 2, neuron 1") {
+			t.Fatalf("replaced X: CheckFinite = %v", err)
+		}
 	}
 }

@@ -10,7 +10,9 @@ package dataset
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"sort"
+	"sync"
 )
 
 // Matrix is a tokens × neurons design matrix read in blocks of rows.
@@ -83,8 +85,15 @@ func Load(m Matrix) (*Dense, error) {
 }
 
 // CheckFinite returns an error naming the first NaN or ±Inf (row, column).
+// A *Dense is scanned in place on all cores; other matrices block by block.
 func CheckFinite(m Matrix) error {
 	rows, cols := m.Dims()
+	if d, ok := m.(*Dense); ok {
+		if i := firstNonFiniteParallel(d.Data[:rows*cols], cols); i >= 0 {
+			return nonFiniteError(d.Data[i], i/cols, i%cols)
+		}
+		return nil
+	}
 	const block = 4096
 	buf := make([]float32, block*cols)
 	for s := 0; s < rows; s += block {
@@ -94,10 +103,42 @@ func CheckFinite(m Matrix) error {
 			return err
 		}
 		if i := firstNonFinite(b); i >= 0 {
-			return fmt.Errorf("non-finite activation %g at token row %d, neuron %d", b[i], s+i/cols, i%cols)
+			return nonFiniteError(b[i], s+i/cols, i%cols)
 		}
 	}
 	return nil
+}
+
+func nonFiniteError(v float32, row, col int) error {
+	return fmt.Errorf("non-finite activation %g at token row %d, neuron %d", v, row, col)
+}
+
+// firstNonFiniteParallel is firstNonFinite of x (rows of cols values) with
+// whole rows split among the cores.
+func firstNonFiniteParallel(x []float32, cols int) int {
+	rows := len(x) / max(cols, 1)
+	workers := min(runtime.GOMAXPROCS(0), max(rows/1024, 1))
+	if workers <= 1 {
+		return firstNonFinite(x)
+	}
+	first := make([]int, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := rows*w/workers*cols, rows*(w+1)/workers*cols
+		wg.Go(func() {
+			first[w] = -1
+			if i := firstNonFinite(x[lo:hi]); i >= 0 {
+				first[w] = lo + i
+			}
+		})
+	}
+	wg.Wait()
+	for _, i := range first {
+		if i >= 0 {
+			return i
+		}
+	}
+	return -1
 }
 
 // firstNonFinite returns the index of the first NaN or ±Inf in x, or -1.

@@ -188,7 +188,7 @@ func Train(b engine.Backend, d *dataset.Dataset, cfg Config, rep progress.Report
 			return nil, nil, fmt.Errorf("training row %d has a label outside the label set", i)
 		}
 	}
-	if err := dataset.CheckFinite(d.X); err != nil {
+	if err := d.CheckFinite(); err != nil {
 		return nil, nil, fmt.Errorf("probe training data: %w", err)
 	}
 	if rep == nil {

@@ -54,13 +54,17 @@ type Result struct {
 	Tolerance float64 `json:"tolerance"`
 }
 
+// DefaultTolerance is the choice rule's default accuracy slack: 1 point.
+const DefaultTolerance = 0.01
+
 // Options configure Run.
 type Options struct {
 	// L1s and L2s are the grid's λ1 and λ2 values (empty: DefaultLambdas),
 	// each a finite number ≥ 0.
 	L1s, L2s []float64
-	// Tolerance is the accuracy slack of the choice rule, in [0, 1]
-	// (0 means the default 0.01).
+	// Tolerance is the accuracy slack of the choice rule, in [0, 1] (0:
+	// only the settings of the best accuracy; DefaultTolerance is the
+	// paper's rule of thumb).
 	Tolerance float64
 	// Probe is the training configuration; its L1 and L2 are overridden.
 	Probe probe.Config
@@ -74,9 +78,6 @@ func (opt *Options) check() error {
 	}
 	if len(opt.L2s) == 0 {
 		opt.L2s = DefaultLambdas
-	}
-	if opt.Tolerance == 0 {
-		opt.Tolerance = 0.01
 	}
 	if !(opt.Tolerance >= 0 && opt.Tolerance <= 1) { // NaN too
 		return fmt.Errorf("gridsearch: Tolerance %g outside [0, 1]", opt.Tolerance)

@@ -25,6 +25,9 @@ func TestChoose(t *testing.T) {
 	if got := Choose(pts, 0.05); got != 2 {
 		t.Fatalf("Choose with slack 0.05 = %d, want 2", got)
 	}
+	if got := Choose(pts, 0); got != 0 {
+		t.Fatalf("Choose with no slack = %d, want the best accuracy, 0", got)
+	}
 	if Choose(nil, 0.01) != -1 {
 		t.Fatal("empty grid")
 	}
@@ -91,8 +94,10 @@ func TestPenaltyFocuses(t *testing.T) {
 	if none.DevAccuracy < 0.8 || strong.DevAccuracy < 0.5 {
 		t.Fatalf("dev accuracies %.3f, %.3f", none.DevAccuracy, strong.DevAccuracy)
 	}
-	if res.Chosen < 0 || res.Chosen > 1 {
-		t.Fatalf("chosen %d", res.Chosen)
+	// Tolerance 0 is taken as given (the best accuracy only), not as a
+	// default.
+	if best := max(none.DevAccuracy, strong.DevAccuracy); res.Tolerance != 0 || res.Points[res.Chosen].DevAccuracy != best {
+		t.Fatalf("tolerance %g, chosen %d with accuracy %.4f, best %.4f", res.Tolerance, res.Chosen, res.Points[res.Chosen].DevAccuracy, best)
 	}
 	t.Logf("no penalty: %d neurons, acc %.3f; λ1=1e-2: %d neurons, acc %.3f", none.Union, none.DevAccuracy, strong.Union, strong.DevAccuracy)
 }

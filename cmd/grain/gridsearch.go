@@ -30,7 +30,7 @@ func runGridSearch(c *cli, args []string) error {
 	pc := newProbeCommand(fs, "dev")
 	l1s := fs.String("l1s", "0,1e-5,1e-4,1e-3,1e-2", "λ1 values")
 	l2s := fs.String("l2s", "0,1e-5,1e-4,1e-3,1e-2", "λ2 values")
-	tol := fs.Float64("tolerance", 0.01, "choice rule: accuracy slack below the best")
+	tol := fs.Float64("tolerance", gridsearch.DefaultTolerance, "choice rule: accuracy slack below the best (0: the best accuracy only)")
 	plotPath := fs.String("plot", "", "also draw the trade-off (the paper's Figure 2) to this .png/.svg/.pdf")
 	if err := c.parse(fs, args, false); err != nil {
 		return err

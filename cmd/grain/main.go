@@ -222,7 +222,10 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, positional bool) error {
 	if err := fs.Parse(append([]string{"--"}, pos...)); err != nil {
 		return errUsage
 	}
-	if _, _, err := engine.ParseDevice(c.device); err != nil {
+	if _, _, err := engine.ParseDevice(c.device); err != nil || strings.TrimSpace(c.device) == "" {
+		if err == nil {
+			err = errors.New("empty (want auto, cpu, cuda or cuda:N)")
+		}
 		return fmt.Errorf("--device: %w", err)
 	}
 	return checkNumbers(fs)

@@ -160,6 +160,7 @@ func TestBadInputErrors(t *testing.T) {
 		{"NaN", []string{"probe", "train", "--lr", "NaN", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "x", "--out", out}, "--lr NaN: want a finite number"},
 		{"no device on a host command", []string{"inspect", "--device", "cuda", ta}, "flag provided but not defined: -device"},
 		{"device after the files", []string{"crosscorr", ta, ta, "--device", "tpu"}, `unknown device "tpu"`},
+		{"empty device", []string{"crosscorr", "--device", "", ta, ta}, "--device: empty"},
 		{"output directory missing", []string{"probe", "train", "--device", "cpu", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "x", "--out", filepath.Join(dir, "no", "p.safetensors")}, "does not exist"},
 		{"plot format", []string{"gridsearch", "--device", "cpu", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "x", "--plot", filepath.Join(dir, "g.jpg")}, "plot format must be .png, .svg or .pdf"},
 		{"plot without sweep", []string{"eval", "--model", filepath.Join(dir, "none.safetensors"), "--plot", filepath.Join(dir, "s.png")}, "--plot draws a --sweep"},

@@ -96,7 +96,7 @@ func FuzzOpen(f *testing.F) {
 			_, _ = r.ViewRows(0, r.NumTokens())
 			_ = r.Verify()
 			var out bytes.Buffer
-			_ = ExportNeuroXJSON(r, &out)
+			_ = ExportNeuroXJSON(r, &out, nil)
 			r.Close()
 		}
 	})
@@ -128,7 +128,7 @@ func FuzzImportNeuroXJSON(f *testing.F) {
 			t.Fatalf("imported file does not verify: %v", err)
 		}
 		var exported bytes.Buffer
-		if err := ExportNeuroXJSON(r, &exported); err != nil {
+		if err := ExportNeuroXJSON(r, &exported, nil); err != nil {
 			t.Fatal(err)
 		}
 		// Re-importing the export reproduces the activations exactly.

@@ -336,7 +336,13 @@ func tokenName(tok *string) string {
 // JSON cannot hold; only a file not made by this package's Writer has one)
 // is an error naming the file, sentence, token and neuron, returned before
 // any of that sentence is written: the lines already written are valid.
-func ExportNeuroXJSON(r *Reader, w io.Writer) error {
+// Progress (sentences written) goes to rep (nil: none).
+func ExportNeuroXJSON(r *Reader, w io.Writer, rep progress.Reporter) error {
+	if rep == nil {
+		rep = progress.Nop
+	}
+	bar := rep.Start("export "+filepath.Base(r.Path()), int64(r.NumSentences()))
+	defer bar.Finish()
 	bw := bufio.NewWriterSize(w, 1<<20)
 	m := r.Meta()
 	n := r.NumNeurons()
@@ -390,6 +396,7 @@ func ExportNeuroXJSON(r *Reader, w io.Writer) error {
 		if _, err := bw.Write(buf); err != nil {
 			return fmt.Errorf("activations: export %s: %w", r.Path(), err)
 		}
+		bar.Add(1)
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("activations: export %s: %w", r.Path(), err)

@@ -27,7 +27,7 @@ func TestExportNeuroXJSONFormat(t *testing.T) {
 	}
 	defer r.Close()
 	var buf bytes.Buffer
-	if err := ExportNeuroXJSON(r, &buf); err != nil {
+	if err := ExportNeuroXJSON(r, &buf, nil); err != nil {
 		t.Fatal(err)
 	}
 	want := `{"linex_index": 0, "features": [` +
@@ -53,7 +53,7 @@ func TestNeuroXRoundTrip(t *testing.T) {
 		}
 		jsonPath := filepath.Join(dir, "acts.json")
 		var buf bytes.Buffer
-		if err := ExportNeuroXJSON(r, &buf); err != nil {
+		if err := ExportNeuroXJSON(r, &buf, nil); err != nil {
 			t.Fatal(err)
 		}
 		r.Close()

@@ -566,7 +566,7 @@ func TestNonFiniteInFileIsReported(t *testing.T) {
 				}
 			}
 			var buf bytes.Buffer
-			err = ExportNeuroXJSON(r, &buf)
+			err = ExportNeuroXJSON(r, &buf, nil)
 			if err == nil {
 				t.Fatalf("%s: export of a NaN succeeded", what)
 			}

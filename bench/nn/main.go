@@ -143,7 +143,7 @@ func main() {
 
 		evalTPS := func() float64 {
 			start := time.Now()
-			e, err := train.Evaluate(m, val, plan)
+			e, err := train.Evaluate(m, val, plan, nil)
 			check(err)
 			return float64(e.Tokens) / time.Since(start).Seconds()
 		}

@@ -225,7 +225,7 @@ func (d *evalData) score(m *model.Model, rep progress.Reporter) (evalScore, erro
 	if d.nlm {
 		src, tgt = nil, d.text
 	}
-	ev, err := evaluate(m, src, tgt, d.batch)
+	ev, err := evaluate(m, src, tgt, d.batch, rep)
 	if err != nil {
 		return sc, err
 	}
@@ -310,7 +310,7 @@ func runEvalSweep(c *cli, m *model.Model, d *evalData, mf maskFlags, percents, p
 // evaluate computes the loss of the model on sentences (src nil for an
 // NLM; vocab.ReadTokenized has refused empty lines), every sentence
 // counted: the buckets are extended to cover the longest.
-func evaluate(m *model.Model, src, tgt [][]string, bsz int) (train.Eval, error) {
+func evaluate(m *model.Model, src, tgt [][]string, bsz int, rep progress.Reporter) (train.Eval, error) {
 	ex := make([]batch.Example, len(tgt))
 	longest := 0
 	for i := range tgt {
@@ -320,7 +320,7 @@ func evaluate(m *model.Model, src, tgt [][]string, bsz int) (train.Eval, error) 
 		}
 		longest = max(longest, len(ex[i].Src), len(ex[i].Tgt)+1)
 	}
-	return train.Evaluate(m, ex, batch.Plan{Size: bsz, Bounds: batch.CoveringBounds(longest)})
+	return train.Evaluate(m, ex, batch.Plan{Size: bsz, Bounds: batch.CoveringBounds(longest)}, rep)
 }
 
 // translate decodes tokenized source sentences into space-joined output,

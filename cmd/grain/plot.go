@@ -3,9 +3,14 @@ package main
 import (
 	"fmt"
 	"image/color"
+	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
+
+	"codeberg.org/go-pdf/fpdf"
 
 	"github.com/grainlab/grain/analysis/ablation"
 	"github.com/grainlab/grain/analysis/crosscorr"
@@ -39,6 +44,21 @@ func savePlot(p *plot.Plot, path string) error {
 		return err
 	}
 	return f.Commit()
+}
+
+// PDF plots record their creation and modification times, so two runs
+// differ there; with SOURCE_DATE_EPOCH set (the reproducible-builds
+// convention: seconds since 1970) they record that time instead.
+func init() { pdfDate(os.Getenv("SOURCE_DATE_EPOCH")) }
+
+// pdfDate makes PDFs record the time epoch (seconds since 1970, as a
+// string) when it is one.
+func pdfDate(epoch string) {
+	if sec, err := strconv.ParseInt(epoch, 10, 64); err == nil {
+		t := time.Unix(sec, 0).UTC()
+		fpdf.SetDefaultCreationDate(t)
+		fpdf.SetDefaultModificationDate(t)
+	}
 }
 
 // plotFormat returns the image format of a plot's file name: png, svg or pdf.

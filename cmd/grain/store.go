@@ -66,7 +66,7 @@ func runExport(c *cli, args []string) error {
 	}
 	defer f.Abort()
 	w := bufio.NewWriter(f)
-	if err := activations.ExportNeuroXJSON(r, w); err != nil {
+	if err := activations.ExportNeuroXJSON(r, w, c.progress()); err != nil {
 		return err
 	}
 	if err := w.Flush(); err != nil {

@@ -5,8 +5,11 @@
 //
 // Importing the package registers the "cpu" device with package engine.
 // Work is split into fixed, contiguous ranges, so results do not depend on
-// scheduling; they do depend on GOMAXPROCS only through BLAS's own
-// partitioning.
+// scheduling, and reductions (sums, norms, losses) are cut into ranges that
+// do not depend on GOMAXPROCS either. Matrix products do, through the rows
+// or columns each core's BLAS call gets and BLAS's own partitioning: with
+// OpenBLAS, results on different numbers of cores (or batch sizes) agree to
+// float32 rounding, not bit for bit.
 package cpu
 
 import (

@@ -28,16 +28,33 @@ func parallel(n, cost int, fn func(lo, hi int)) {
 }
 
 // parallelSum is parallel for range functions that return a float64 partial
-// sum; the partials are added in range order, so the total is deterministic.
+// sum. [0, n) is cut into sumParts(n, cost) equal ranges, which depend on n
+// and cost only (not on GOMAXPROCS), the ranges are shared among the cores,
+// and the partials are added in range order: the total is the same on any
+// number of cores.
 func parallelSum(n, cost int, fn func(lo, hi int) float64) float64 {
-	w := workers(n, cost)
-	parts := make([]float64, w)
-	parallelParts(w, func(p int) { parts[p] = fn(n*p/w, n*(p+1)/w) })
+	parts := sumParts(n, cost)
+	sums := make([]float64, parts)
+	w := min(runtime.GOMAXPROCS(0), parts)
+	parallelParts(w, func(p int) {
+		for q := p; q < parts; q += w {
+			sums[q] = fn(n*q/parts, n*(q+1)/parts)
+		}
+	})
 	var s float64
-	for _, v := range parts {
+	for _, v := range sums {
 		s += v
 	}
 	return s
+}
+
+// sumParts is the number of ranges parallelSum cuts [0, n) into: one per
+// minWork element-operations, at least 1 (0 when n is 0) and at most 64.
+func sumParts(n, cost int) int {
+	if n == 0 {
+		return 0
+	}
+	return max(1, min(n, n*cost/minWork, 64))
 }
 
 // parallelParts calls fn(0), ..., fn(parts−1) concurrently (fn(0) alone on

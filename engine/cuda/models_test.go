@@ -173,7 +173,7 @@ func compareModels(t *testing.T, ms [2]*model.Model, ex []batch.Example) {
 	}
 	for i, m := range ms {
 		var err error
-		if evals[i], err = train.Evaluate(m, ex, batch.Plan{Size: 8, Bounds: batch.DefaultBounds}); err != nil {
+		if evals[i], err = train.Evaluate(m, ex, batch.Plan{Size: 8, Bounds: batch.DefaultBounds}, nil); err != nil {
 			t.Fatal(err)
 		}
 		if acts[i], err = extract.Activations(m, sents, 8); err != nil {

@@ -44,9 +44,10 @@ func (nopBar) SetStatus(string)             {}
 func (nopBar) Finish()                      {}
 
 // Terminal returns a Reporter that draws bars on w. When w is a terminal the
-// bar is redrawn in place at most 10 times a second; otherwise one line is
-// written per 10% of progress (or every 10 s when the total is unknown), so
-// logs stay readable.
+// bar is redrawn in place at most 10 times a second on progress, and twice a
+// second in any case until Finish (so its count and elapsed time stay
+// current during long steps); otherwise one line is written per 10% of
+// progress (or every 10 s when the total is unknown), so logs stay readable.
 func Terminal(w io.Writer) Reporter {
 	tty := false
 	if f, ok := w.(*os.File); ok {
@@ -63,9 +64,30 @@ type terminal struct {
 }
 
 func (t *terminal) Start(label string, total int64) Bar {
-	b := &bar{t: t, label: label, total: total, start: time.Now()}
+	b := &bar{t: t, label: label, total: total, start: time.Now(), stop: make(chan struct{})}
 	b.draw(true)
+	if t.tty {
+		go b.redraw(500 * time.Millisecond)
+	}
 	return b
+}
+
+// redraw redraws the bar every period until Finish.
+func (b *bar) redraw(period time.Duration) {
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-tick.C:
+			b.mu.Lock()
+			if !b.finished {
+				b.draw(true)
+			}
+			b.mu.Unlock()
+		}
+	}
 }
 
 type bar struct {
@@ -79,6 +101,7 @@ type bar struct {
 	lastDraw time.Time
 	lastDec  int64
 	finished bool
+	stop     chan struct{} // closed by Finish
 }
 
 func (b *bar) Add(n int64) {
@@ -101,6 +124,7 @@ func (b *bar) Finish() {
 		return
 	}
 	b.finished = true
+	close(b.stop)
 	if b.total > 0 {
 		b.done = b.total
 	}

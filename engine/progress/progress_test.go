@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestTerminalNonTTYWritesOneLinePerTenth(t *testing.T) {
@@ -22,5 +23,32 @@ func TestTerminalNonTTYWritesOneLinePerTenth(t *testing.T) {
 	last := lines[len(lines)-1]
 	if !strings.Contains(last, "100%") || !strings.Contains(last, "loss 0.5") || !strings.HasPrefix(last, "train") {
 		t.Fatalf("last line %q", last)
+	}
+}
+
+// TestTerminalTTYRedrawsThrottledProgress: on a terminal a count whose
+// draw was throttled (two Adds within 100 ms) is shown by the periodic
+// redraw, and nothing is drawn after Finish.
+func TestTerminalTTYRedrawsThrottledProgress(t *testing.T) {
+	var buf bytes.Buffer
+	r := &terminal{w: &buf, tty: true}
+	b := r.Start("work", 10)
+	b.Add(3)
+	b.Add(3) // within 100 ms of the first: not drawn then
+	time.Sleep(700 * time.Millisecond)
+	b.Finish()
+	n := buf.Len()
+	time.Sleep(600 * time.Millisecond)
+	out := buf.String()
+	if buf.Len() != n {
+		t.Fatalf("drawn after Finish: %q", out[n:])
+	}
+	frames := strings.Split(out, "\r")
+	shown := false
+	for _, f := range frames[:len(frames)-1] {
+		shown = shown || strings.Contains(f, " 6/10 ")
+	}
+	if !shown || !strings.Contains(frames[len(frames)-1], "10/10") {
+		t.Fatalf("frames %q: want 6/10 redrawn before the final 10/10", frames)
 	}
 }

@@ -87,7 +87,7 @@ func TestStepperMatchesTrainingGraph(t *testing.T) {
 	if len(sel) != 3 {
 		t.Fatalf("%d pairs with sources of 11–12 tokens, want 3", len(sel))
 	}
-	want, err := train.Evaluate(m, sel, plan)
+	want, err := train.Evaluate(m, sel, plan, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func TestDeviceOutOfMemoryIsAnError(t *testing.T) {
 		name string
 		run  func() error
 	}{
-		{"evaluate", func() error { _, err := train.Evaluate(m, ex, plan); return err }},
+		{"evaluate", func() error { _, err := train.Evaluate(m, ex, plan, nil); return err }},
 		{"translate", func() error {
 			_, err := Translate(m, src, Options{Beam: 2, Alpha: 1, Batch: 4, MaxLenA: 2, MaxLenB: 5})
 			return err

@@ -105,7 +105,8 @@ func Run(m *model.Model, c *corpus.Corpus, path string, o Options) (Report, erro
 				}
 			}
 		}
-		rows, err := Activations(m, ids, o.Batch)
+		// The bar moves as each batch is computed (writing is quick).
+		rows, err := activationsOf(m, ids, o.Batch, func(n int) { bar.Add(int64(n)) })
 		if err != nil {
 			return rep, err
 		}
@@ -115,7 +116,6 @@ func Run(m *model.Model, c *corpus.Corpus, path string, o Options) (Report, erro
 			}
 			rep.Sentences++
 			rep.Tokens += len(s.Tokens)
-			bar.Add(1)
 		}
 	}
 	if w.NumTokens() != c.NumTokens() || w.NumSentences() != len(c.Sentences) {
@@ -129,6 +129,12 @@ func Run(m *model.Model, c *corpus.Corpus, path string, o Options) (Report, erro
 // an NMT, ids for an NLM) and returns, per sentence, its tokens' stored
 // activations row-major (token t, global neuron g at t·N + g).
 func Activations(m *model.Model, sentences [][]int32, batchSize int) ([][]float32, error) {
+	return activationsOf(m, sentences, batchSize, nil)
+}
+
+// activationsOf is Activations, calling done(1) (if done is not nil) for
+// each sentence once its batch is computed.
+func activationsOf(m *model.Model, sentences [][]int32, batchSize int, done func(n int)) ([][]float32, error) {
 	longest := 0
 	ex := make([]batch.Example, len(sentences))
 	for i, s := range sentences {
@@ -170,6 +176,9 @@ func Activations(m *model.Model, sentences [][]int32, batchSize int) ([][]float3
 				}
 			}
 			out[i] = acts
+			if done != nil {
+				done(1)
+			}
 		}
 	}
 	return out, nil

@@ -251,7 +251,7 @@ func (t *Trainer) Run() (_ *State, err error) {
 		}
 		bar.Finish()
 		elapsed := time.Since(start).Seconds()
-		val, err := Evaluate(t.m, t.d.Val, t.plan)
+		val, err := Evaluate(t.m, t.d.Val, t.plan, rep)
 		if err != nil {
 			return s, err
 		}
@@ -320,8 +320,14 @@ func (e Eval) Loss() float64 { return e.LossSum / float64(max(e.Tokens, 1)) }
 func (e Eval) Perplexity() float64 { return math.Exp(e.Loss()) }
 
 // Evaluate computes the model's loss over examples (in corpus order,
-// without dropout) with the model's current masks.
-func Evaluate(m *model.Model, examples []batch.Example, plan batch.Plan) (Eval, error) {
+// without dropout) with the model's current masks, with a progress bar of
+// the examples scored on rep (nil: none).
+func Evaluate(m *model.Model, examples []batch.Example, plan batch.Plan, rep progress.Reporter) (Eval, error) {
+	if rep == nil {
+		rep = progress.Nop
+	}
+	bar := rep.Start("loss", int64(len(examples)))
+	defer bar.Finish()
 	var e Eval
 	for _, spec := range plan.Epoch(examples, 0, 0, false) {
 		_, res, err := m.Run(batch.Make(examples, spec), model.Eval, 0)
@@ -330,6 +336,11 @@ func Evaluate(m *model.Model, examples []batch.Example, plan batch.Plan) (Eval, 
 		}
 		e.LossSum += res.LossSum
 		e.Tokens += res.Tokens
+		for _, i := range spec.Rows {
+			if i >= 0 { // not a padding row
+				bar.Add(1)
+			}
+		}
 	}
 	return e, nil
 }

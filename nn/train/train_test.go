@@ -100,7 +100,7 @@ func testResume(t *testing.T, kind string, device bool) {
 		t.Fatalf("interrupted run returned %v", err)
 	}
 	m3 := setup()
-	if _, err := Evaluate(m3, data.Val, batch.Plan{Size: 4, Bounds: batch.DefaultBounds}); err != nil {
+	if _, err := Evaluate(m3, data.Val, batch.Plan{Size: 4, Bounds: batch.DefaultBounds}, nil); err != nil {
 		t.Fatal(err)
 	}
 	second, err := New(m3, data, opts(dir))

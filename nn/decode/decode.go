@@ -57,6 +57,9 @@ func Translate(m *model.Model, sources [][]int32, o Options) ([][]int32, error) 
 	if o.Beam < 1 || o.Batch < 1 {
 		return nil, fmt.Errorf("decode: beam %d and batch %d must be ≥ 1", o.Beam, o.Batch)
 	}
+	if math.IsNaN(o.Alpha) || math.IsInf(o.Alpha, 0) || o.MaxLenA < 0 || o.MaxLenB < 0 {
+		return nil, fmt.Errorf("decode: Alpha %g must be finite, MaxLenA %d and MaxLenB %d ≥ 0", o.Alpha, o.MaxLenA, o.MaxLenB)
+	}
 	ex := make([]batch.Example, len(sources))
 	longest := 0
 	for i, s := range sources {

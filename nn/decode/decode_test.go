@@ -2,6 +2,7 @@ package decode
 
 import (
 	"errors"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -41,6 +42,14 @@ func TestMemorisedSentencesTranslatePerfectly(t *testing.T) {
 	for _, e := range ex {
 		src = append(src, e.Src)
 		refs = append(refs, strings.Join(m.Tgt.Decode(e.Tgt), " "))
+	}
+	for _, bad := range []Options{
+		{Beam: 0, Batch: 8}, {Beam: 1, Batch: 0}, {Beam: 1, Batch: 8, Alpha: math.NaN()},
+		{Beam: 1, Batch: 8, Alpha: math.Inf(1)}, {Beam: 1, Batch: 8, MaxLenA: -1}, {Beam: 1, Batch: 8, MaxLenB: -2},
+	} {
+		if _, err := Translate(m, src, bad); err == nil || !strings.Contains(err.Error(), "decode:") {
+			t.Errorf("options %+v: error %v", bad, err)
+		}
 	}
 	for _, beam := range []int{1, 4} {
 		out, err := Translate(m, src, Options{Beam: beam, Alpha: 1, Batch: 8, MaxLenA: 2, MaxLenB: 10})

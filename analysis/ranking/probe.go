@@ -74,12 +74,6 @@ func NewRanker(w []float32, numLabels, numNeurons int) (*Ranker, error) {
 func (r *Ranker) row(x []float32, l int) []float32 { return x[l*r.neurons : (l+1)*r.neurons] }
 func (r *Ranker) row32(x []int32, l int) []int32   { return x[l*r.neurons : (l+1)*r.neurons] }
 
-// NumLabels is the number of labels (rows of W).
-func (r *Ranker) NumLabels() int { return r.labels }
-
-// NumNeurons is the number of neurons (columns of W).
-func (r *Ranker) NumNeurons() int { return r.neurons }
-
 // Total is label l's weight mass np.sum(|W[l]|) in float32, as NumPySum.
 func (r *Ranker) Total(l int) float32 { return r.totals[l] }
 

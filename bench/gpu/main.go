@@ -252,13 +252,6 @@ func median(x []float64) float64 {
 	return s[len(s)/2]
 }
 
-func check(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "gpubench:", err)
-		os.Exit(1)
-	}
-}
-
 func flags(name string) *flag.FlagSet { return flag.NewFlagSet("gpubench "+name, flag.ExitOnError) }
 
 func since(t time.Time) float64 { return time.Since(t).Seconds() }

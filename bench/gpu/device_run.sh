@@ -34,7 +34,10 @@
 #
 # Sizes can be overridden (to check the script on the CPU emulator):
 # MC_N (4096), MC_TOKENS (100000,1000000), CORR_TOKENS (100000,1000000),
-# PROBE_S ("50000 2048"), PROBE_L ("200000 9984"), ABL_SWEEP (20),
+# PROBE_S ("50000 2048"), PROBE_L ("200000 9984"), PROBE_ARGS (more
+# gpubench probe flags, e.g. "-min-steps 1" on the emulator, where fast
+# mode's floor of 1,000 steps at its small sizes outlasts the section's
+# limit; at the default sizes the floor does not bind), ABL_SWEEP (20),
 # ABL_LINES (all: the first N sentences of each Multi30k file, for the
 # ablation and train sections), ABL_ARGS (more grain eval flags, e.g.
 # "--batch 2" on the emulator), TRAIN_EPOCHS (3), TRAIN_ARGS (more grain
@@ -139,7 +142,7 @@ for s in "${sections[@]}"; do
       run maxcorr-grain 90 "$log" "$bin/gpubench" maxcorr -n "$MC_N" -m "$MC_N" -tokens "$MC_TOKENS" -prec fp32,tf32,bf16 -reps 3
       run maxcorr-torch 90 "$log" "$PYTHON" bench/gpu/maxcorr_peer.py "$MC_N" "$MC_N" "$MC_TOKENS" fp32,tf32,bf16 3
       ;;
-    probe50k) run probe50k 120 "$log" "$bin/gpubench" probe -rows "$PS_ROWS" -neurons "$PS_N" -labels 45 -python "$PYTHON" ;;
+    probe50k) run probe50k 120 "$log" "$bin/gpubench" probe -rows "$PS_ROWS" -neurons "$PS_N" -labels 45 -python "$PYTHON" ${PROBE_ARGS:-} ;;
     correlate) run correlate 120 "$log" "$bin/gpubench" correlate -n "$MC_N" -m "$MC_N" -tokens "$CORR_TOKENS" -prec tf32 ;;
     ablation)
       for dev in cuda cpu; do
@@ -160,7 +163,7 @@ for s in "${sections[@]}"; do
       done
       "$PYTHON" bench/gpu/train_compare.py "$OUT" >>"$log" 2>&1 || say "train_compare failed"
       ;;
-    probe200k) run probe200k 240 "$log" "$bin/gpubench" probe -rows "$PL_ROWS" -neurons "$PL_N" -labels 45 -python "$PYTHON" ;;
+    probe200k) run probe200k 240 "$log" "$bin/gpubench" probe -rows "$PL_ROWS" -neurons "$PL_N" -labels 45 -python "$PYTHON" ${PROBE_ARGS:-} ;;
     *) say "unknown section $s" ;;
   esac
 done

@@ -28,6 +28,7 @@ func probeCmd(args []string) error {
 	dir := fs.String("dir", "", "folder for the data handed to the peer (default: /dev/shm, else the temporary folder)")
 	modes := fs.String("modes", "fast,neurox", "grain modes")
 	torchEpochs := fs.Int("torch-epochs", 10, "epochs of the NeuroX protocol in torch")
+	minSteps := fs.Int("min-steps", 0, "fast mode's step floor (0: its default; it binds below ≈ 22,400 rows, e.g. at the emulator's sizes)")
 	fs.Parse(args)
 	b, err := open(*device)
 	if err != nil {
@@ -118,6 +119,9 @@ func probeCmd(args []string) error {
 		}
 		cfg := probe.DefaultConfig(mode)
 		cfg.MemoryBudget = 64 << 30 // keep the training set resident, as torch does
+		if *minSteps > 0 {
+			cfg.MinSteps = *minSteps
+		}
 		var trace []string
 		var scoring time.Duration
 		reached := -1.0

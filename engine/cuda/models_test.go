@@ -242,13 +242,7 @@ func tieBetween(t *testing.T, m *model.Model, src, a, b []int32, tol float64) st
 	logProbs := func(out []int32) (steps [][]float32) {
 		ex := []batch.Example{{Src: src, Tgt: []int32{vocab.EOS}}}
 		spec := batch.Plan{Size: 1, Bounds: batch.CoveringBounds(len(src))}.Epoch(ex, 0, 0, false)[0]
-		bt := batch.Make(ex, spec)
-		bt.Shape = batch.Shape{Size: 1, S: spec.Shape.S}
-		g, _, err := m.Run(bt, model.Features, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := m.Env().NewStepper(m.StepperInputs(g.Memory(), bt.SrcLen), 1)
+		st, err := m.Encode(batch.Make(ex, spec), 1)
 		if err != nil {
 			t.Fatal(err)
 		}

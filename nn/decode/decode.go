@@ -26,6 +26,7 @@ import (
 
 	"github.com/grainlab/grain/engine/progress"
 	"github.com/grainlab/grain/nn/batch"
+	"github.com/grainlab/grain/nn/fused"
 	"github.com/grainlab/grain/nn/model"
 	"github.com/grainlab/grain/nn/vocab"
 )
@@ -79,12 +80,11 @@ func Translate(m *model.Model, sources [][]int32, o Options) ([][]int32, error) 
 	defer bar.Finish()
 	for _, spec := range plan.Epoch(ex, 0, 0, false) {
 		b := batch.Make(ex, spec)
-		b.Shape = batch.Shape{Size: spec.Shape.Size, S: spec.Shape.S} // the encoder only
-		g, _, err := m.Run(b, model.Features, 0)
+		st, err := m.Encode(b, o.Beam)
 		if err != nil {
 			return nil, err
 		}
-		res, err := search(m, g, b, o)
+		res, err := search(st, b, o)
 		if err != nil {
 			return nil, err
 		}
@@ -111,13 +111,10 @@ func (o Options) norm(h hyp) float64 {
 	return h.score / math.Pow(float64(len(h.tokens)), o.Alpha)
 }
 
-// search runs beam search for the sentences of one encoded batch.
-func search(m *model.Model, g *model.Graph, b *batch.Batch, o Options) ([][]int32, error) {
+// search runs beam search for the sentences of one batch from st, the
+// Stepper of their encoded sources (Model.Encode).
+func search(st *fused.Stepper, b *batch.Batch, o Options) ([][]int32, error) {
 	n, k := b.Shape.Size, o.Beam
-	st, err := m.Env().NewStepper(m.StepperInputs(g.Memory(), b.SrcLen), k)
-	if err != nil {
-		return nil, err
-	}
 	// Each row's 2k best tokens hold the sentence's 2k best extensions;
 	// two more make up for <pad> and <s>, which are never chosen.
 	best := min(2*k+2, st.Vocab())

@@ -102,12 +102,7 @@ func TestStepperMatchesTrainingGraph(t *testing.T) {
 	}
 	spec := plan.Epoch(sel, 0, 0, false)[0]
 	b := batch.Make(sel, spec)
-	b.Shape = batch.Shape{Size: 3, S: spec.Shape.S}
-	g, _, err := m.Run(b, model.Features, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := m.Env().NewStepper(m.StepperInputs(g.Memory(), b.SrcLen), 1)
+	st, err := m.Encode(b, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -379,14 +379,23 @@ func (gr *Graph) Stored() (out [][]float32, err error) {
 	return out, nil
 }
 
-// Memory returns, after a Run of an NMT graph, the encoder's output value
-// ((S·B)×Dm), for fused.Stepper.
-func (gr *Graph) Memory() G.Value { return gr.mem.Value() }
+// Encode runs an NMT's encoder over the sources of b (whose shape it cuts
+// to the source side) and returns a fused.Stepper that decodes from the
+// result with beam hypotheses per sentence, under the model's current
+// masks: where beam search, and the scoring of given translations, start.
+func (m *Model) Encode(b *batch.Batch, beam int) (*fused.Stepper, error) {
+	b.Shape = batch.Shape{Size: b.Shape.Size, S: b.Shape.S}
+	g, _, err := m.Run(b, Features, 0)
+	if err != nil {
+		return nil, err
+	}
+	return m.Env().NewStepper(m.stepperInputs(g.mem.Value(), b.SrcLen), beam)
+}
 
-// StepperInputs returns the values fused.Stepper needs to decode from an
-// NMT encoder memory (Graph.Memory of a Features run) for sentences with
-// the given source lengths, with the model's current masks.
-func (m *Model) StepperInputs(mem G.Value, srcLen []int32) fused.StepperInputs {
+// stepperInputs returns the values fused.Stepper needs to decode from an
+// NMT encoder memory (the (S·B)×Dm output of a Features run) for sentences
+// with the given source lengths, with the model's current masks.
+func (m *Model) stepperInputs(mem G.Value, srcLen []int32) fused.StepperInputs {
 	in := fused.StepperInputs{Layers: m.Config.Layers, Mem: mem, SrcLen: srcLen,
 		Table: m.Param("tgt_embed.weight").Value, EmbMask: m.Masks.value("tgt_embed", activations.NoDirection),
 		OutW: m.Param("out.weight").Value, OutB: m.Param("out.bias").Value}

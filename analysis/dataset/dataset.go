@@ -30,11 +30,14 @@ type Dataset struct {
 // the dataset it is a Subset or Columns view of) was made by Join, which
 // checked it, and X has not been replaced since.
 func (d *Dataset) CheckFinite() error {
-	if d.finite != nil && sameMatrix(d.finite, d.X) {
+	if d.knownFinite() {
 		return nil
 	}
 	return CheckFinite(d.X)
 }
+
+// knownFinite reports whether X is the matrix found or known finite.
+func (d *Dataset) knownFinite() bool { return d.finite != nil && sameMatrix(d.finite, d.X) }
 
 // sameMatrix reports whether a and b are the same matrix (false for
 // matrices of a type that cannot be compared).
@@ -44,7 +47,7 @@ func sameMatrix(a, b Matrix) bool {
 
 // derived returns the finite mark for x, a view of d.X.
 func (d *Dataset) derived(x Matrix) Matrix {
-	if d.finite != nil && sameMatrix(d.finite, d.X) {
+	if d.knownFinite() {
 		return x
 	}
 	return nil

@@ -106,7 +106,7 @@ func Run(m *model.Model, c *corpus.Corpus, path string, o Options) (Report, erro
 			}
 		}
 		// The bar moves as each batch is computed (writing is quick).
-		rows, err := activationsOf(m, ids, o.Batch, func(n int) { bar.Add(int64(n)) })
+		rows, err := activationsOf(m, ids, o.Batch, func() { bar.Add(1) })
 		if err != nil {
 			return rep, err
 		}
@@ -132,9 +132,9 @@ func Activations(m *model.Model, sentences [][]int32, batchSize int) ([][]float3
 	return activationsOf(m, sentences, batchSize, nil)
 }
 
-// activationsOf is Activations, calling done(1) (if done is not nil) for
-// each sentence once its batch is computed.
-func activationsOf(m *model.Model, sentences [][]int32, batchSize int, done func(n int)) ([][]float32, error) {
+// activationsOf is Activations, calling done (if not nil) for each sentence
+// once its batch is computed.
+func activationsOf(m *model.Model, sentences [][]int32, batchSize int, done func()) ([][]float32, error) {
 	longest := 0
 	ex := make([]batch.Example, len(sentences))
 	for i, s := range sentences {
@@ -177,7 +177,7 @@ func activationsOf(m *model.Model, sentences [][]int32, batchSize int, done func
 			}
 			out[i] = acts
 			if done != nil {
-				done(1)
+				done()
 			}
 		}
 	}

@@ -336,11 +336,13 @@ func Evaluate(m *model.Model, examples []batch.Example, plan batch.Plan, rep pro
 		}
 		e.LossSum += res.LossSum
 		e.Tokens += res.Tokens
+		n := 0 // rows that are not padding
 		for _, i := range spec.Rows {
-			if i >= 0 { // not a padding row
-				bar.Add(1)
+			if i >= 0 {
+				n++
 			}
 		}
+		bar.Add(int64(n))
 	}
 	return e, nil
 }

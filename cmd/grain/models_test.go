@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/grainlab/grain/analysis/activations"
 	"github.com/grainlab/grain/analysis/corpus"
 	"github.com/grainlab/grain/nn/models"
 )
@@ -151,5 +152,66 @@ func TestCrossCorrFindsPositionNeurons(t *testing.T) {
 	}
 	if position < 8 || position <= pos {
 		t.Errorf("MaxCorr top 50 shares %d neurons with the position probe's top 50 (chance ≈ 3.3) and %d with the POS probe's", position, pos)
+	}
+	earlyTopWords(t, files[0], filepath.Join(dir, "lca-position-bucket", "ranking.json"))
+}
+
+// earlyTopWords reads, with grain visualize, the top words (seen at least 5
+// times) of the position probe's first two neurons: words that stand early
+// in their sentences, on average before 0.6 of the mean relative position of
+// words in general (measured: 0.22 and 0.08 against 0.47).
+func earlyTopWords(t *testing.T, acts, positionRanking string) {
+	code, js, errs := run("visualize", "--quiet", "--json", "--acts", acts, "--ranking", positionRanking, "--top", "2", "--min-count", "5", "--words", "10")
+	if code != 0 {
+		t.Fatalf("visualize: %s", errs)
+	}
+	var v struct {
+		Neurons []struct {
+			Neuron int `json:"neuron"`
+			Words  []struct {
+				Word string `json:"word"`
+			} `json:"words"`
+		} `json:"neurons"`
+	}
+	if err := json.Unmarshal([]byte(js), &v); err != nil || len(v.Neurons) != 2 {
+		t.Fatalf("visualize --json: %v in %.300s", err, js)
+	}
+	r, err := activations.Open(acts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// where: each word's mean relative position i / (n − 1) in its sentences.
+	sum, count := map[string]float64{}, map[string]int{}
+	for s := range r.NumSentences() {
+		toks := r.Tokens(s)
+		for i, w := range toks {
+			sum[w] += float64(i) / float64(max(len(toks)-1, 1))
+			count[w]++
+		}
+	}
+	var all float64
+	var frequent int
+	for w, n := range count {
+		if n >= 5 {
+			all += sum[w] / float64(n)
+			frequent++
+		}
+	}
+	all /= float64(frequent)
+	for _, nv := range v.Neurons {
+		if len(nv.Words) != 10 {
+			t.Fatalf("neuron %d: %d top words, want 10", nv.Neuron, len(nv.Words))
+		}
+		var top float64
+		var words []string
+		for _, w := range nv.Words {
+			top += sum[w.Word] / float64(count[w.Word]) / 10
+			words = append(words, w.Word)
+		}
+		t.Logf("position neuron %d: top words %v stand at %.2f of their sentences on average (all words seen ≥ 5 times: %.2f)", nv.Neuron, words, top, all)
+		if top > 0.6*all {
+			t.Errorf("position neuron %d: its top words %v stand at %.2f of their sentences on average, words in general at %.2f", nv.Neuron, words, top, all)
+		}
 	}
 }

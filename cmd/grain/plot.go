@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"image/color"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,6 +20,7 @@ import (
 	"github.com/grainlab/grain/analysis/ranking"
 	"github.com/grainlab/grain/engine/atomicfile"
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
@@ -35,6 +38,11 @@ func savePlot(p *plot.Plot, path string) error {
 	if err != nil {
 		return err
 	}
+	return writeImage(w, path)
+}
+
+// writeImage writes a drawn canvas to path atomically.
+func writeImage(w io.WriterTo, path string) error {
 	f, err := atomicfile.Create(path)
 	if err != nil {
 		return err
@@ -240,4 +248,100 @@ func plotSweep(pts []sweepPoint, base float64, metric string, value func(evalSco
 	p.Legend.Top = metric == "perplexity"
 	p.Add(plotter.NewGrid())
 	return savePlot(p, path)
+}
+
+// Colours of activations drawn over text, NeuroX's: blue above 0, red below.
+var (
+	aboveZero = color.RGBA{R: 0x00, G: 0xaa, B: 0xd4, A: 255}
+	belowZero = color.RGBA{R: 0xd3, G: 0x5f, B: 0x5f, A: 255}
+)
+
+// activationColor is white blended towards blue (v > 0) or red (v < 0) by
+// |v| / limit (clamped to 1), opaque so that every format draws it alike.
+func activationColor(v, limit float32) color.RGBA {
+	c := aboveZero
+	if v < 0 {
+		c = belowZero
+	}
+	a := min(math.Abs(float64(v))/float64(limit), 1)
+	mix := func(x uint8) uint8 { return uint8(math.Round(255 - a*(255-float64(x)))) }
+	return color.RGBA{R: mix(c.R), G: mix(c.G), B: mix(c.B), A: 255}
+}
+
+// plotActivations draws, for each neuron of v, the plotted sentences with
+// every token on a background coloured by activationColor, full colour at
+// the neuron's largest |activation| over the drawn tokens (NeuroX's
+// visualize_activations, one panel per neuron, lines wrapped to the page).
+func plotActivations(v *visualization, path string) error {
+	format, err := plotFormat(path)
+	if err != nil {
+		return err
+	}
+	const (
+		width  = 7 * vg.Inch
+		margin = vg.Length(18)
+		size   = vg.Length(10)
+		line   = 1.6 * size
+		pad    = vg.Length(1.5)
+	)
+	tokFace := font.DefaultCache.Lookup(font.Font{Typeface: "Liberation", Variant: "Sans"}, size)
+	headFace := font.DefaultCache.Lookup(font.Font{Typeface: "Liberation", Variant: "Sans"}, size+1)
+	ext := tokFace.Extents()
+	type text struct {
+		x, y vg.Length // baseline start, y measured down from the top
+		face font.Face
+		s    string
+		fill color.Color // background of a token; nil for headings
+	}
+	var texts []text
+	y := margin
+	for _, nv := range v.Neurons {
+		var limit float32
+		for _, sent := range nv.Sentences {
+			for _, a := range sent {
+				limit = max(limit, float32(math.Abs(float64(a))))
+			}
+		}
+		if limit == 0 {
+			limit = 1
+		}
+		y += line
+		texts = append(texts, text{x: margin, y: y, face: headFace,
+			s: fmt.Sprintf("neuron %d (%s): blue above 0, red below, full colour at ±%.3g", nv.Neuron, nv.Name, limit)})
+		y += 0.4 * line
+		for s, sent := range nv.Sentences {
+			x := margin
+			y += line
+			if s > 0 {
+				y += 0.4 * line // sentences apart more than a sentence's wrapped lines
+			}
+			for k, tok := range v.Sentences[s] {
+				w := tokFace.Width(tok)
+				if x > margin && x+w > width-margin {
+					x, y = margin, y+line
+				}
+				texts = append(texts, text{x: x, y: y, face: tokFace, s: tok, fill: activationColor(sent[k], limit)})
+				x += w + tokFace.Width(" ") + 2*pad
+			}
+		}
+		y += 0.5 * line
+	}
+	height := y + margin
+	cw, err := draw.NewFormattedCanvas(width, height, format)
+	if err != nil {
+		return err
+	}
+	dc := draw.New(cw)
+	rect := func(c color.Color, x0, y0, x1, y1 vg.Length) { // y down from the top
+		dc.FillPolygon(c, []vg.Point{{X: x0, Y: height - y0}, {X: x1, Y: height - y0}, {X: x1, Y: height - y1}, {X: x0, Y: height - y1}})
+	}
+	rect(color.White, 0, 0, width, height)
+	for _, t := range texts {
+		if t.fill != nil {
+			rect(t.fill, t.x-pad, t.y-ext.Ascent-pad, t.x+t.face.Width(t.s)+pad, t.y+ext.Descent+pad)
+		}
+		cw.SetColor(color.Black)
+		cw.FillString(t.face, vg.Point{X: t.x, Y: height - t.y}, t.s)
+	}
+	return writeImage(cw, path)
 }

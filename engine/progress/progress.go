@@ -100,6 +100,13 @@ type bar struct {
 	start    time.Time
 	lastDraw time.Time
 	lastDec  int64
+	// shown is the count and status of the last line written when not on
+	// a terminal, so that Finish does not repeat a final line.
+	shown struct {
+		done   int64
+		status string
+		ok     bool
+	}
 	finished bool
 	stop     chan struct{} // closed by Finish
 }
@@ -128,9 +135,11 @@ func (b *bar) Finish() {
 	if b.total > 0 {
 		b.done = b.total
 	}
-	b.draw(true)
 	if b.t.tty {
+		b.draw(true)
 		fmt.Fprintln(b.t.w)
+	} else if !b.shown.ok || b.shown.done != b.done || b.shown.status != b.status {
+		b.draw(true)
 	}
 }
 
@@ -158,6 +167,7 @@ func (b *bar) draw(force bool) {
 		}
 	}
 	b.lastDraw = now
+	b.shown.done, b.shown.status, b.shown.ok = b.done, b.status, true
 	fmt.Fprintln(b.t.w, b.line(now))
 }
 

@@ -26,6 +26,19 @@ func TestTerminalNonTTYWritesOneLinePerTenth(t *testing.T) {
 	}
 }
 
+// TestTerminalNonTTYFinishDoesNotRepeat: a bar whose last line already
+// shows its final count and status writes nothing more at Finish.
+func TestTerminalNonTTYFinishDoesNotRepeat(t *testing.T) {
+	var buf bytes.Buffer
+	b := Terminal(&buf).Start("read", 4)
+	b.Add(4)
+	n := buf.Len()
+	b.Finish()
+	if buf.Len() != n || strings.Count(buf.String(), "100%") != 1 {
+		t.Fatalf("Finish repeated the final line:\n%s", buf.String())
+	}
+}
+
 // TestTerminalTTYRedrawsThrottledProgress: on a terminal a count whose
 // draw was throttled (two Adds within 100 ms) is shown by the periodic
 // redraw, and nothing is drawn after Finish.

@@ -147,9 +147,9 @@
 // the budget; LinReg and SVCCA need the full matrices (and O(n³) float64
 // decompositions on the host).
 //
-// TopOverlap compares the top k of a correlation ranking with a probe's
-// ranking (Linguistic Correlation Analysis), as the paper does for position
-// neurons.
+// ranking.TopOverlap compares the top k of a correlation ranking
+// (ModelRanking.Order) with a probe's ranking (Linguistic Correlation
+// Analysis), as the paper does for position neurons.
 //
 // # Sources
 //

@@ -78,8 +78,8 @@ type ModelRanking struct {
 	SVCCADims int `json:"svcca_dims,omitempty"`
 }
 
-// Order returns the neuron indices best first (the ordering TopOverlap
-// takes).
+// Order returns the neuron indices best first (the ordering
+// ranking.TopOverlap takes).
 func (m *ModelRanking) Order() []int {
 	o := make([]int, len(m.Ranking))
 	for k, n := range m.Ranking {

@@ -36,6 +36,22 @@ type Focus struct {
 	Neurons []int  `json:"neurons"`
 }
 
+// LabelPair is two labels whose focus lists (the neurons holding 25% of
+// each label's weight mass) share neurons: related labels (opening and
+// closing quotes, comparative adjectives and adverbs) share more than
+// chance.
+type LabelPair struct {
+	A string `json:"a"`
+	B string `json:"b"`
+	// Shared is the number of neurons in both focus lists, listed in
+	// Neurons (ascending).
+	Shared  int   `json:"shared"`
+	Neurons []int `json:"neurons"`
+	// Chance is the number expected of lists of these sizes drawn at
+	// random from the n neurons: |A|·|B|/n.
+	Chance float64 `json:"chance"`
+}
+
 // Report is the outcome of an LCA run.
 type Report struct {
 	TrainTokens int           `json:"train_tokens"`
@@ -52,8 +68,11 @@ type Report struct {
 	Ordering ranking.Ordering `json:"ordering"`
 	// Focus lists labels from the most focused (fewest neurons for 25% of
 	// the weight mass) to the most distributed.
-	Focus    []Focus           `json:"focus"`
-	Ablation []ablation.Result `json:"ablation,omitempty"`
+	Focus []Focus `json:"focus"`
+	// SharedLabels lists the pairs of labels whose focus lists share
+	// neurons, the largest Shared / Chance first.
+	SharedLabels []LabelPair       `json:"shared_labels"`
+	Ablation     []ablation.Result `json:"ablation,omitempty"`
 }
 
 // Run performs the analysis and returns the report and the trained probe.
@@ -98,6 +117,7 @@ func Run(b engine.Backend, train, test *dataset.Dataset, opt Options, rep progre
 		r.Focus = append(r.Focus, Focus{Label: p.Labels[l], Count: len(list), Neurons: list})
 	}
 	sort.SliceStable(r.Focus, func(i, j int) bool { return r.Focus[i].Count < r.Focus[j].Count })
+	r.SharedLabels = sharedLabels(r.Focus, cols)
 	if opt.Ablation != nil {
 		a := *opt.Ablation
 		if a.Probe.Mode == "" {
@@ -108,4 +128,38 @@ func Run(b engine.Backend, train, test *dataset.Dataset, opt Options, rep progre
 		}
 	}
 	return r, p, nil
+}
+
+// sharedLabels returns the pairs of focus lists (over n neurons) that share
+// at least one neuron, by descending Shared / Chance (ties: more shared
+// first, then the pair's order in focus).
+func sharedLabels(focus []Focus, n int) []LabelPair {
+	pairs := []LabelPair{}
+	for i, a := range focus {
+		in := make(map[int]bool, len(a.Neurons))
+		for _, x := range a.Neurons {
+			in[x] = true
+		}
+		for _, b := range focus[i+1:] {
+			p := LabelPair{A: a.Label, B: b.Label, Neurons: []int{},
+				Chance: float64(len(a.Neurons)) * float64(len(b.Neurons)) / float64(n)}
+			for _, x := range b.Neurons {
+				if in[x] {
+					p.Neurons = append(p.Neurons, x)
+				}
+			}
+			if p.Shared = len(p.Neurons); p.Shared > 0 {
+				sort.Ints(p.Neurons)
+				pairs = append(pairs, p)
+			}
+		}
+	}
+	sort.SliceStable(pairs, func(i, j int) bool {
+		ri, rj := float64(pairs[i].Shared)/pairs[i].Chance, float64(pairs[j].Shared)/pairs[j].Chance
+		if ri != rj {
+			return ri > rj
+		}
+		return pairs[i].Shared > pairs[j].Shared
+	})
+	return pairs
 }

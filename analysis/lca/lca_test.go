@@ -71,6 +71,9 @@ func TestRunOnPlantedNeurons(t *testing.T) {
 		t.Errorf("focus %+v: want all 6 labels, most focused first", rep.Focus)
 	}
 	t.Logf("accuracy %.3f, selectivity %.3f, focus %v", rep.Test.Accuracy, *rep.Selectivity, rep.Focus)
+	if fmt.Sprint(rep.SharedLabels) != fmt.Sprint(sharedLabels(rep.Focus, neurons)) {
+		t.Errorf("report's shared labels %v, from its focus lists %v", rep.SharedLabels, sharedLabels(rep.Focus, neurons))
+	}
 	if len(rep.Ablation) != len(ranking.Picks) {
 		t.Fatalf("%d ablation rows", len(rep.Ablation))
 	}
@@ -89,4 +92,27 @@ func seq(n int) []int {
 		s[i] = i
 	}
 	return s
+}
+
+// TestSharedLabels: pairs of focus lists sharing neurons, by shared over
+// chance (|A|·|B|/n), pairs sharing none left out.
+func TestSharedLabels(t *testing.T) {
+	got := sharedLabels([]Focus{
+		{Label: "A", Neurons: []int{7, 3}},
+		{Label: "B", Neurons: []int{3, 9, 5, 7}},
+		{Label: "C", Neurons: []int{5, 3, 1}},
+		{Label: "D", Neurons: []int{8}},
+	}, 10)
+	// A–B: 2 shared, chance 0.8 (2.5×); A–C: 1, 0.6 (1.67×); B–C: 2, 1.2 (1.67×).
+	want := []LabelPair{
+		{A: "A", B: "B", Shared: 2, Neurons: []int{3, 7}, Chance: 0.8},
+		{A: "B", B: "C", Shared: 2, Neurons: []int{3, 5}, Chance: 1.2},
+		{A: "A", B: "C", Shared: 1, Neurons: []int{3}, Chance: 0.6},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("pairs %v\nwant  %v", got, want)
+	}
+	if got := sharedLabels([]Focus{{Label: "A", Neurons: []int{1}}, {Label: "B", Neurons: []int{2}}}, 4); got == nil || len(got) != 0 {
+		t.Fatalf("disjoint lists: %v, want an empty list", got)
+	}
 }

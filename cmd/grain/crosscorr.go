@@ -116,12 +116,12 @@ func runCrossCorr(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	var overlap *crosscorr.Overlap
+	var overlap *ranking.Overlap
 	if f := lcaRanking; f != nil {
 		if f.NumNeurons != res.Models[0].Neurons {
 			return fmt.Errorf("%s ranks %d neurons, %s has %d", *lcaPath, f.NumNeurons, res.Models[0].Model, res.Models[0].Neurons)
 		}
-		o, err := crosscorr.TopOverlap(res.Models[0].Order(), f.Ordering, *k)
+		o, err := ranking.TopOverlap(res.Models[0].Order(), f.Ordering, *k, f.NumNeurons)
 		if err != nil {
 			return err
 		}
@@ -169,8 +169,8 @@ func runCrossCorr(c *cli, args []string) error {
 			res.Models[cp.A].Model, res.Models[cp.B].Model, cp.DimsA, cp.DimsB, cp.Mean)
 	}
 	if overlap != nil {
-		fmt.Fprintf(c.stdout, "\nLCA ∩ CCA (top %d of %s): %d shared (Jaccard %.3f): %s\n",
-			overlap.K, res.Models[0].Model, overlap.Count, overlap.Jaccard, intList(overlap.Shared, 20))
+		fmt.Fprintf(c.stdout, "\nLCA ∩ CCA (top %d of %s): %d shared (chance %.1f, Jaccard %.3f): %s\n",
+			overlap.K, res.Models[0].Model, overlap.Count, overlap.Chance, overlap.Jaccard, intList(overlap.Shared, 20))
 	}
 	return nil
 }

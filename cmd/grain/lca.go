@@ -122,6 +122,13 @@ func printLCA(c *cli, r *lca.Report, retrained bool) {
 		}
 		fmt.Fprintln(c.stdout)
 	}
+	if len(r.SharedLabels) > 0 {
+		fmt.Fprintf(c.stdout, "labels sharing the most focus neurons (shared / chance):")
+		for _, p := range r.SharedLabels[:min(len(r.SharedLabels), 5)] {
+			fmt.Fprintf(c.stdout, "  %s & %s %d/%.1f", p.A, p.B, p.Shared, p.Chance)
+		}
+		fmt.Fprintln(c.stdout)
+	}
 	fmt.Fprintf(c.stdout, "\ntop neurons: %s\n", intList(r.Ordering.Neurons, 20))
 	if len(r.Ablation) > 0 {
 		fmt.Fprintf(c.stdout, "\nclassifier ablation (full accuracy %s):\n", pct(r.Test.Accuracy))

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/grainlab/grain/analysis/ranking"
+)
+
+func init() {
+	register(command{"overlap", "neurons shared by two rankings of one model's neurons: top-k overlap against chance (e.g. two properties' probes, or a probe's and MaxCorr's)", runOverlap})
+}
+
+// overlapReport is what grain overlap reports.
+type overlapReport struct {
+	A        string            `json:"a"`
+	B        string            `json:"b"`
+	Neurons  int               `json:"neurons"`
+	Overlaps []ranking.Overlap `json:"overlaps"`
+}
+
+func runOverlap(c *cli, args []string) error {
+	fs := c.flags("overlap", "overlap [--k 10,50,100] A.json B.json", 0)
+	ks := fs.String("k", "10,50,100", "comma-separated numbers of top neurons to compare")
+	if err := c.parse(fs, args, true); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return fmt.Errorf("overlap compares two ranking files (grain rank/lca/crosscorr --out), got %d", fs.NArg())
+	}
+	var files [2]*ranking.File
+	for i, path := range fs.Args() {
+		f, err := ranking.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if len(f.Ordering) == 0 {
+			return fmt.Errorf("%s lists no neurons", path)
+		}
+		files[i] = f
+	}
+	a, b := fs.Arg(0), fs.Arg(1)
+	if files[0].NumNeurons != files[1].NumNeurons {
+		return fmt.Errorf("%s ranks %d neurons and %s %d: they rank different models or layers", a, files[0].NumNeurons, b, files[1].NumNeurons)
+	}
+	n := files[0].NumNeurons
+	list, err := parseIndexList("--k", *ks, n+1)
+	if err != nil {
+		return err
+	}
+	rep := overlapReport{A: a, B: b, Neurons: n}
+	for _, k := range list {
+		o, err := ranking.TopOverlap(files[0].Ordering, files[1].Ordering, k, n)
+		if err != nil {
+			return err
+		}
+		rep.Overlaps = append(rep.Overlaps, o)
+	}
+	if c.json {
+		return writeJSON(c.stdout, rep)
+	}
+	fmt.Fprintf(c.stdout, "%s (%s, %d listed) and %s (%s, %d listed), %d neurons\n",
+		a, files[0].Method, len(files[0].Ordering), b, files[1].Method, len(files[1].Ordering), n)
+	t := newTable(c.stdout, "top k", "shared", "chance", "Jaccard", "shared neurons")
+	for _, o := range rep.Overlaps {
+		t.row(o.K, o.Count, fmt.Sprintf("%.1f", o.Chance), o.Jaccard, intList(o.Shared, 15))
+	}
+	t.flush()
+	return nil
+}

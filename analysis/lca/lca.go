@@ -131,18 +131,23 @@ func Run(b engine.Backend, train, test *dataset.Dataset, opt Options, rep progre
 }
 
 // sharedLabels returns the pairs of focus lists (over n neurons) that share
-// at least one neuron, by descending Shared / Chance (ties: more shared
+// at least one neuron, by descending Shared / Chance (compared exactly, as
+// Shared_i·|A_j|·|B_j| against Shared_j·|A_i|·|B_i|; ties: more shared
 // first, then the pair's order in focus).
 func sharedLabels(focus []Focus, n int) []LabelPair {
-	pairs := []LabelPair{}
+	type sized struct {
+		LabelPair
+		sizes int // |A|·|B|
+	}
+	var found []sized
 	for i, a := range focus {
 		in := make(map[int]bool, len(a.Neurons))
 		for _, x := range a.Neurons {
 			in[x] = true
 		}
 		for _, b := range focus[i+1:] {
-			p := LabelPair{A: a.Label, B: b.Label, Neurons: []int{},
-				Chance: float64(len(a.Neurons)) * float64(len(b.Neurons)) / float64(n)}
+			p := sized{LabelPair{A: a.Label, B: b.Label, Neurons: []int{}}, len(a.Neurons) * len(b.Neurons)}
+			p.Chance = float64(p.sizes) / float64(n)
 			for _, x := range b.Neurons {
 				if in[x] {
 					p.Neurons = append(p.Neurons, x)
@@ -150,16 +155,19 @@ func sharedLabels(focus []Focus, n int) []LabelPair {
 			}
 			if p.Shared = len(p.Neurons); p.Shared > 0 {
 				sort.Ints(p.Neurons)
-				pairs = append(pairs, p)
+				found = append(found, p)
 			}
 		}
 	}
-	sort.SliceStable(pairs, func(i, j int) bool {
-		ri, rj := float64(pairs[i].Shared)/pairs[i].Chance, float64(pairs[j].Shared)/pairs[j].Chance
-		if ri != rj {
-			return ri > rj
+	sort.SliceStable(found, func(i, j int) bool {
+		if li, lj := found[i].Shared*found[j].sizes, found[j].Shared*found[i].sizes; li != lj {
+			return li > lj
 		}
-		return pairs[i].Shared > pairs[j].Shared
+		return found[i].Shared > found[j].Shared
 	})
+	pairs := make([]LabelPair, len(found))
+	for i, p := range found {
+		pairs[i] = p.LabelPair
+	}
 	return pairs
 }

@@ -112,6 +112,15 @@ func TestSharedLabels(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("pairs %v\nwant  %v", got, want)
 	}
+	// Equal ratios whose float64 quotients differ in the last bit (1/22 and
+	// 3/66 over n = 768): the pair sharing more comes first.
+	ties := sharedLabels([]Focus{
+		{Label: "X", Neurons: []int{0}}, {Label: "Y", Neurons: seq(22)},
+		{Label: "P", Neurons: []int{100, 1, 2}}, {Label: "Q", Neurons: append(seq(21)[1:], 100, 101)},
+	}, 768)
+	if len(ties) < 2 || ties[0].A != "P" || ties[0].B != "Q" || ties[0].Shared != 3 {
+		t.Fatalf("equal ratios: %v, want P & Q (3 shared) first", ties)
+	}
 	if got := sharedLabels([]Focus{{Label: "A", Neurons: []int{1}}, {Label: "B", Neurons: []int{2}}}, 4); got == nil || len(got) != 0 {
 		t.Fatalf("disjoint lists: %v, want an empty list", got)
 	}

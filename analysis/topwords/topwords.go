@@ -73,8 +73,8 @@ var ErrConstant = errors.New("topwords: the neuron's activation is constant over
 // Of scores the word types of tokens by the neuron activations values
 // (values[t] on tokens[t]). Lengths must match, there must be at least one
 // token, and every value must be finite. For a neuron whose activation is
-// the same on every token it returns the statistics (SD 0, no words) with
-// ErrConstant.
+// the same on every token it returns the statistics (SD 0, Types counted,
+// Words empty) with ErrConstant.
 func Of(tokens []string, values []float32, opt Options) (*Result, error) {
 	if len(tokens) != len(values) {
 		return nil, fmt.Errorf("topwords: %d tokens but %d activations", len(tokens), len(values))
@@ -102,9 +102,7 @@ func Of(tokens []string, values []float32, opt Options) (*Result, error) {
 		ss += d * d
 	}
 	res.SD = math.Sqrt(ss / float64(len(values)))
-	if res.Max == res.Min || res.SD == 0 {
-		return res, ErrConstant
-	}
+	constant := res.Max == res.Min || res.SD == 0
 
 	type acc struct {
 		z, a  float64
@@ -119,7 +117,9 @@ func Of(tokens []string, values []float32, opt Options) (*Result, error) {
 			s = &acc{first: t}
 			types[w] = s
 		}
-		s.z += math.Abs(a-res.Mean) / res.SD
+		if !constant {
+			s.z += math.Abs(a-res.Mean) / res.SD
+		}
 		s.a += a
 		s.count++
 	}
@@ -136,6 +136,10 @@ func Of(tokens []string, values []float32, opt Options) (*Result, error) {
 		first[w] = s.first
 	}
 	res.Types = len(words)
+	if constant {
+		res.Words = []Word{}
+		return res, ErrConstant
+	}
 	for i := range words {
 		if best > 0 {
 			words[i].Score /= best

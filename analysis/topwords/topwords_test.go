@@ -179,12 +179,12 @@ func TestBadInput(t *testing.T) {
 		{"score 1", []string{"a", "b"}, []float32{1, 2}, Options{MinScore: 1}, "MinScore in [0, 1)"},
 		{"NaN score", []string{"a", "b"}, []float32{1, 2}, Options{MinScore: math.NaN()}, "MinScore in [0, 1)"},
 	} {
-		_, err := Of(c.tokens, c.values, c.opt)
+		res, err := Of(c.tokens, c.values, c.opt)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
 		}
-		if c.name == "constant" && !errors.Is(err, ErrConstant) {
-			t.Errorf("constant: %v is not ErrConstant", err)
+		if c.name == "constant" && (!errors.Is(err, ErrConstant) || res == nil || res.SD != 0 || res.Min != 2 || res.Types != 2 || res.Words == nil || len(res.Words) != 0) {
+			t.Errorf("constant: %v (ErrConstant wanted) with %+v", err, res)
 		}
 	}
 }

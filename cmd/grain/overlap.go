@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/grainlab/grain/analysis/ranking"
 )
@@ -20,7 +22,7 @@ type overlapReport struct {
 
 func runOverlap(c *cli, args []string) error {
 	fs := c.flags("overlap", "overlap [--k 10,50,100] A.json B.json", 0)
-	ks := fs.String("k", "10,50,100", "comma-separated numbers of top neurons to compare")
+	ks := fs.String("k", "10,50,100", "comma-separated numbers of top neurons to compare (cut to the shorter ranking's length)")
 	if err := c.parse(fs, args, true); err != nil {
 		return err
 	}
@@ -43,15 +45,18 @@ func runOverlap(c *cli, args []string) error {
 		return fmt.Errorf("%s ranks %d neurons and %s %d: they rank different models or layers", a, files[0].NumNeurons, b, files[1].NumNeurons)
 	}
 	n := files[0].NumNeurons
-	list, err := parseIndexList("--k", *ks, n+1)
-	if err != nil {
-		return err
-	}
 	rep := overlapReport{A: a, B: b, Neurons: n}
-	for _, k := range list {
+	for _, f := range strings.Split(*ks, ",") {
+		k, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || k < 1 {
+			return fmt.Errorf("--k %q: bad entry %q (want numbers of top neurons ≥ 1, comma-separated)", *ks, f)
+		}
 		o, err := ranking.TopOverlap(files[0].Ordering, files[1].Ordering, k, n)
 		if err != nil {
 			return err
+		}
+		if len(rep.Overlaps) > 0 && rep.Overlaps[len(rep.Overlaps)-1].K == o.K {
+			continue // k beyond a ranking's length: the shorter list again
 		}
 		rep.Overlaps = append(rep.Overlaps, o)
 	}

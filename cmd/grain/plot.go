@@ -257,7 +257,8 @@ var (
 )
 
 // activationColor is white blended towards blue (v > 0) or red (v < 0) by
-// |v| / limit (clamped to 1), opaque so that every format draws it alike.
+// |v| / limit (clamped to 1; limit must be > 0), opaque so that every format
+// draws it alike.
 func activationColor(v, limit float32) color.RGBA {
 	c := aboveZero
 	if v < 0 {
@@ -268,36 +269,113 @@ func activationColor(v, limit float32) color.RGBA {
 	return color.RGBA{R: mix(c.R), G: mix(c.G), B: mix(c.B), A: 255}
 }
 
-// plotActivations draws, for each neuron of v, the plotted sentences with
-// every token on a background coloured by activationColor, full colour at
-// the neuron's largest |activation| over the drawn tokens (NeuroX's
-// visualize_activations, one panel per neuron, lines wrapped to the page).
-func plotActivations(v *visualization, path string) error {
+// Page geometry of activation plots, in points.
+const (
+	vizWidth  = 7 * vg.Inch
+	vizMargin = vg.Length(18)
+	vizSize   = vg.Length(10) // font size of the tokens
+	vizLine   = 1.6 * vizSize
+	vizPad    = vg.Length(1.5) // coloured margin around a token
+	// vizMaxHeight is the tallest page drawn: 200 inches, PDF's page size
+	// limit (≈ 19,200 pixels in PNG).
+	vizMaxHeight = 200 * vg.Inch
+)
+
+var (
+	vizTokenFace   = font.DefaultCache.Lookup(font.Font{Typeface: "Liberation", Variant: "Sans"}, vizSize)
+	vizHeadingFace = font.DefaultCache.Lookup(font.Font{Typeface: "Liberation", Variant: "Sans"}, vizSize+1)
+)
+
+// placedToken is a token's text and its baseline start, y measured down
+// from the top of its neuron's panel.
+type placedToken struct {
+	x, y vg.Length
+	text string
+}
+
+// activationPlot is the layout of an activation plot: one panel per neuron,
+// each a heading and the same sentences, wrapped to the page.
+type activationPlot struct {
+	tokens  [][]placedToken // per sentence
+	panel   vg.Length       // a panel's height
+	height  vg.Length       // the page's
+	neurons int
+}
+
+// newActivationPlot lays out sentences for a plot of n neurons; a page
+// taller than vizMaxHeight is an error naming the flags that make it.
+func newActivationPlot(sentences [][]string, n int) (*activationPlot, error) {
+	face := vizTokenFace
+	widest := vizWidth - 2*vizMargin - 2*vizPad
+	p := &activationPlot{neurons: n}
+	y := 1.4 * vizLine // the heading and a gap
+	for s, toks := range sentences {
+		y += vizLine
+		if s > 0 {
+			y += 0.4 * vizLine // sentences apart more than a sentence's wrapped lines
+		}
+		x := vizMargin
+		row := make([]placedToken, len(toks))
+		for k, tok := range toks {
+			tok = fitWidth(tok, face, widest)
+			w := face.Width(tok)
+			if x > vizMargin && x+w > vizWidth-vizMargin {
+				x, y = vizMargin, y+vizLine
+			}
+			row[k] = placedToken{x: x, y: y, text: tok}
+			x += w + face.Width(" ") + 2*vizPad
+		}
+		p.tokens = append(p.tokens, row)
+	}
+	p.panel = y + 0.5*vizLine
+	p.height = 2*vizMargin + vg.Length(n)*p.panel
+	if p.height > vizMaxHeight {
+		return nil, fmt.Errorf("--plot: %d neurons × %d sentences make a page %.0f inches tall (at most %.0f): draw fewer --neurons or --sentences",
+			n, len(sentences), p.height/vg.Inch, vizMaxHeight/vg.Inch)
+	}
+	return p, nil
+}
+
+// fitWidth returns tok, or its longest prefix followed by "…" that is at
+// most max wide when drawn in face.
+func fitWidth(tok string, face font.Face, max vg.Length) string {
+	if face.Width(tok) <= max {
+		return tok
+	}
+	r := []rune(tok)
+	n := sort.Search(len(r), func(n int) bool { return face.Width(string(r[:n+1])+"…") > max })
+	return string(r[:n]) + "…"
+}
+
+// draw writes the plot of v's neurons to path (PNG, SVG or PDF): every
+// token on a background coloured by activationColor, full colour at the
+// neuron's largest |activation| over the drawn tokens (NeuroX's
+// visualize_activations, one panel per neuron). Tokens are drawn in
+// Liberation Sans: characters it lacks (CJK, emoji …) are left out, their
+// token's background still drawn.
+func (p *activationPlot) draw(v *visualization, path string) error {
 	format, err := plotFormat(path)
 	if err != nil {
 		return err
 	}
-	const (
-		width  = 7 * vg.Inch
-		margin = vg.Length(18)
-		size   = vg.Length(10)
-		line   = 1.6 * size
-		pad    = vg.Length(1.5)
-	)
-	tokFace := font.DefaultCache.Lookup(font.Font{Typeface: "Liberation", Variant: "Sans"}, size)
-	headFace := font.DefaultCache.Lookup(font.Font{Typeface: "Liberation", Variant: "Sans"}, size+1)
-	ext := tokFace.Extents()
-	type text struct {
-		x, y vg.Length // baseline start, y measured down from the top
-		face font.Face
-		s    string
-		fill color.Color // background of a token; nil for headings
+	cw, err := draw.NewFormattedCanvas(vizWidth, p.height, format)
+	if err != nil {
+		return err
 	}
-	var texts []text
-	y := margin
-	for _, nv := range v.Neurons {
+	dc := draw.New(cw)
+	rect := func(c color.Color, x0, y0, x1, y1 vg.Length) { // y down from the top
+		dc.FillPolygon(c, []vg.Point{{X: x0, Y: p.height - y0}, {X: x1, Y: p.height - y0}, {X: x1, Y: p.height - y1}, {X: x0, Y: p.height - y1}})
+	}
+	text := func(face font.Face, x, y vg.Length, s string) {
+		cw.SetColor(color.Black)
+		cw.FillString(face, vg.Point{X: x, Y: p.height - y}, s)
+	}
+	rect(color.White, 0, 0, vizWidth, p.height)
+	ext := vizTokenFace.Extents()
+	for j, nv := range v.Neurons {
+		top := vizMargin + vg.Length(j)*p.panel
 		var limit float32
-		for _, sent := range nv.Sentences {
+		for _, sent := range nv.Activations {
 			for _, a := range sent {
 				limit = max(limit, float32(math.Abs(float64(a))))
 			}
@@ -305,43 +383,15 @@ func plotActivations(v *visualization, path string) error {
 		if limit == 0 {
 			limit = 1
 		}
-		y += line
-		texts = append(texts, text{x: margin, y: y, face: headFace,
-			s: fmt.Sprintf("neuron %d (%s): blue above 0, red below, full colour at ±%.3g", nv.Neuron, nv.Name, limit)})
-		y += 0.4 * line
-		for s, sent := range nv.Sentences {
-			x := margin
-			y += line
-			if s > 0 {
-				y += 0.4 * line // sentences apart more than a sentence's wrapped lines
-			}
-			for k, tok := range v.Sentences[s] {
-				w := tokFace.Width(tok)
-				if x > margin && x+w > width-margin {
-					x, y = margin, y+line
-				}
-				texts = append(texts, text{x: x, y: y, face: tokFace, s: tok, fill: activationColor(sent[k], limit)})
-				x += w + tokFace.Width(" ") + 2*pad
+		text(vizHeadingFace, vizMargin, top+vizLine,
+			fmt.Sprintf("neuron %d (%s): blue above 0, red below, full colour at ±%.3g", nv.Neuron, nv.Name, limit))
+		for s, row := range p.tokens {
+			for k, t := range row {
+				y := top + t.y
+				rect(activationColor(nv.Activations[s][k], limit), t.x-vizPad, y-ext.Ascent-vizPad, t.x+vizTokenFace.Width(t.text)+vizPad, y+ext.Descent+vizPad)
+				text(vizTokenFace, t.x, y, t.text)
 			}
 		}
-		y += 0.5 * line
-	}
-	height := y + margin
-	cw, err := draw.NewFormattedCanvas(width, height, format)
-	if err != nil {
-		return err
-	}
-	dc := draw.New(cw)
-	rect := func(c color.Color, x0, y0, x1, y1 vg.Length) { // y down from the top
-		dc.FillPolygon(c, []vg.Point{{X: x0, Y: height - y0}, {X: x1, Y: height - y0}, {X: x1, Y: height - y1}, {X: x0, Y: height - y1}})
-	}
-	rect(color.White, 0, 0, width, height)
-	for _, t := range texts {
-		if t.fill != nil {
-			rect(t.fill, t.x-pad, t.y-ext.Ascent-pad, t.x+t.face.Width(t.s)+pad, t.y+ext.Descent+pad)
-		}
-		cw.SetColor(color.Black)
-		cw.FillString(t.face, vg.Point{X: t.x, Y: height - t.y}, t.s)
 	}
 	return writeImage(cw, path)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -21,9 +22,9 @@ type neuronView struct {
 	Neuron int    `json:"neuron"`
 	Name   string `json:"name"`
 	*topwords.Result
-	// Sentences holds the neuron's activation on each token of the
+	// Activations holds the neuron's activation on each token of the
 	// plotted sentences.
-	Sentences [][]float32 `json:"sentences,omitempty"`
+	Activations [][]float32 `json:"activations,omitempty"`
 }
 
 // visualization is what grain visualize reports.
@@ -55,6 +56,14 @@ func runVisualize(c *cli, args []string) error {
 	if (*neuronList == "") == (*rankPath == "") {
 		return errors.New("give the neurons by --neurons or by --ranking (one of them)")
 	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if given["top"] && *rankPath == "" {
+		return errors.New("--top picks the first neurons of --ranking; with --neurons it has nothing to pick from")
+	}
+	if given["sentences"] && *plotPath == "" {
+		return errors.New("--sentences chooses what --plot draws; give --plot F.png|svg|pdf")
+	}
 	if *minScore >= 1 {
 		return fmt.Errorf("--min-score %g: want a number in [0, 1)", *minScore)
 	}
@@ -70,10 +79,17 @@ func runVisualize(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	var plotted []int
+	v := visualization{Acts: *acts, Tokens: r.NumTokens()}
+	var plot *activationPlot
 	if *plotPath != "" {
-		if plotted, err = parseIndexList("--sentences", *sentenceList, r.NumSentences()); err != nil {
+		if v.Plotted, err = parseIndexList("--sentences", *sentenceList, r.NumSentences()); err != nil {
 			return fmt.Errorf("%w (%s has %d sentences)", err, *acts, r.NumSentences())
+		}
+		for _, i := range v.Plotted {
+			v.Sentences = append(v.Sentences, r.Tokens(i))
+		}
+		if plot, err = newActivationPlot(v.Sentences, len(neurons)); err != nil {
+			return err
 		}
 	}
 	columns, tokens, err := readColumns(c, r, neurons)
@@ -81,24 +97,20 @@ func runVisualize(c *cli, args []string) error {
 		return err
 	}
 	opt := topwords.Options{Limit: *words, MinScore: *minScore, MinCount: *minCount}
-	v := visualization{Acts: *acts, Tokens: r.NumTokens(), Plotted: plotted}
-	for _, i := range plotted {
-		v.Sentences = append(v.Sentences, r.Tokens(i))
-	}
 	for j, n := range neurons {
 		res, err := topwords.Of(tokens, columns[j], opt)
 		if err != nil && !errors.Is(err, topwords.ErrConstant) { // a constant neuron is reported as such
 			return fmt.Errorf("%s: neuron %d: %w", *acts, n, err)
 		}
 		nv := neuronView{Neuron: n, Name: r.Meta().NeuronName(n), Result: res}
-		for _, i := range plotted {
+		for _, i := range v.Plotted {
 			start, end := r.SentenceRange(i)
-			nv.Sentences = append(nv.Sentences, columns[j][start:end])
+			nv.Activations = append(nv.Activations, columns[j][start:end])
 		}
 		v.Neurons = append(v.Neurons, nv)
 	}
-	if *plotPath != "" {
-		if err := plotActivations(&v, *plotPath); err != nil {
+	if plot != nil {
+		if err := plot.draw(&v, *plotPath); err != nil {
 			return err
 		}
 	}
@@ -120,7 +132,7 @@ func runVisualize(c *cli, args []string) error {
 		t.flush()
 	}
 	if *plotPath != "" {
-		fmt.Fprintf(c.stdout, "\nwrote %s (sentences %s)\n", *plotPath, intList(plotted, 20))
+		fmt.Fprintf(c.stdout, "\nwrote %s (sentences %s)\n", *plotPath, intList(v.Plotted, 20))
 	}
 	return nil
 }
@@ -148,7 +160,7 @@ func chooseNeurons(list, rankPath string, top, n int) ([]int, error) {
 }
 
 // parseIndexList parses comma-separated indices and ranges ("0-4,17") in
-// [0, n), each at most once, in the order given.
+// [0, n), each at most once, in the order given; errors name flagName.
 func parseIndexList(flagName, s string, n int) ([]int, error) {
 	var out []int
 	seen := map[int]bool{}

@@ -154,6 +154,8 @@ func TestVisualizeBadInput(t *testing.T) {
 		{[]string{"--acts", acts, "--neurons", "1", "--min-score", "1"}, "--min-score 1: want a number in [0, 1)"},
 		{[]string{"--acts", acts, "--ranking", rk}, "ranks 7 neurons, the activation file has 6"},
 		{[]string{"--acts", filepath.Join(dir, "none.gact"), "--neurons", "1"}, "none.gact"},
+		{[]string{"--acts", acts, "--neurons", "1", "--top", "2"}, "--top picks the first neurons of --ranking"},
+		{[]string{"--acts", acts, "--neurons", "1", "--sentences", "0-2"}, "--sentences chooses what --plot draws"},
 	} {
 		code, _, errs := run(append([]string{"visualize", "--quiet"}, c.args...)...)
 		if code == 0 || !strings.Contains(errs, c.want) {
@@ -211,4 +213,44 @@ func FuzzParseIndexList(f *testing.F) {
 			t.Fatalf("%q gave %v; written back: %v, %v", s, got, again, err)
 		}
 	})
+}
+
+// TestPlotLayoutFitsThePage: a token wider than the page is cut to fit with
+// "…", lines wrap inside the margins, and the panel grows with the lines.
+func TestPlotLayoutFitsThePage(t *testing.T) {
+	long := strings.Repeat("a", 300)
+	words := strings.Fields(strings.Repeat("several words ", 40))
+	p, err := newActivationPlot([][]string{{"x", long, "y"}, words}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := p.tokens[0][1].text
+	if !strings.HasSuffix(cut, "…") || !strings.HasPrefix(long, strings.TrimSuffix(cut, "…")) || len(cut) < 50 {
+		t.Fatalf("a 300-letter token drawn as %q", cut)
+	}
+	lines := map[float64]bool{}
+	for _, row := range p.tokens {
+		for _, tok := range row {
+			if right := tok.x + vizTokenFace.Width(tok.text); tok.x < vizMargin || right > vizWidth-vizMargin {
+				t.Fatalf("token %.20q drawn from %v to %v, outside the margins", tok.text, tok.x, right)
+			}
+			lines[float64(tok.y)] = true
+		}
+	}
+	if len(lines) < 6 {
+		t.Fatalf("%d lines for a cut token and 80 words", len(lines))
+	}
+	if p.height != 2*vizMargin+2*p.panel {
+		t.Fatalf("page %v for 2 panels of %v", p.height, p.panel)
+	}
+	many := make([][]string, 1000)
+	for i := range many {
+		many[i] = []string{"a", "b"}
+	}
+	if _, err := newActivationPlot(many, 1); err == nil || !strings.Contains(err.Error(), "1 neurons × 1000 sentences make a page") {
+		t.Fatalf("a page of 1000 sentences: %v, want a refusal", err)
+	}
+	if _, err := newActivationPlot(many[:300], 1); err != nil {
+		t.Fatalf("300 short sentences: %v", err)
+	}
 }

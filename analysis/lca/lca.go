@@ -73,6 +73,11 @@ type Report struct {
 	// neurons, the largest Shared / Chance first.
 	SharedLabels []LabelPair       `json:"shared_labels"`
 	Ablation     []ablation.Result `json:"ablation,omitempty"`
+	// Columns, set by the caller when the datasets hold some of an
+	// activation file's neurons, is the global neuron index of each
+	// column: Ordering, Focus and SharedLabels index the columns (as a
+	// ranking file's Columns).
+	Columns []int `json:"columns,omitempty"`
 }
 
 // Run performs the analysis and returns the report and the trained probe.

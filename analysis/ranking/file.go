@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 
 	"github.com/grainlab/grain/engine/atomicfile"
 )
@@ -37,6 +38,7 @@ const (
 //	  "method": "ordering",
 //	  "parameters": {"stride": 100},
 //	  "num_neurons": 2048,
+//	  "columns": [0, 1, …],
 //	  "labels": ["NOUN", "VERB"],
 //	  "ordering": [17, 3, …],
 //	  "cutoffs": [1, 4, …],
@@ -55,6 +57,12 @@ type File struct {
 	Parameters map[string]json.Number `json:"parameters,omitempty"`
 	// NumNeurons is the number of neurons of the ranked model or layer.
 	NumNeurons int `json:"num_neurons"`
+	// Columns, when the ranking covers only some of an activation file's
+	// neurons (grain's --layers and --direction), holds the global neuron
+	// index (layer·D + d) of each ranked column, ascending: Ordering,
+	// PerLabel and Scores index the columns, column i being neuron
+	// Columns[i]. Absent, column i is neuron i.
+	Columns []int `json:"columns,omitempty"`
 	// Labels names the labels; PerLabel[i] belongs to Labels[i].
 	Labels []string `json:"labels,omitempty"`
 	// Ordering lists neurons, most important first (for a selection, the
@@ -68,11 +76,12 @@ type File struct {
 	Scores []float64 `json:"scores,omitempty"`
 }
 
-// Validate checks f: the version, a method name, NumNeurons ≥ 1, every
-// neuron index in [0, NumNeurons) and none repeated within Ordering or one
-// per-label list, cutoffs non-decreasing within [0, len(Ordering)], unique
-// non-empty label names, one per-label list per label, and one finite score
-// per neuron.
+// Validate checks f: the version, a method name, NumNeurons ≥ 1, Columns
+// (if given) NumNeurons ascending non-negative indices, every neuron index
+// in [0, NumNeurons) and none repeated within Ordering or one per-label
+// list, cutoffs non-decreasing within [0, len(Ordering)], unique non-empty
+// label names, one per-label list per label, and one finite score per
+// neuron.
 func (f *File) Validate() error {
 	switch {
 	case f.Version != FormatVersion:
@@ -83,6 +92,16 @@ func (f *File) Validate() error {
 		return fmt.Errorf("num_neurons %d < 1", f.NumNeurons)
 	case f.Ordering == nil:
 		return errors.New("no ordering")
+	}
+	if f.Columns != nil {
+		if len(f.Columns) != f.NumNeurons {
+			return fmt.Errorf("%d columns for %d neurons", len(f.Columns), f.NumNeurons)
+		}
+		for i, c := range f.Columns {
+			if c < 0 || i > 0 && c <= f.Columns[i-1] {
+				return fmt.Errorf("columns[%d] = %d: columns must be ascending non-negative neuron indices", i, c)
+			}
+		}
 	}
 	if err := checkIndices("ordering", f.Ordering, f.NumNeurons); err != nil {
 		return err
@@ -120,6 +139,25 @@ func (f *File) Validate() error {
 	return nil
 }
 
+// GlobalNeurons maps column indices ids to global neuron indices through
+// columns (a File's Columns; nil maps each index to itself), in a new slice.
+func GlobalNeurons(columns, ids []int) []int {
+	out := make([]int, len(ids))
+	for i, c := range ids {
+		out[i] = c
+		if columns != nil {
+			out[i] = columns[c]
+		}
+	}
+	return out
+}
+
+// SameColumns reports whether f ranks exactly the neurons columns names
+// (nil: all neurons of the file, as for a File without Columns).
+func (f *File) SameColumns(columns []int) bool {
+	return slices.Equal(f.Columns, columns)
+}
+
 // checkIndices checks that list holds distinct neuron indices below n.
 func checkIndices(what string, list []int, n int) error {
 	seen := make([]bool, n)
@@ -149,6 +187,7 @@ func WriteFile(path string, f *File) error {
 		{"method", f.Method, false},
 		{"parameters", f.Parameters, len(f.Parameters) == 0},
 		{"num_neurons", f.NumNeurons, false},
+		{"columns", f.Columns, f.Columns == nil},
 		{"labels", f.Labels, f.Labels == nil},
 		{"ordering", f.Ordering, false},
 		{"cutoffs", f.Cutoffs, f.Cutoffs == nil},

@@ -44,6 +44,21 @@ func TestFileRoundTrip(t *testing.T) {
 	if !strings.HasPrefix(string(data), "{\n  \"version\": 1,\n  \"method\": \"ordering\",\n") {
 		t.Errorf("layout:\n%s", data)
 	}
+	// A ranking of some of a file's neurons records them; GlobalNeurons
+	// maps its columns.
+	f.Columns = []int{20, 21, 25, 30}
+	if err := WriteFile(path, f); err != nil {
+		t.Fatal(err)
+	}
+	if g, err := ReadFile(path); err != nil || !reflect.DeepEqual(f, g) || !g.SameColumns([]int{20, 21, 25, 30}) || g.SameColumns(nil) {
+		t.Errorf("round trip with columns: %+v, %v", g, err)
+	}
+	if got := GlobalNeurons(f.Columns, []int{3, 0, 2}); !reflect.DeepEqual(got, []int{30, 20, 25}) {
+		t.Errorf("GlobalNeurons: %v", got)
+	}
+	if got := GlobalNeurons(nil, []int{3, 0}); !reflect.DeepEqual(got, []int{3, 0}) {
+		t.Errorf("GlobalNeurons without columns: %v", got)
+	}
 	// Optional fields may be absent.
 	min := &File{Version: FormatVersion, Method: MethodRandom, NumNeurons: 3, Ordering: []int{}}
 	if err := WriteFile(path, min); err != nil {
@@ -72,6 +87,9 @@ func TestFileValidation(t *testing.T) {
 		"3 per-label lists":            func(f *File) { f.PerLabel = append(f.PerLabel, []int{0}) },
 		"per_label[1] (<VERB>)[0] = 9": func(f *File) { f.PerLabel[1][0] = 9 },
 		"3 scores":                     func(f *File) { f.Scores = f.Scores[:3] },
+		"3 columns for 4 neurons":      func(f *File) { f.Columns = []int{4, 5, 6} },
+		"columns[2] = 5":               func(f *File) { f.Columns = []int{4, 6, 5, 7} },
+		"columns[0] = -1":              func(f *File) { f.Columns = []int{-1, 0, 1, 2} },
 	}
 	dir := t.TempDir()
 	for want, mutate := range cases {

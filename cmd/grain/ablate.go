@@ -60,6 +60,12 @@ func runAblate(c *cli, args []string) error {
 		return err
 	}
 	defer r.close()
+	if err := checkProbeColumns(p, *probePath, r.train.cols, r.train.reader.NumNeurons()); err != nil {
+		return err
+	}
+	if !rk.SameColumns(r.train.cols) {
+		return fmt.Errorf("%s ranks %s, but --layers/--direction select %s", *rankPath, neuronSet(rk.Columns, rk.NumNeurons), neuronSet(r.train.cols, r.train.reader.NumNeurons()))
+	}
 	res, err := ablation.Run(r.b, p, rk.Ordering, r.train.data, r.other.data, ablation.Options{
 		Percents: pcs, Retrain: *retrain, Probe: r.cfg, Seed: c.seed,
 	}, c.progress())

@@ -86,6 +86,7 @@ func runCrossCorr(c *cli, args []string) error {
 	}
 	written := map[string]bool{}
 	var ms []crosscorr.Model
+	var columns [][]int // per model: the global neuron of each column, nil for all
 	for _, path := range fs.Args() {
 		name := filepath.Base(path)
 		out := rankingName(name, m)
@@ -107,6 +108,7 @@ func runCrossCorr(c *cli, args []string) error {
 			src = &columnSource{r: r, cols: cols}
 		}
 		ms = append(ms, crosscorr.Model{Name: name, Source: src})
+		columns = append(columns, cols)
 	}
 	b, err := c.backend()
 	if err != nil {
@@ -118,21 +120,24 @@ func runCrossCorr(c *cli, args []string) error {
 	}
 	var overlap *ranking.Overlap
 	if f := lcaRanking; f != nil {
-		if f.NumNeurons != res.Models[0].Neurons {
-			return fmt.Errorf("%s ranks %d neurons, %s has %d", *lcaPath, f.NumNeurons, res.Models[0].Model, res.Models[0].Neurons)
+		if f.NumNeurons != res.Models[0].Neurons || !f.SameColumns(columns[0]) {
+			return fmt.Errorf("%s ranks %s, %s here has %s", *lcaPath, neuronSet(f.Columns, f.NumNeurons), res.Models[0].Model, neuronSet(columns[0], res.Models[0].Neurons))
 		}
 		o, err := ranking.TopOverlap(res.Models[0].Order(), f.Ordering, *k, f.NumNeurons)
 		if err != nil {
 			return err
 		}
+		o.Shared = ranking.GlobalNeurons(columns[0], o.Shared) // reported by global index
 		overlap = &o
 	}
 	if *outDir != "" {
 		if err := os.MkdirAll(*outDir, 0o755); err != nil {
 			return err
 		}
-		for _, mr := range res.Models {
-			if err := ranking.WriteFile(filepath.Join(*outDir, rankingName(mr.Model, res.Method)), mr.File(res.Method)); err != nil {
+		for i, mr := range res.Models {
+			f := mr.File(res.Method)
+			f.Columns = columns[i]
+			if err := ranking.WriteFile(filepath.Join(*outDir, rankingName(mr.Model, res.Method)), f); err != nil {
 				return err
 			}
 		}
@@ -143,13 +148,24 @@ func runCrossCorr(c *cli, args []string) error {
 		}
 	}
 	if c.json {
-		return writeJSON(c.stdout, map[string]any{"ranking": res, "lca_overlap": overlap})
+		out := map[string]any{"ranking": res, "lca_overlap": overlap}
+		if lf.layers != "" || lf.direction != "" {
+			out["columns"] = columns // per model: the global neuron index of each ranked column
+		}
+		return writeJSON(c.stdout, out)
 	}
 	for _, w := range res.Warnings {
 		fmt.Fprintf(c.stderr, "warning: %s\n", w)
 	}
 	fmt.Fprintf(c.stdout, "%s over %d tokens\n", res.Method, res.Tokens)
-	for _, mr := range res.Models {
+	// neuron is model's column i by global index (i itself for no partner).
+	neuron := func(model, i int) int {
+		if model < 0 || columns[model] == nil || i < 0 {
+			return i
+		}
+		return columns[model][i]
+	}
+	for m, mr := range res.Models {
 		fmt.Fprintf(c.stdout, "\n%s (%d neurons", mr.Model, mr.Neurons)
 		if mr.SVCCADims > 0 {
 			fmt.Fprintf(c.stdout, ", %d SVCCA directions", mr.SVCCADims)
@@ -160,9 +176,12 @@ func runCrossCorr(c *cli, args []string) error {
 			if i == *top {
 				break
 			}
-			t.row(i+1, rn.Neuron, rn.Score, fmt.Sprintf("%s:%d", rn.Partner.Name, rn.Partner.Neuron), rn.Partner.R)
+			t.row(i+1, neuron(m, rn.Neuron), rn.Score, fmt.Sprintf("%s:%d", rn.Partner.Name, neuron(rn.Partner.Model, rn.Partner.Neuron)), rn.Partner.R)
 		}
 		t.flush()
+	}
+	if lf.layers != "" || lf.direction != "" {
+		fmt.Fprintln(c.stdout, "(neurons by global index, layer·D + d; ranking files and JSON index the selected neurons, listed in their \"columns\")")
 	}
 	for _, cp := range res.Canonical {
 		fmt.Fprintf(c.stdout, "\nSVCCA %s ~ %s: %d×%d directions, mean canonical correlation %.4f\n",

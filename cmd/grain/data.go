@@ -51,7 +51,11 @@ func (l *layerFlags) columns(m activations.Meta) ([]int, error) {
 	if l.layers != "" {
 		f.Names = strings.Split(l.layers, ",")
 	}
-	return m.Columns(f)
+	cols, err := m.Columns(f)
+	if len(cols) == m.NumNeurons() {
+		return nil, err // every neuron: global indices need no mapping
+	}
+	return cols, err
 }
 
 // readCorpus reads a corpus, choosing the reader from the file name.
@@ -74,6 +78,9 @@ type loaded struct {
 	data   *dataset.Dataset
 	reader *activations.Reader
 	labels [][]string
+	// cols holds the global neuron index of each column of data when
+	// --layers or --direction kept some neurons; nil when all are kept.
+	cols []int
 }
 
 // load reads a split and joins it with property's labels. set maps labels
@@ -104,9 +111,9 @@ func (s *split) load(property string, set *dataset.LabelSet, lf *layerFlags) (*l
 		r.Close()
 		return nil, nil, fmt.Errorf("%s and %s: %w", s.acts, s.corpus, err)
 	}
+	var cols []int
 	if lf != nil {
-		cols, err := lf.columns(r.Meta())
-		if err != nil {
+		if cols, err = lf.columns(r.Meta()); err != nil {
 			r.Close()
 			return nil, nil, fmt.Errorf("%s: %w", s.acts, err)
 		}
@@ -117,7 +124,7 @@ func (s *split) load(property string, set *dataset.LabelSet, lf *layerFlags) (*l
 			}
 		}
 	}
-	return &loaded{data: d, reader: r, labels: labels}, set, nil
+	return &loaded{data: d, reader: r, labels: labels, cols: cols}, set, nil
 }
 
 // probeCommand holds the flags that every probe-training command shares:

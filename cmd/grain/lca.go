@@ -53,6 +53,7 @@ func runLCA(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	rep.Columns = r.train.cols
 	if *out != "" {
 		if err := saveLCA(*out, rep, p, pc.property); err != nil {
 			return err
@@ -73,11 +74,12 @@ func saveLCA(dir string, rep *lca.Report, p *probe.Probe, property string) error
 		return err
 	}
 	p.Meta["property"] = property
+	recordColumns(p, rep.Columns)
 	if err := probe.Save(filepath.Join(dir, "probe.safetensors"), p); err != nil {
 		return err
 	}
 	rf := &ranking.File{Version: ranking.FormatVersion, Method: ranking.MethodOrdering,
-		Parameters: params("stride", ranking.DefaultStride), NumNeurons: rep.Neurons,
+		Parameters: params("stride", ranking.DefaultStride), NumNeurons: rep.Neurons, Columns: rep.Columns,
 		Labels: p.Labels, Ordering: rep.Ordering.Neurons, Cutoffs: rep.Ordering.Cutoffs}
 	if err := ranking.WriteFile(filepath.Join(dir, "ranking.json"), rf); err != nil {
 		return err
@@ -112,7 +114,7 @@ func printLCA(c *cli, r *lca.Report, retrained bool) {
 		if i == 8 {
 			break
 		}
-		t.row(f.Label, f.Count, intList(f.Neurons, 8))
+		t.row(f.Label, f.Count, intList(ranking.GlobalNeurons(r.Columns, f.Neurons), 8))
 	}
 	t.flush()
 	if n := len(r.Focus); n > 8 {
@@ -129,7 +131,10 @@ func printLCA(c *cli, r *lca.Report, retrained bool) {
 		}
 		fmt.Fprintln(c.stdout)
 	}
-	fmt.Fprintf(c.stdout, "\ntop neurons: %s\n", intList(r.Ordering.Neurons, 20))
+	fmt.Fprintf(c.stdout, "\ntop neurons: %s\n", intList(ranking.GlobalNeurons(r.Columns, r.Ordering.Neurons), 20))
+	if r.Columns != nil {
+		fmt.Fprintf(c.stdout, "(neurons by global index, layer·D + d; the report and ranking files index the %d selected neurons, listed in their \"columns\")\n", len(r.Columns))
+	}
 	if len(r.Ablation) > 0 {
 		fmt.Fprintf(c.stdout, "\nclassifier ablation (full accuracy %s):\n", pct(r.Test.Accuracy))
 		printAblation(c, r.Ablation, retrained)

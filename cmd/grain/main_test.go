@@ -438,3 +438,80 @@ func TestParseFlagsAnywhere(t *testing.T) {
 		}
 	}
 }
+
+// TestLayerSelectionUsesGlobalNeurons: with --layers, the files index the
+// selected neurons and record them in "columns", the text reports global
+// neuron indices, and every command that reads the files maps them back or
+// refuses a mismatched selection.
+func TestLayerSelectionUsesGlobalNeurons(t *testing.T) {
+	dir := t.TempDir()
+	ta, tt, tl := fixture(t, dir, "train", 200, 1)
+	ea, et, el := fixture(t, dir, "test", 80, 2)
+	out := filepath.Join(dir, "lca-l1")
+	split := []string{"--property", "tag", "--acts", ta, "--corpus", tt, "--labels", tl, "--test-acts", ea, "--test-corpus", et, "--test-labels", el}
+	code, text, errs := run(append([]string{"lca", "--device", "cpu", "--quiet", "--layers", "l1", "--ablate=false", "--control=false", "--out", out}, split...)...)
+	if code != 0 {
+		t.Fatalf("lca --layers l1: %s", errs)
+	}
+	rankPath := filepath.Join(out, "ranking.json")
+	f, err := ranking.ReadFile(rankPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]int, 20)
+	for i := range want {
+		want[i] = 20 + i
+	}
+	if f.NumNeurons != 20 || !reflect.DeepEqual(f.Columns, want) {
+		t.Fatalf("ranking of layer l1: %d neurons, columns %v", f.NumNeurons, f.Columns)
+	}
+	var top []int
+	for _, line := range strings.Split(text, "\n") {
+		if rest, ok := strings.CutPrefix(line, "top neurons: "); ok {
+			for _, w := range strings.Fields(rest)[:5] {
+				var n int
+				fmt.Sscan(w, &n)
+				top = append(top, n)
+			}
+		}
+	}
+	if len(top) != 5 || top[0] != 20+f.Ordering[0] || top[4] != 20+f.Ordering[4] {
+		t.Fatalf("text's top neurons %v for the file's ordering %v + 20", top, f.Ordering[:5])
+	}
+	// rank keeps the probe's columns.
+	code, js, errs := run("rank", "--json", "--probe", filepath.Join(out, "probe.safetensors"), "--method", "ordering")
+	var fromProbe ranking.File
+	if code != 0 || json.Unmarshal([]byte(js), &fromProbe) != nil || !reflect.DeepEqual(fromProbe.Columns, want) || !reflect.DeepEqual(fromProbe.Ordering, f.Ordering) {
+		t.Fatalf("rank from the layer probe: exit %d %s: %+v", code, errs, fromProbe)
+	}
+	// visualize maps the ranking's first neurons to global indices.
+	code, js, errs = run("visualize", "--quiet", "--json", "--acts", ta, "--ranking", rankPath, "--top", "2")
+	var v visualization
+	if code != 0 || json.Unmarshal([]byte(js), &v) != nil || len(v.Neurons) != 2 || v.Neurons[0].Neuron != 20+f.Ordering[0] || v.Neurons[1].Neuron != 20+f.Ordering[1] {
+		t.Fatalf("visualize --ranking: exit %d %s: %+v", code, errs, v.Neurons)
+	}
+	// ablate and probe eval take the same selection and refuse another.
+	probePath := filepath.Join(out, "probe.safetensors")
+	if code, _, errs := run(append([]string{"ablate", "--device", "cpu", "--quiet", "--layers", "l1", "--probe", probePath, "--ranking", rankPath, "--percents", "50", "--retrain=false"}, split...)...); code != 0 {
+		t.Fatalf("ablate --layers l1: %s", errs)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{append([]string{"ablate", "--device", "cpu", "--quiet", "--probe", probePath, "--ranking", rankPath, "--percents", "50"}, split...),
+			"was trained on 20 neurons (20–39), but --layers/--direction select all 40 neurons"},
+		{[]string{"probe", "eval", "--device", "cpu", "--layers", "l0", "--probe", probePath, "--acts", ea, "--corpus", et, "--labels", el, "--property", "tag"},
+			"was trained on 20 neurons (20–39), but --layers/--direction select 20 neurons (0–19)"},
+		{[]string{"overlap", rankPath, filepath.Join(dir, "full.json")}, "ranks 20 neurons (20–39) and"},
+	} {
+		if c.args[0] == "overlap" {
+			if err := ranking.WriteFile(filepath.Join(dir, "full.json"), &ranking.File{Version: ranking.FormatVersion, Method: "x", NumNeurons: 20, Ordering: []int{0}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if code, _, errs := run(c.args...); code == 0 || !strings.Contains(errs, c.want) {
+			t.Errorf("%s: exit %d, stderr %q, want it to mention %q", c.args[0], code, errs, c.want)
+		}
+	}
+}

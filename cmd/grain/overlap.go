@@ -41,8 +41,8 @@ func runOverlap(c *cli, args []string) error {
 		files[i] = f
 	}
 	a, b := fs.Arg(0), fs.Arg(1)
-	if files[0].NumNeurons != files[1].NumNeurons {
-		return fmt.Errorf("%s ranks %d neurons and %s %d: they rank different models or layers", a, files[0].NumNeurons, b, files[1].NumNeurons)
+	if files[0].NumNeurons != files[1].NumNeurons || !files[0].SameColumns(files[1].Columns) {
+		return fmt.Errorf("%s ranks %s and %s %s: they rank different models or layers", a, neuronSet(files[0].Columns, files[0].NumNeurons), b, neuronSet(files[1].Columns, files[1].NumNeurons))
 	}
 	n := files[0].NumNeurons
 	rep := overlapReport{A: a, B: b, Neurons: n}
@@ -58,6 +58,7 @@ func runOverlap(c *cli, args []string) error {
 		if len(rep.Overlaps) > 0 && rep.Overlaps[len(rep.Overlaps)-1].K == o.K {
 			continue // k beyond a ranking's length: the shorter list again
 		}
+		o.Shared = ranking.GlobalNeurons(files[0].Columns, o.Shared) // reported by global index
 		rep.Overlaps = append(rep.Overlaps, o)
 	}
 	if c.json {

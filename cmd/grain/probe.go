@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
+	"slices"
 
 	"github.com/grainlab/grain/analysis/dataset"
 	"github.com/grainlab/grain/analysis/probe"
@@ -99,6 +101,7 @@ func probeTrain(c *cli, args []string) error {
 	}
 	p.Meta["property"] = pc.property
 	p.Meta["activations"] = pc.train.acts
+	recordColumns(p, r.train.cols)
 	if err := probe.Save(*out, p); err != nil {
 		return err
 	}
@@ -161,6 +164,9 @@ func probeEval(c *cli, args []string) error {
 		return err
 	}
 	defer te.reader.Close()
+	if err := checkProbeColumns(p, *probePath, te.cols, te.reader.NumNeurons()); err != nil {
+		return err
+	}
 	// The majority baseline needs the training distribution, which a saved
 	// probe does not carry: the test split's own majority is used.
 	m, err := probe.Evaluate(b, p, te.data, probe.MajorityOf(te.data.Y, len(p.Labels)))
@@ -204,6 +210,51 @@ func loadProbeFor(path, property string) (*probe.Probe, error) {
 		return nil, fmt.Errorf("%s was trained for --property %s, not %s", path, was, property)
 	}
 	return p, nil
+}
+
+// recordColumns notes in p's metadata ("columns", a JSON list) the global
+// neuron index of each of its inputs when a layer filter kept some neurons.
+func recordColumns(p *probe.Probe, cols []int) {
+	if cols != nil {
+		b, _ := json.Marshal(cols)
+		p.Meta["columns"] = string(b)
+	}
+}
+
+// probeColumns returns the global neurons recorded as p's inputs (nil: the
+// first p.Neurons neurons of its activation file).
+func probeColumns(p *probe.Probe, path string) ([]int, error) {
+	s := p.Meta["columns"]
+	if s == "" {
+		return nil, nil
+	}
+	var cols []int
+	if err := json.Unmarshal([]byte(s), &cols); err != nil || len(cols) != p.Neurons {
+		return nil, fmt.Errorf("%s: metadata \"columns\" is not a list of its %d input neurons", path, p.Neurons)
+	}
+	return cols, nil
+}
+
+// checkProbeColumns refuses a probe whose recorded inputs are not the
+// neurons cols (nil: all total neurons of the activation file) that
+// --layers/--direction select now.
+func checkProbeColumns(p *probe.Probe, path string, cols []int, total int) error {
+	was, err := probeColumns(p, path)
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(was, cols) {
+		return fmt.Errorf("%s was trained on %s, but --layers/--direction select %s", path, neuronSet(was, p.Neurons), neuronSet(cols, total))
+	}
+	return nil
+}
+
+// neuronSet describes the neurons cols (nil: all n) for a message.
+func neuronSet(cols []int, n int) string {
+	if cols == nil {
+		return fmt.Sprintf("all %d neurons", n)
+	}
+	return fmt.Sprintf("%d neurons (%d–%d)", len(cols), cols[0], cols[len(cols)-1])
 }
 
 // loadRanking reads a ranking file and checks it covers n neurons.

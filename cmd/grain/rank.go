@@ -72,13 +72,16 @@ func runRank(c *cli, args []string) error {
 		return writeJSON(c.stdout, f)
 	}
 	fmt.Fprintf(c.stdout, "%s ranking of %d neurons: %d listed\n", f.Method, f.NumNeurons, len(f.Ordering))
-	fmt.Fprintf(c.stdout, "ordering: %s\n", intList(f.Ordering, 30))
+	fmt.Fprintf(c.stdout, "ordering: %s\n", intList(ranking.GlobalNeurons(f.Columns, f.Ordering), 30))
 	if len(f.PerLabel) > 0 {
 		t := newTable(c.stdout, "label", "neurons", "first neurons")
 		for i, l := range f.Labels {
-			t.row(l, len(f.PerLabel[i]), intList(f.PerLabel[i], 12))
+			t.row(l, len(f.PerLabel[i]), intList(ranking.GlobalNeurons(f.Columns, f.PerLabel[i]), 12))
 		}
 		t.flush()
+	}
+	if f.Columns != nil {
+		fmt.Fprintf(c.stdout, "(neurons by global index, layer·D + d; the ranking file indexes the %d ranked neurons, listed in its \"columns\")\n", len(f.Columns))
 	}
 	if *out != "" {
 		fmt.Fprintf(c.stdout, "wrote %s\n", *out)
@@ -112,7 +115,11 @@ func rankProbe(path, method string, percent, fraction float64, stride, granulari
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	f := &ranking.File{Version: ranking.FormatVersion, NumNeurons: p.Neurons}
+	cols, err := probeColumns(p, path)
+	if err != nil {
+		return nil, err
+	}
+	f := &ranking.File{Version: ranking.FormatVersion, NumNeurons: p.Neurons, Columns: cols}
 	selection := func(s ranking.Selection) {
 		f.Ordering, f.PerLabel, f.Labels = s.Union, s.PerLabel, p.Labels
 	}
@@ -178,7 +185,7 @@ func probeless(data *split, property string, lf *layerFlags) (*ranking.File, err
 	means, _ := acc.Means()
 	pr := ranking.Probeless(means)
 	return &ranking.File{
-		Version: ranking.FormatVersion, Method: ranking.MethodProbeless, NumNeurons: cols,
+		Version: ranking.FormatVersion, Method: ranking.MethodProbeless, NumNeurons: cols, Columns: d.cols,
 		Labels: d.data.Labels, Ordering: pr.Overall, PerLabel: pr.PerLabel, Scores: pr.Scores,
 	}, nil
 }

@@ -147,8 +147,8 @@ func chooseNeurons(list, rankPath string, top, n int) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f.NumNeurons != n {
-		return nil, fmt.Errorf("%s ranks %d neurons, the activation file has %d", rankPath, f.NumNeurons, n)
+	if f.Columns == nil && f.NumNeurons != n || f.Columns != nil && f.Columns[len(f.Columns)-1] >= n {
+		return nil, fmt.Errorf("%s ranks %s, the activation file has %d", rankPath, neuronSet(f.Columns, f.NumNeurons), n)
 	}
 	if top < 1 {
 		return nil, fmt.Errorf("--top %d: want at least 1", top)
@@ -156,7 +156,7 @@ func chooseNeurons(list, rankPath string, top, n int) ([]int, error) {
 	if len(f.Ordering) < top {
 		return nil, fmt.Errorf("--top %d: %s lists only %d neurons", top, rankPath, len(f.Ordering))
 	}
-	return f.Ordering[:top], nil
+	return ranking.GlobalNeurons(f.Columns, f.Ordering[:top]), nil
 }
 
 // parseIndexList parses comma-separated indices and ranges ("0-4,17") in

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/grainlab/grain/analysis/activations"
 	"github.com/grainlab/grain/analysis/ranking"
@@ -136,14 +137,24 @@ func (m *Masks) value(name string, dir activations.Direction) *tensor.Dense {
 
 // SelectNeurons picks neurons to mask from a ranking file: the top or
 // bottom percent % of its ordering, or a random percent % of its neurons
-// (ranking.PickNeurons with the seed). The ranking must rank this model's
-// stored neurons or all of its neurons (NumNeurons equal to
-// StoredNeurons() or NumNeurons()), so that its indices are global neuron
-// indices.
+// (ranking.PickNeurons with the seed), returned as global neuron indices.
+// The ranking must rank this model's stored neurons or all of its neurons
+// (NumNeurons equal to StoredNeurons() or NumNeurons()), or some of them
+// named by its Columns (a ranking of some layers: the percentages are then
+// of those neurons).
 func (m *Masks) SelectNeurons(f *ranking.File, how ranking.Pick, percent float64, seed uint64) ([]int, error) {
-	if f.NumNeurons != m.stored && f.NumNeurons != m.total {
+	switch {
+	case f.Columns != nil && f.Columns[len(f.Columns)-1] >= m.total:
+		return nil, fmt.Errorf("the ranking ranks neurons up to %d; this model has %d in all", f.Columns[len(f.Columns)-1], m.total)
+	case f.Columns == nil && f.NumNeurons != m.stored && f.NumNeurons != m.total:
 		return nil, fmt.Errorf("the ranking ranks %d neurons; this model has %d stored (extracted) neurons and %d in all",
 			f.NumNeurons, m.stored, m.total)
 	}
-	return ranking.PickNeurons(how, f.Ordering, f.NumNeurons, percent, seed)
+	picked, err := ranking.PickNeurons(how, f.Ordering, f.NumNeurons, percent, seed)
+	if err != nil {
+		return nil, err
+	}
+	global := ranking.GlobalNeurons(f.Columns, picked)
+	slices.Sort(global)
+	return global, nil
 }

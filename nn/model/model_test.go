@@ -287,6 +287,20 @@ func TestSelectNeuronsFromRanking(t *testing.T) {
 	if _, err := m.Masks.SelectNeurons(f, ranking.PickTop, 10, 0); err == nil {
 		t.Fatal("a ranking of another model's neurons was accepted")
 	}
+	// A ranking of one layer (Columns 6–11, local ordering) picks that
+	// layer's neurons by global index, percentages of its 6.
+	layer := &ranking.File{Version: ranking.FormatVersion, Method: "test", NumNeurons: 6,
+		Columns: []int{6, 7, 8, 9, 10, 11}, Ordering: []int{4, 0, 5, 1, 3, 2}}
+	if got, err := m.Masks.SelectNeurons(layer, ranking.PickTop, 50, 0); err != nil || !slices.Equal(got, []int{6, 10, 11}) {
+		t.Fatalf("top 50%% of a layer's ranking: %v, %v (want global 6, 10, 11)", got, err)
+	}
+	if got, err := m.Masks.SelectNeurons(layer, ranking.PickRandom, 50, 3); err != nil || len(got) != 3 || got[0] < 6 || got[2] > 11 {
+		t.Fatalf("random 50%% of a layer's ranking: %v, %v", got, err)
+	}
+	layer.Columns = []int{m.Masks.NumNeurons() - 1, m.Masks.NumNeurons(), 100, 101, 102, 103}
+	if _, err := m.Masks.SelectNeurons(layer, ranking.PickTop, 50, 0); err == nil {
+		t.Fatal("a ranking of columns beyond the model's neurons was accepted")
+	}
 	// Masking the top half zeroes exactly those stored neurons.
 	if err := m.Masks.Zero(top); err != nil {
 		t.Fatal(err)

@@ -64,7 +64,11 @@ func runLCA(c *cli, args []string) error {
 	}
 	printLCA(c, rep, *retrain)
 	if *out != "" {
-		fmt.Fprintf(c.stdout, "\nwrote %s/{probe.safetensors,ranking.json,report.json,ablation.png}\n", *out)
+		files := "probe.safetensors,ranking.json,report.json"
+		if len(rep.Ablation) > 0 {
+			files += ",ablation.png"
+		}
+		fmt.Fprintf(c.stdout, "\nwrote %s/{%s}\n", *out, files)
 	}
 	return nil
 }

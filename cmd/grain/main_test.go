@@ -453,6 +453,9 @@ func TestLayerSelectionUsesGlobalNeurons(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("lca --layers l1: %s", errs)
 	}
+	if !strings.Contains(text, "/{probe.safetensors,ranking.json,report.json}\n") {
+		t.Errorf("lca --ablate=false claims files it did not write:\n%s", text)
+	}
 	rankPath := filepath.Join(out, "ranking.json")
 	f, err := ranking.ReadFile(rankPath)
 	if err != nil {

@@ -98,6 +98,9 @@ func (r *runner) warnings() []string {
 				s = append(s, "…")
 				break
 			}
+			if sub, ok := in.src.(Subset); ok {
+				n = sub.Neuron(n)
+			}
 			s = append(s, fmt.Sprint(n))
 		}
 		w = append(w, fmt.Sprintf("model %q: %d constant neurons (zero variance) have r = 0 with every neuron: %s",

@@ -340,7 +340,24 @@ func TestConstantNeurons(t *testing.T) {
 	if last := rk.Models[0].Ranking[N-1]; last.Neuron != 3 {
 		t.Errorf("constant neuron not last: %+v", rk.Models[0].Ranking)
 	}
+	// A Subset source's warning names the model's neuron, not the column.
+	sub := subset{mem(t, a, T, N), 100}
+	rk, err = Rank(cpu.New(), []Model{{"a", sub}, {"b", mem(t, b, T, M)}}, MaxCorr, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := strings.Join(rk.Warnings, "\n"); !strings.Contains(w, `"a": 1 constant neurons (zero variance) have r = 0 with every neuron: 103`) {
+		t.Errorf("warnings of a subset source: %q", w)
+	}
 }
+
+// subset is a Source whose column i is neuron offset+i of a larger model.
+type subset struct {
+	*Memory
+	offset int
+}
+
+func (s subset) Neuron(i int) int { return s.offset + i }
 
 // TestNonFinite: a NaN or Inf is an error naming model, token row and
 // neuron, on every path and in any block.

@@ -18,6 +18,13 @@ type Source interface {
 	ReadRows(start, n int, dst []float32) error
 }
 
+// Subset is implemented by sources that hold some of a model's neurons
+// (a selection of layers): Neuron returns the model's index of column i.
+// Warnings name neurons by it.
+type Subset interface {
+	Neuron(i int) int
+}
+
 // Sentences is implemented by sources that know the sentences and token
 // strings behind their rows (*activations.Reader does). CheckAligned uses it
 // to verify that several models saw the same text. A source whose

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"slices"
 
 	"github.com/grainlab/grain/engine/atomicfile"
 )
@@ -150,12 +149,6 @@ func GlobalNeurons(columns, ids []int) []int {
 		}
 	}
 	return out
-}
-
-// SameColumns reports whether f ranks exactly the neurons columns names
-// (nil: all neurons of the file, as for a File without Columns).
-func (f *File) SameColumns(columns []int) bool {
-	return slices.Equal(f.Columns, columns)
 }
 
 // checkIndices checks that list holds distinct neuron indices below n.

@@ -50,7 +50,7 @@ func TestFileRoundTrip(t *testing.T) {
 	if err := WriteFile(path, f); err != nil {
 		t.Fatal(err)
 	}
-	if g, err := ReadFile(path); err != nil || !reflect.DeepEqual(f, g) || !g.SameColumns([]int{20, 21, 25, 30}) || g.SameColumns(nil) {
+	if g, err := ReadFile(path); err != nil || !reflect.DeepEqual(f, g) {
 		t.Errorf("round trip with columns: %+v, %v", g, err)
 	}
 	if got := GlobalNeurons(f.Columns, []int{3, 0, 2}); !reflect.DeepEqual(got, []int{30, 20, 25}) {

@@ -29,7 +29,7 @@ func parsePercents(s string) ([]float64, error) {
 func runAblate(c *cli, args []string) error {
 	fs := c.flags("ablate", "ablate --probe P --ranking R.json --acts A --corpus C --test-acts A2 --test-corpus C2 --property P [flags]", withDevice|withSeed)
 	pc := newProbeCommand(fs, "test")
-	probePath := fs.String("probe", "", "probe trained on all neurons (safetensors)")
+	probePath := fs.String("probe", "", "probe trained on all neurons of the selection (safetensors)")
 	rankPath := fs.String("ranking", "", "neuron ordering (grain rank --method ordering --out R.json)")
 	percents := fs.String("percents", "10,15,20,25,50,100", "comma-separated neuron percentages")
 	retrain := fs.Bool("retrain", true, "also retrain a probe on each selection")
@@ -63,8 +63,8 @@ func runAblate(c *cli, args []string) error {
 	if err := checkProbeColumns(p, *probePath, r.train.cols, r.train.reader.NumNeurons()); err != nil {
 		return err
 	}
-	if !rk.SameColumns(r.train.cols) {
-		return fmt.Errorf("%s ranks %s, but --layers/--direction select %s", *rankPath, neuronSet(rk.Columns, rk.NumNeurons), neuronSet(r.train.cols, r.train.reader.NumNeurons()))
+	if !compatibleColumns(rk.Columns, r.train.cols) {
+		return fmt.Errorf("%s ranks %s, but --layers/--direction select %s", *rankPath, describeNeurons(rk.Columns), describeSelection(r.train.cols, r.train.reader.NumNeurons()))
 	}
 	res, err := ablation.Run(r.b, p, rk.Ordering, r.train.data, r.other.data, ablation.Options{
 		Percents: pcs, Retrain: *retrain, Probe: r.cfg, Seed: c.seed,

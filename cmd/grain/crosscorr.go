@@ -87,6 +87,7 @@ func runCrossCorr(c *cli, args []string) error {
 	written := map[string]bool{}
 	var ms []crosscorr.Model
 	var columns [][]int // per model: the global neuron of each column, nil for all
+	selected := false   // some model's columns are a selection
 	for _, path := range fs.Args() {
 		name := filepath.Base(path)
 		out := rankingName(name, m)
@@ -107,8 +108,12 @@ func runCrossCorr(c *cli, args []string) error {
 		if cols != nil {
 			src = &columnSource{r: r, cols: cols}
 		}
+		if f := lcaRanking; f != nil && len(ms) == 0 && (f.NumNeurons != src.NumNeurons() || !compatibleColumns(f.Columns, cols)) {
+			return fmt.Errorf("%s ranks %s; %s has %s", *lcaPath, describeRecorded(f.Columns, f.NumNeurons), name, describeSelection(cols, r.NumNeurons()))
+		}
 		ms = append(ms, crosscorr.Model{Name: name, Source: src})
 		columns = append(columns, cols)
+		selected = selected || cols != nil
 	}
 	b, err := c.backend()
 	if err != nil {
@@ -120,9 +125,6 @@ func runCrossCorr(c *cli, args []string) error {
 	}
 	var overlap *ranking.Overlap
 	if f := lcaRanking; f != nil {
-		if f.NumNeurons != res.Models[0].Neurons || !f.SameColumns(columns[0]) {
-			return fmt.Errorf("%s ranks %s, %s here has %s", *lcaPath, neuronSet(f.Columns, f.NumNeurons), res.Models[0].Model, neuronSet(columns[0], res.Models[0].Neurons))
-		}
 		o, err := ranking.TopOverlap(res.Models[0].Order(), f.Ordering, *k, f.NumNeurons)
 		if err != nil {
 			return err
@@ -149,7 +151,7 @@ func runCrossCorr(c *cli, args []string) error {
 	}
 	if c.json {
 		out := map[string]any{"ranking": res, "lca_overlap": overlap}
-		if lf.layers != "" || lf.direction != "" {
+		if selected {
 			out["columns"] = columns // per model: the global neuron index of each ranked column
 		}
 		return writeJSON(c.stdout, out)
@@ -180,8 +182,8 @@ func runCrossCorr(c *cli, args []string) error {
 		}
 		t.flush()
 	}
-	if lf.layers != "" || lf.direction != "" {
-		fmt.Fprintln(c.stdout, "(neurons by global index, layer·D + d; ranking files and JSON index the selected neurons, listed in their \"columns\")")
+	if selected {
+		fmt.Fprintln(c.stdout, "(neurons by global index, layer·D + d; ranking files and the JSON rankings index the selected neurons, listed in \"columns\")")
 	}
 	for _, cp := range res.Canonical {
 		fmt.Fprintf(c.stdout, "\nSVCCA %s ~ %s: %d×%d directions, mean canonical correlation %.4f\n",
@@ -211,6 +213,7 @@ func (s *columnSource) NumNeurons() int { return len(s.cols) }
 func (s *columnSource) ReadRows(start, n int, dst []float32) error {
 	return s.r.ReadRowsColumns(start, n, s.cols, dst)
 }
+func (s *columnSource) Neuron(i int) int                     { return s.cols[i] }
 func (s *columnSource) NumSentences() int                    { return s.r.NumSentences() }
 func (s *columnSource) SentenceRange(i int) (start, end int) { return s.r.SentenceRange(i) }
 func (s *columnSource) Tokens(i int) []string                { return s.r.Tokens(i) }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/grainlab/grain/analysis/activations"
+	"github.com/grainlab/grain/analysis/probe"
 	"github.com/grainlab/grain/analysis/ranking"
 	"github.com/grainlab/grain/analysis/synthetic"
 )
@@ -506,15 +507,57 @@ func TestLayerSelectionUsesGlobalNeurons(t *testing.T) {
 			"was trained on 20 neurons (20–39), but --layers/--direction select all 40 neurons"},
 		{[]string{"probe", "eval", "--device", "cpu", "--layers", "l0", "--probe", probePath, "--acts", ea, "--corpus", et, "--labels", el, "--property", "tag"},
 			"was trained on 20 neurons (20–39), but --layers/--direction select 20 neurons (0–19)"},
-		{[]string{"overlap", rankPath, filepath.Join(dir, "full.json")}, "ranks 20 neurons (20–39) and"},
+		{[]string{"overlap", rankPath, filepath.Join(dir, "l0.json")}, "ranks 20 neurons (20–39) and " + filepath.Join(dir, "l0.json") + " 20 neurons (0–19)"},
+		{[]string{"overlap", rankPath, filepath.Join(dir, "full.json")}, "40 neurons (no columns recorded)"},
 	} {
 		if c.args[0] == "overlap" {
-			if err := ranking.WriteFile(filepath.Join(dir, "full.json"), &ranking.File{Version: ranking.FormatVersion, Method: "x", NumNeurons: 20, Ordering: []int{0}}); err != nil {
-				t.Fatal(err)
+			l0 := make([]int, 20)
+			for i := range l0 {
+				l0[i] = i
+			}
+			for name, f := range map[string]*ranking.File{
+				"l0.json":   {Version: ranking.FormatVersion, Method: "x", NumNeurons: 20, Columns: l0, Ordering: []int{0}},
+				"full.json": {Version: ranking.FormatVersion, Method: "x", NumNeurons: 40, Ordering: []int{0}},
+			} {
+				if err := ranking.WriteFile(filepath.Join(dir, name), f); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 		if code, _, errs := run(c.args...); code == 0 || !strings.Contains(errs, c.want) {
 			t.Errorf("%s: exit %d, stderr %q, want it to mention %q", c.args[0], code, errs, c.want)
 		}
+	}
+	// A probe that records no columns (saved before grain recorded them,
+	// or by another tool) is taken at its word for a selection of its size.
+	legacy := filepath.Join(dir, "legacy.safetensors")
+	p, err := probe.Load(probePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(p.Meta, "columns")
+	if err := probe.Save(legacy, p); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := run("probe", "eval", "--device", "cpu", "--layers", "l1", "--probe", legacy, "--acts", ea, "--corpus", et, "--labels", el, "--property", "tag"); code != 0 {
+		t.Errorf("probe eval of a probe recording no columns: %s", errs)
+	}
+}
+
+func TestDescribeNeurons(t *testing.T) {
+	for _, c := range []struct {
+		cols []int
+		want string
+	}{
+		{[]int{0, 1, 2, 5, 7, 8, 9}, "7 neurons (0–2, 5, 7–9)"},
+		{[]int{4}, "1 neuron (4)"},
+		{[]int{0, 2, 4, 6, 8, 10}, "6 neurons (0, 2, 4, 6, …)"},
+	} {
+		if got := describeNeurons(c.cols); got != c.want {
+			t.Errorf("describeNeurons(%v) = %q, want %q", c.cols, got, c.want)
+		}
+	}
+	if got := describeSelection(nil, 768); got != "all 768 neurons (no --layers/--direction)" {
+		t.Errorf("describeSelection(nil) = %q", got)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -41,8 +42,13 @@ func runOverlap(c *cli, args []string) error {
 		files[i] = f
 	}
 	a, b := fs.Arg(0), fs.Arg(1)
-	if files[0].NumNeurons != files[1].NumNeurons || !files[0].SameColumns(files[1].Columns) {
-		return fmt.Errorf("%s ranks %s and %s %s: they rank different models or layers", a, neuronSet(files[0].Columns, files[0].NumNeurons), b, neuronSet(files[1].Columns, files[1].NumNeurons))
+	c0, c1 := files[0].Columns, files[1].Columns
+	if files[0].NumNeurons != files[1].NumNeurons || c0 != nil && c1 != nil && !slices.Equal(c0, c1) {
+		return fmt.Errorf("%s ranks %s and %s %s: they rank different models or layers", a, describeRecorded(c0, files[0].NumNeurons), b, describeRecorded(c1, files[1].NumNeurons))
+	}
+	columns := c0 // the global neurons, when either file records them
+	if columns == nil {
+		columns = c1
 	}
 	n := files[0].NumNeurons
 	rep := overlapReport{A: a, B: b, Neurons: n}
@@ -58,7 +64,7 @@ func runOverlap(c *cli, args []string) error {
 		if len(rep.Overlaps) > 0 && rep.Overlaps[len(rep.Overlaps)-1].K == o.K {
 			continue // k beyond a ranking's length: the shorter list again
 		}
-		o.Shared = ranking.GlobalNeurons(files[0].Columns, o.Shared) // reported by global index
+		o.Shared = ranking.GlobalNeurons(columns, o.Shared) // reported by global index
 		rep.Overlaps = append(rep.Overlaps, o)
 	}
 	if c.json {

@@ -57,7 +57,7 @@ func TestOverlap(t *testing.T) {
 		want string
 	}{
 		{[]string{a}, "overlap compares two ranking files"},
-		{[]string{a, other}, "ranks all 10 neurons and"},
+		{[]string{a, other}, "ranks 10 neurons (no columns recorded) and"},
 		{[]string{"--k", "0", a, b}, `--k "0": bad entry "0"`},
 		{[]string{"--k", "5,x", a, b}, `bad entry "x"`},
 		{[]string{a, filepath.Join(dir, "none.json")}, "none.json"},

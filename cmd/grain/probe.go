@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/grainlab/grain/analysis/dataset"
 	"github.com/grainlab/grain/analysis/probe"
@@ -235,26 +236,71 @@ func probeColumns(p *probe.Probe, path string) ([]int, error) {
 	return cols, nil
 }
 
-// checkProbeColumns refuses a probe whose recorded inputs are not the
+// checkProbeColumns refuses a probe that records other inputs than the
 // neurons cols (nil: all total neurons of the activation file) that
-// --layers/--direction select now.
+// --layers/--direction select now. A probe that records none (saved before
+// grain recorded them, or by another tool) is taken at its word.
 func checkProbeColumns(p *probe.Probe, path string, cols []int, total int) error {
 	was, err := probeColumns(p, path)
 	if err != nil {
 		return err
 	}
-	if !slices.Equal(was, cols) {
-		return fmt.Errorf("%s was trained on %s, but --layers/--direction select %s", path, neuronSet(was, p.Neurons), neuronSet(cols, total))
+	if !compatibleColumns(was, cols) {
+		return fmt.Errorf("%s was trained on %s, but --layers/--direction select %s", path, describeNeurons(was), describeSelection(cols, total))
 	}
 	return nil
 }
 
-// neuronSet describes the neurons cols (nil: all n) for a message.
-func neuronSet(cols []int, n int) string {
+// compatibleColumns reports whether a probe or ranking recording the
+// columns recorded (nil: none recorded) can index the selection sel (nil:
+// all neurons): recorded columns must be the selection; a file recording
+// none is taken at its word (its size is checked apart).
+func compatibleColumns(recorded, sel []int) bool {
+	return recorded == nil || slices.Equal(recorded, sel)
+}
+
+// describeSelection names the neurons that --layers/--direction select
+// (cols; nil: all total neurons of the activation file) for a message.
+func describeSelection(cols []int, total int) string {
 	if cols == nil {
-		return fmt.Sprintf("all %d neurons", n)
+		return fmt.Sprintf("all %d neurons (no --layers/--direction)", total)
 	}
-	return fmt.Sprintf("%d neurons (%d–%d)", len(cols), cols[0], cols[len(cols)-1])
+	return describeNeurons(cols)
+}
+
+// describeRecorded names the neurons a ranking file records (cols; nil:
+// none recorded) among its n for a message.
+func describeRecorded(cols []int, n int) string {
+	if cols == nil {
+		return fmt.Sprintf("%d neurons (no columns recorded)", n)
+	}
+	return describeNeurons(cols)
+}
+
+// describeNeurons names ascending neuron indices by their runs of
+// consecutive indices: "512 neurons (0–255, 512–767)".
+func describeNeurons(cols []int) string {
+	var runs []string
+	for i := 0; i < len(cols); {
+		j := i
+		for j+1 < len(cols) && cols[j+1] == cols[j]+1 {
+			j++
+		}
+		if len(runs) == 4 {
+			runs = append(runs, "…")
+			break
+		}
+		if j > i {
+			runs = append(runs, fmt.Sprintf("%d–%d", cols[i], cols[j]))
+		} else {
+			runs = append(runs, fmt.Sprint(cols[i]))
+		}
+		i = j + 1
+	}
+	if len(cols) == 1 {
+		return fmt.Sprintf("1 neuron (%s)", runs[0])
+	}
+	return fmt.Sprintf("%d neurons (%s)", len(cols), strings.Join(runs, ", "))
 }
 
 // loadRanking reads a ranking file and checks it covers n neurons.

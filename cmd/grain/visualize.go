@@ -148,7 +148,7 @@ func chooseNeurons(list, rankPath string, top, n int) ([]int, error) {
 		return nil, err
 	}
 	if f.Columns == nil && f.NumNeurons != n || f.Columns != nil && f.Columns[len(f.Columns)-1] >= n {
-		return nil, fmt.Errorf("%s ranks %s, the activation file has %d", rankPath, neuronSet(f.Columns, f.NumNeurons), n)
+		return nil, fmt.Errorf("%s ranks %s, the activation file has %d", rankPath, describeRecorded(f.Columns, f.NumNeurons), n)
 	}
 	if top < 1 {
 		return nil, fmt.Errorf("--top %d: want at least 1", top)

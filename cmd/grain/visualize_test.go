@@ -152,7 +152,7 @@ func TestVisualizeBadInput(t *testing.T) {
 		{[]string{"--acts", acts, "--neurons", "1", "--plot", filepath.Join(dir, "p.svg"), "--sentences", "0-40"}, "has 40 sentences"},
 		{[]string{"--acts", acts, "--neurons", "1", "--plot", filepath.Join(dir, "p.jpg")}, "plot format must be"},
 		{[]string{"--acts", acts, "--neurons", "1", "--min-score", "1"}, "--min-score 1: want a number in [0, 1)"},
-		{[]string{"--acts", acts, "--ranking", rk}, "ranks all 7 neurons, the activation file has 6"},
+		{[]string{"--acts", acts, "--ranking", rk}, "ranks 7 neurons (no columns recorded), the activation file has 6"},
 		{[]string{"--acts", filepath.Join(dir, "none.gact"), "--neurons", "1"}, "none.gact"},
 		{[]string{"--acts", acts, "--neurons", "1", "--top", "2"}, "--top picks the first neurons of --ranking"},
 		{[]string{"--acts", acts, "--neurons", "1", "--sentences", "0-2"}, "--sentences chooses what --plot draws"},

@@ -139,13 +139,13 @@ func (m *Masks) value(name string, dir activations.Direction) *tensor.Dense {
 // bottom percent % of its ordering, or a random percent % of its neurons
 // (ranking.PickNeurons with the seed), returned as global neuron indices.
 // The ranking must rank this model's stored neurons or all of its neurons
-// (NumNeurons equal to StoredNeurons() or NumNeurons()), or some of them
-// named by its Columns (a ranking of some layers: the percentages are then
-// of those neurons).
+// (NumNeurons equal to StoredNeurons() or NumNeurons()), or some of its
+// stored neurons named by its Columns (a ranking of some layers of an
+// activation file: the percentages are then of those neurons).
 func (m *Masks) SelectNeurons(f *ranking.File, how ranking.Pick, percent float64, seed uint64) ([]int, error) {
 	switch {
-	case f.Columns != nil && f.Columns[len(f.Columns)-1] >= m.total:
-		return nil, fmt.Errorf("the ranking ranks neurons up to %d; this model has %d in all", f.Columns[len(f.Columns)-1], m.total)
+	case f.Columns != nil && f.Columns[len(f.Columns)-1] >= m.stored:
+		return nil, fmt.Errorf("the ranking ranks neurons up to %d of an activation file; this model stores (extracts) %d", f.Columns[len(f.Columns)-1], m.stored)
 	case f.Columns == nil && f.NumNeurons != m.stored && f.NumNeurons != m.total:
 		return nil, fmt.Errorf("the ranking ranks %d neurons; this model has %d stored (extracted) neurons and %d in all",
 			f.NumNeurons, m.stored, m.total)

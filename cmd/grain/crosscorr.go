@@ -193,6 +193,16 @@ func runCrossCorr(c *cli, args []string) error {
 		fmt.Fprintf(c.stdout, "\nLCA ∩ CCA (top %d of %s): %d shared (chance %.1f, Jaccard %.3f): %s\n",
 			overlap.K, res.Models[0].Model, overlap.Count, overlap.Chance, overlap.Jaccard, intList(overlap.Shared, 20))
 	}
+	if *outDir != "" {
+		var names []string
+		for _, mr := range res.Models {
+			names = append(names, rankingName(mr.Model, res.Method))
+		}
+		fmt.Fprintf(c.stdout, "\nwrote %s/{%s}\n", *outDir, strings.Join(names, ","))
+	}
+	if *plotPath != "" {
+		fmt.Fprintf(c.stdout, "wrote %s\n", *plotPath)
+	}
 	return nil
 }
 

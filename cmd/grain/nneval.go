@@ -297,13 +297,16 @@ func runEvalSweep(c *cli, m *model.Model, d *evalData, mf maskFlags, percents, p
 		return writeJSON(c.stdout, map[string]any{"model": m.Config.Kind, "ranking": mf.ranking, "metric": metric,
 			"neurons": m.Masks.NumNeurons(), "ranked_neurons": r.NumNeurons, "unmasked": base, "sweep": pts})
 	}
-	fmt.Fprintf(c.stdout, "ablation inside the model: %s of %d ranked neurons clamped to 0 (of %d); unmasked %s %.2f\n\n",
-		mf.ranking, r.NumNeurons, m.Masks.NumNeurons(), metric, value(base))
+	fmt.Fprintf(c.stdout, "ablation inside the model: shares of the %d neurons that %s ranks clamped to 0 (the model has %d neurons in all, %d of them stored in activation files); unmasked %s %.2f\n\n",
+		r.NumNeurons, mf.ranking, m.Masks.NumNeurons(), m.Masks.StoredNeurons(), metric, value(base))
 	t := newTable(c.stdout, "selection", "percent", "neurons", metric, "change")
 	for _, p := range pts {
 		t.row(p.Selection, fmt.Sprintf("%g", p.Percent), p.Masked, fmt.Sprintf("%.2f", value(p.evalScore)), fmt.Sprintf("%+.2f", value(p.evalScore)-value(base)))
 	}
 	t.flush()
+	if plotPath != "" {
+		fmt.Fprintf(c.stdout, "\nwrote %s\n", plotPath)
+	}
 	return nil
 }
 

@@ -44,7 +44,7 @@ func runOverlap(c *cli, args []string) error {
 	a, b := fs.Arg(0), fs.Arg(1)
 	c0, c1 := files[0].Columns, files[1].Columns
 	if files[0].NumNeurons != files[1].NumNeurons || c0 != nil && c1 != nil && !slices.Equal(c0, c1) {
-		return fmt.Errorf("%s ranks %s and %s %s: they rank different models or layers", a, describeRecorded(c0, files[0].NumNeurons), b, describeRecorded(c1, files[1].NumNeurons))
+		return fmt.Errorf("%s ranks %s and %s %s: they rank different models or layers (rank both on the same neurons: the same model, and the same --layers/--direction or none)", a, describeRecorded(c0, files[0].NumNeurons), b, describeRecorded(c1, files[1].NumNeurons))
 	}
 	columns := c0 // the global neurons, when either file records them
 	if columns == nil {

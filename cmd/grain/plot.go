@@ -99,21 +99,24 @@ func addSelectionLine(p *plot.Plot, sel ranking.Pick, xys plotter.XYs, label str
 	return nil
 }
 
-// addReference adds a dotted horizontal line at y, labelled label.
+// addReference adds a dotted horizontal line at y, labelled label, and
+// widens the y axis to show it (a function has no data range of its own).
 func addReference(p *plot.Plot, y float64, label string) {
 	ref := plotter.NewFunction(func(float64) float64 { return y })
 	ref.Dashes = []vg.Length{vg.Points(1), vg.Points(3)}
 	p.Add(ref)
 	p.Legend.Add(label, ref)
+	p.Y.Min, p.Y.Max = min(p.Y.Min, y), max(p.Y.Max, y)
 }
 
 // plotAblation draws accuracy against the share of neurons kept, one line
 // per selection, solid for the zeroed full probe and dashed for retrained
-// probes, with the full probe's accuracy as a reference line.
+// probes (the x label says so; the legend names the selections only), with
+// the full probe's accuracy as a reference line.
 func plotAblation(res []ablation.Result, full float64, title, path string) error {
 	p := plot.New()
 	p.Title.Text = title
-	p.X.Label.Text = "neurons kept (%)"
+	p.X.Label.Text = "neurons kept (%): solid, the full probe with the others zeroed"
 	p.Y.Label.Text = "test accuracy"
 	p.Y.Min, p.Y.Max = 0, 1
 	for _, sel := range ranking.Picks {
@@ -130,7 +133,7 @@ func plotAblation(res []ablation.Result, full float64, title, path string) error
 		if len(zeroed) == 0 {
 			continue
 		}
-		if err := addSelectionLine(p, sel, zeroed, string(sel)+" (zeroed)"); err != nil {
+		if err := addSelectionLine(p, sel, zeroed, string(sel)); err != nil {
 			return err
 		}
 		if len(retrained) > 0 {
@@ -141,14 +144,15 @@ func plotAblation(res []ablation.Result, full float64, title, path string) error
 			}
 			l.Color, l.Dashes = selectionColor[sel], []vg.Length{vg.Points(4), vg.Points(3)}
 			p.Add(l)
-			p.Legend.Add(string(sel)+" (retrained)", l)
+			p.X.Label.Text = "neurons kept (%): solid, the full probe with the others zeroed; dashed, a probe retrained on them"
 		}
 	}
 	addReference(p, full, "all neurons")
-	// Top-N lines run near the top and bottom-N lines near the bottom: the
-	// legend goes at the left, below the top lines.
-	p.Legend.Top, p.Legend.Left = true, true
-	p.Legend.XOffs, p.Legend.YOffs = vg.Points(8), -vg.Points(70)
+	// Every line rises towards the full accuracy as more neurons are kept:
+	// the lower right, many neurons kept at low accuracy, stays empty; four
+	// legend entries fit there.
+	p.Legend.Top, p.Legend.Left = false, false
+	p.Legend.XOffs, p.Legend.YOffs = -vg.Points(8), vg.Points(8)
 	p.Add(plotter.NewGrid())
 	return savePlot(p, path)
 }

@@ -25,7 +25,8 @@ import (
 	"sort"
 )
 
-// DefaultMinScore is NeuroX's default min_threshold.
+// DefaultMinScore is NeuroX's default min_threshold: Options{MinScore:
+// DefaultMinScore} are NeuroX's defaults.
 const DefaultMinScore = 0.1
 
 // Options select which word types Of lists.
@@ -38,9 +39,6 @@ type Options struct {
 	// MinCount keeps types seen at least this many times; 0 and 1 keep all.
 	MinCount int
 }
-
-// DefaultOptions are NeuroX's defaults: every type scoring above 0.1.
-func DefaultOptions() Options { return Options{MinScore: DefaultMinScore} }
 
 // Word is one word type's share of a neuron's variance.
 type Word struct {

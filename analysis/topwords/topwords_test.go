@@ -13,7 +13,7 @@ import (
 // population sd √2, z = 0, √2, √2, 0; per type a: √2/2, b: √2, c: 0;
 // scores b 1, a 0.5, c 0 (dropped by the 0.1 threshold).
 func TestHandComputed(t *testing.T) {
-	res, err := Of([]string{"a", "b", "a", "c"}, []float32{1, -1, 3, 1}, DefaultOptions())
+	res, err := Of([]string{"a", "b", "a", "c"}, []float32{1, -1, 3, 1}, Options{MinScore: DefaultMinScore})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestHandComputed(t *testing.T) {
 // types first occur, as NeuroX's stable sort leaves them.
 func TestTiesKeepFirstOccurrence(t *testing.T) {
 	for _, order := range [][]string{{"x", "y"}, {"y", "x"}} {
-		res, err := Of(order, []float32{1, -1}, DefaultOptions())
+		res, err := Of(order, []float32{1, -1}, Options{MinScore: DefaultMinScore})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +118,7 @@ func TestPlantedWordsLead(t *testing.T) {
 func TestMinCountDropsRareTypes(t *testing.T) {
 	tokens, values := randomCorpus(5000, 3)
 	tokens, values = append(tokens, "once"), append(values, 40)
-	all, err := Of(tokens, values, DefaultOptions())
+	all, err := Of(tokens, values, Options{MinScore: DefaultMinScore})
 	if err != nil {
 		t.Fatal(err)
 	}

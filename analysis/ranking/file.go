@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 
 	"github.com/grainlab/grain/engine/atomicfile"
 )
@@ -35,6 +36,7 @@ const (
 //	{
 //	  "version": 1,
 //	  "method": "ordering",
+//	  "model": "nn/models/nmt-en-de-s1.safetensors",
 //	  "parameters": {"stride": 100},
 //	  "num_neurons": 2048,
 //	  "columns": [0, 1, …],
@@ -51,6 +53,10 @@ type File struct {
 	Version int `json:"version"`
 	// Method names the ranking method, such as MethodOrdering.
 	Method string `json:"method"`
+	// Model, when known, names the model whose neurons are ranked, as its
+	// activation file names it (informational: grain warns when a ranking
+	// is applied to a model or activation file of another name).
+	Model string `json:"model,omitempty"`
 	// Parameters holds the method's numeric parameters (stride,
 	// granularity, percentage, seed …) exactly as written.
 	Parameters map[string]json.Number `json:"parameters,omitempty"`
@@ -138,6 +144,12 @@ func (f *File) Validate() error {
 	return nil
 }
 
+// OtherModel reports whether f records a model (Model) whose file name
+// differs from that of model (empty: unknown, never other).
+func (f *File) OtherModel(model string) bool {
+	return f.Model != "" && model != "" && filepath.Base(f.Model) != filepath.Base(model)
+}
+
 // GlobalNeurons maps column indices ids to global neuron indices through
 // columns (a File's Columns; nil maps each index to itself), in a new slice.
 func GlobalNeurons(columns, ids []int) []int {
@@ -178,6 +190,7 @@ func WriteFile(path string, f *File) error {
 	}{
 		{"version", f.Version, false},
 		{"method", f.Method, false},
+		{"model", f.Model, f.Model == ""},
 		{"parameters", f.Parameters, len(f.Parameters) == 0},
 		{"num_neurons", f.NumNeurons, false},
 		{"columns", f.Columns, f.Columns == nil},

@@ -46,12 +46,15 @@ func TestFileRoundTrip(t *testing.T) {
 	}
 	// A ranking of some of a file's neurons records them; GlobalNeurons
 	// maps its columns.
-	f.Columns = []int{20, 21, 25, 30}
+	f.Columns, f.Model = []int{20, 21, 25, 30}, "models/nmt-en-de-s1.safetensors"
 	if err := WriteFile(path, f); err != nil {
 		t.Fatal(err)
 	}
 	if g, err := ReadFile(path); err != nil || !reflect.DeepEqual(f, g) {
 		t.Errorf("round trip with columns: %+v, %v", g, err)
+	}
+	if f.OtherModel("elsewhere/nmt-en-de-s1.safetensors") || f.OtherModel("") || !f.OtherModel("nlm-en.safetensors") || (&File{}).OtherModel("x") {
+		t.Errorf("OtherModel: a model of the same file name is not other, one of another name is, an unknown one never")
 	}
 	if got := GlobalNeurons(f.Columns, []int{3, 0, 2}); !reflect.DeepEqual(got, []int{30, 20, 25}) {
 		t.Errorf("GlobalNeurons: %v", got)

@@ -86,8 +86,9 @@ func runCrossCorr(c *cli, args []string) error {
 	}
 	written := map[string]bool{}
 	var ms []crosscorr.Model
-	var columns [][]int // per model: the global neuron of each column, nil for all
-	selected := false   // some model's columns are a selection
+	var columns [][]int     // per model: the global neuron of each column, nil for all
+	var modelNames []string // per model: the model its activation file names
+	selected := false       // some model's columns are a selection
 	for _, path := range fs.Args() {
 		name := filepath.Base(path)
 		out := rankingName(name, m)
@@ -113,6 +114,7 @@ func runCrossCorr(c *cli, args []string) error {
 		}
 		ms = append(ms, crosscorr.Model{Name: name, Source: src})
 		columns = append(columns, cols)
+		modelNames = append(modelNames, r.Meta().Model)
 		selected = selected || cols != nil
 	}
 	b, err := c.backend()
@@ -138,7 +140,7 @@ func runCrossCorr(c *cli, args []string) error {
 		}
 		for i, mr := range res.Models {
 			f := mr.File(res.Method)
-			f.Columns = columns[i]
+			f.Columns, f.Model = columns[i], modelNames[i]
 			if err := ranking.WriteFile(filepath.Join(*outDir, rankingName(mr.Model, res.Method)), f); err != nil {
 				return err
 			}

@@ -54,6 +54,7 @@ func runLCA(c *cli, args []string) error {
 		return err
 	}
 	rep.Columns = r.train.cols
+	p.Meta["model"] = r.train.reader.Meta().Model
 	if *out != "" {
 		if err := saveLCA(*out, rep, p, pc.property); err != nil {
 			return err
@@ -83,7 +84,7 @@ func saveLCA(dir string, rep *lca.Report, p *probe.Probe, property string) error
 		return err
 	}
 	rf := &ranking.File{Version: ranking.FormatVersion, Method: ranking.MethodOrdering,
-		Parameters: params("stride", ranking.DefaultStride), NumNeurons: rep.Neurons, Columns: rep.Columns,
+		Parameters: params("stride", ranking.DefaultStride), NumNeurons: rep.Neurons, Columns: rep.Columns, Model: p.Meta["model"],
 		Labels: p.Labels, Ordering: rep.Ordering.Neurons, Cutoffs: rep.Ordering.Cutoffs}
 	if err := ranking.WriteFile(filepath.Join(dir, "ranking.json"), rf); err != nil {
 		return err

@@ -466,8 +466,8 @@ func TestLayerSelectionUsesGlobalNeurons(t *testing.T) {
 	for i := range want {
 		want[i] = 20 + i
 	}
-	if f.NumNeurons != 20 || !reflect.DeepEqual(f.Columns, want) {
-		t.Fatalf("ranking of layer l1: %d neurons, columns %v", f.NumNeurons, f.Columns)
+	if f.NumNeurons != 20 || !reflect.DeepEqual(f.Columns, want) || f.Model != "test" {
+		t.Fatalf("ranking of layer l1: %d neurons, columns %v, model %q", f.NumNeurons, f.Columns, f.Model)
 	}
 	var top []int
 	for _, line := range strings.Split(text, "\n") {
@@ -485,7 +485,7 @@ func TestLayerSelectionUsesGlobalNeurons(t *testing.T) {
 	// rank keeps the probe's columns.
 	code, js, errs := run("rank", "--json", "--probe", filepath.Join(out, "probe.safetensors"), "--method", "ordering")
 	var fromProbe ranking.File
-	if code != 0 || json.Unmarshal([]byte(js), &fromProbe) != nil || !reflect.DeepEqual(fromProbe.Columns, want) || !reflect.DeepEqual(fromProbe.Ordering, f.Ordering) {
+	if code != 0 || json.Unmarshal([]byte(js), &fromProbe) != nil || !reflect.DeepEqual(fromProbe.Columns, want) || !reflect.DeepEqual(fromProbe.Ordering, f.Ordering) || fromProbe.Model != "test" {
 		t.Fatalf("rank from the layer probe: exit %d %s: %+v", code, errs, fromProbe)
 	}
 	// visualize maps the ranking's first neurons to global indices.
@@ -527,6 +527,15 @@ func TestLayerSelectionUsesGlobalNeurons(t *testing.T) {
 		if code, _, errs := run(c.args...); code == 0 || !strings.Contains(errs, c.want) {
 			t.Errorf("%s: exit %d, stderr %q, want it to mention %q", c.args[0], code, errs, c.want)
 		}
+	}
+	// Rankings of two models' activations of one size: compared, with a
+	// warning.
+	otherModel := filepath.Join(dir, "other-model.json")
+	if err := ranking.WriteFile(otherModel, &ranking.File{Version: ranking.FormatVersion, Method: "x", Model: "elsewhere/other.safetensors", NumNeurons: 20, Columns: want, Ordering: []int{0}}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := run("overlap", rankPath, otherModel); code != 0 || !strings.Contains(errs, "ranks the neurons of test, "+otherModel+" those of elsewhere/other.safetensors") {
+		t.Errorf("overlap of two models' rankings: exit %d, stderr %q", code, errs)
 	}
 	// A probe that records no columns (saved before grain recorded them,
 	// or by another tool) is taken at its word for a selection of its size.

@@ -75,8 +75,17 @@ func TestTrainEvalTranslateExtract(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, stdout, stderr = run("eval", "--model", mpath, "--src", vaS, "--ref", vaT, "--beam", "1", "--mask-ranking", rk, "--mask-top", "50")
-	if code != 0 || !strings.Contains(stdout, "clamped to 0") {
+	if code != 0 || !strings.Contains(stdout, "clamped to 0") || strings.Contains(stderr, "warning") {
 		t.Fatalf("masked eval: %d\n%s\n%s", code, stdout, stderr)
+	}
+	// A ranking recording another model's activations draws a warning.
+	other := filepath.Join(dir, "other.json")
+	if err := ranking.WriteFile(other, &ranking.File{Version: ranking.FormatVersion, Method: "test", Model: "models/nlm-en.safetensors", NumNeurons: n, Ordering: ord}); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = run("eval", "--model", mpath, "--src", vaS, "--ref", vaT, "--beam", "1", "--mask-ranking", other, "--mask-top", "50")
+	if code != 0 || !strings.Contains(stderr, "warning: "+other+" ranks the neurons of models/nlm-en.safetensors, not of "+mpath) {
+		t.Fatalf("eval with another model's ranking: exit %d, stderr %q", code, stderr)
 	}
 	// The sweep's rows are the single masked evaluations.
 	plotPath := filepath.Join(dir, "sweep.png")

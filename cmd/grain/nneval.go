@@ -37,8 +37,22 @@ func (f *maskFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.random, "mask-random", -1, "clamp a random PERCENT of the neurons to 0 (seeded by --seed)")
 }
 
-// apply sets m's masks; it returns the number of masked neurons.
-func (f *maskFlags) apply(m *model.Model, seed uint64) (int, error) {
+// readRanking reads --mask-ranking, warning when it ranks the neurons of a
+// model of another name than modelPath.
+func (f *maskFlags) readRanking(c *cli, modelPath string) (*ranking.File, error) {
+	r, err := ranking.ReadFile(f.ranking)
+	if err != nil {
+		return nil, err
+	}
+	if r.OtherModel(modelPath) {
+		fmt.Fprintf(c.stderr, "grain: warning: %s ranks the neurons of %s, not of %s\n", f.ranking, r.Model, modelPath)
+	}
+	return r, nil
+}
+
+// apply sets the masks of m, the model at modelPath; it returns the number
+// of masked neurons.
+func (f *maskFlags) apply(c *cli, m *model.Model, modelPath string) (int, error) {
 	var how ranking.Pick
 	var pct float64
 	n := 0
@@ -59,11 +73,11 @@ func (f *maskFlags) apply(m *model.Model, seed uint64) (int, error) {
 	case n == 0 || f.ranking == "":
 		return 0, fmt.Errorf("--mask-ranking and one of --mask-top, --mask-bottom, --mask-random go together")
 	}
-	r, err := ranking.ReadFile(f.ranking)
+	r, err := f.readRanking(c, modelPath)
 	if err != nil {
 		return 0, err
 	}
-	sel, err := m.Masks.SelectNeurons(r, how, pct, seed)
+	sel, err := m.Masks.SelectNeurons(r, how, pct, c.seed)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", f.ranking, err)
 	}
@@ -109,9 +123,9 @@ func runEval(c *cli, args []string) error {
 		return err
 	}
 	if *sweep != "" {
-		return runEvalSweep(c, m, &d, mf, *sweep, *plotPath)
+		return runEvalSweep(c, m, *path, &d, mf, *sweep, *plotPath)
 	}
-	masked, err := mf.apply(m, c.seed)
+	masked, err := mf.apply(c, m, *path)
 	if err != nil {
 		return err
 	}
@@ -244,7 +258,7 @@ type sweepPoint struct {
 // runEvalSweep scores m unmasked, then with the top, bottom and random
 // PERCENT of the ranking's neurons clamped to 0 for each percentage (the
 // paper's ablation inside the model: BLEU drop, perplexity rise).
-func runEvalSweep(c *cli, m *model.Model, d *evalData, mf maskFlags, percents, plotPath string) error {
+func runEvalSweep(c *cli, m *model.Model, modelPath string, d *evalData, mf maskFlags, percents, plotPath string) error {
 	if mf.ranking == "" || mf.top >= 0 || mf.bottom >= 0 || mf.random >= 0 {
 		return fmt.Errorf("--sweep needs --mask-ranking and no --mask-top/--mask-bottom/--mask-random")
 	}
@@ -252,7 +266,7 @@ func runEvalSweep(c *cli, m *model.Model, d *evalData, mf maskFlags, percents, p
 	if err != nil {
 		return fmt.Errorf("--sweep: %w", err)
 	}
-	r, err := ranking.ReadFile(mf.ranking)
+	r, err := mf.readRanking(c, modelPath)
 	if err != nil {
 		return err
 	}
@@ -374,7 +388,7 @@ func runTranslate(c *cli, args []string) error {
 	if m.Config.Kind != model.NMT {
 		return fmt.Errorf("%s is a %s model; translate needs an NMT model", *path, m.Config.Kind)
 	}
-	if _, err := mf.apply(m, c.seed); err != nil {
+	if _, err := mf.apply(c, m, *path); err != nil {
 		return err
 	}
 	var src [][]string

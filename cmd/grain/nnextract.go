@@ -40,7 +40,7 @@ func runExtract(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := mf.apply(m, c.seed); err != nil {
+	if _, err := mf.apply(c, m, *path); err != nil {
 		return err
 	}
 	cp, err := readCorpus(*corpusPath, *labels, "label")

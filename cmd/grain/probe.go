@@ -102,6 +102,7 @@ func probeTrain(c *cli, args []string) error {
 	}
 	p.Meta["property"] = pc.property
 	p.Meta["activations"] = pc.train.acts
+	p.Meta["model"] = r.train.reader.Meta().Model
 	recordColumns(p, r.train.cols)
 	if err := probe.Save(*out, p); err != nil {
 		return err

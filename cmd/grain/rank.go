@@ -119,7 +119,7 @@ func rankProbe(path, method string, percent, fraction float64, stride, granulari
 	if err != nil {
 		return nil, err
 	}
-	f := &ranking.File{Version: ranking.FormatVersion, NumNeurons: p.Neurons, Columns: cols}
+	f := &ranking.File{Version: ranking.FormatVersion, NumNeurons: p.Neurons, Columns: cols, Model: p.Meta["model"]}
 	selection := func(s ranking.Selection) {
 		f.Ordering, f.PerLabel, f.Labels = s.Union, s.PerLabel, p.Labels
 	}
@@ -185,7 +185,7 @@ func probeless(data *split, property string, lf *layerFlags) (*ranking.File, err
 	means, _ := acc.Means()
 	pr := ranking.Probeless(means)
 	return &ranking.File{
-		Version: ranking.FormatVersion, Method: ranking.MethodProbeless, NumNeurons: cols, Columns: d.cols,
+		Version: ranking.FormatVersion, Method: ranking.MethodProbeless, NumNeurons: cols, Columns: d.cols, Model: d.reader.Meta().Model,
 		Labels: d.data.Labels, Ordering: pr.Overall, PerLabel: pr.PerLabel, Scores: pr.Scores,
 	}, nil
 }

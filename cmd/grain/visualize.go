@@ -75,7 +75,7 @@ func runVisualize(c *cli, args []string) error {
 		return err
 	}
 	defer r.Close()
-	neurons, err := chooseNeurons(*neuronList, *rankPath, *top, r.NumNeurons())
+	neurons, err := chooseNeurons(c, *neuronList, *rankPath, *top, r)
 	if err != nil {
 		return err
 	}
@@ -138,14 +138,19 @@ func runVisualize(c *cli, args []string) error {
 }
 
 // chooseNeurons returns the neurons named by list, or else the first top of
-// the ranking file at rankPath; all must be neurons of a file with n.
-func chooseNeurons(list, rankPath string, top, n int) ([]int, error) {
+// the ranking file at rankPath; all must be neurons of the activation file
+// r (a ranking of another model's activations draws a warning).
+func chooseNeurons(c *cli, list, rankPath string, top int, r *activations.Reader) ([]int, error) {
+	n := r.NumNeurons()
 	if list != "" {
 		return parseIndexList("--neurons", list, n)
 	}
 	f, err := ranking.ReadFile(rankPath)
 	if err != nil {
 		return nil, err
+	}
+	if f.OtherModel(r.Meta().Model) {
+		fmt.Fprintf(c.stderr, "grain: warning: %s ranks the neurons of %s; %s holds the activations of %s\n", rankPath, f.Model, r.Path(), r.Meta().Model)
 	}
 	if f.Columns == nil && f.NumNeurons != n || f.Columns != nil && f.Columns[len(f.Columns)-1] >= n {
 		return nil, fmt.Errorf("%s ranks %s, the activation file has %d", rankPath, describeRecorded(f.Columns, f.NumNeurons), n)

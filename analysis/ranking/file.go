@@ -144,6 +144,15 @@ func (f *File) Validate() error {
 	return nil
 }
 
+// Fits reports whether f ranks neurons of a set of n: all n (NumNeurons n)
+// when it records no Columns, else some of them (every column below n).
+func (f *File) Fits(n int) bool {
+	if f.Columns == nil {
+		return f.NumNeurons == n
+	}
+	return f.Columns[len(f.Columns)-1] < n
+}
+
 // OtherModel reports whether f records a model (Model) whose file name
 // differs from that of model (empty: unknown, never other).
 func (f *File) OtherModel(model string) bool {

@@ -56,6 +56,9 @@ func TestFileRoundTrip(t *testing.T) {
 	if f.OtherModel("elsewhere/nmt-en-de-s1.safetensors") || f.OtherModel("") || !f.OtherModel("nlm-en.safetensors") || (&File{}).OtherModel("x") {
 		t.Errorf("OtherModel: a model of the same file name is not other, one of another name is, an unknown one never")
 	}
+	if !f.Fits(31) || f.Fits(30) || (&File{NumNeurons: 4}).Fits(5) || !(&File{NumNeurons: 4}).Fits(4) {
+		t.Errorf("Fits: columns up to 30 fit 31 neurons, not 30; a file without columns fits its own size only")
+	}
 	if got := GlobalNeurons(f.Columns, []int{3, 0, 2}); !reflect.DeepEqual(got, []int{30, 20, 25}) {
 		t.Errorf("GlobalNeurons: %v", got)
 	}

@@ -122,7 +122,6 @@ func Of(tokens []string, values []float32, opt Options) (*Result, error) {
 		s.count++
 	}
 	words := make([]Word, 0, len(types))
-	first := make(map[string]int, len(types))
 	var best float64
 	for w, s := range types {
 		if s.count < opt.MinCount {
@@ -131,7 +130,6 @@ func Of(tokens []string, values []float32, opt Options) (*Result, error) {
 		mean := s.z / float64(s.count)
 		best = max(best, mean)
 		words = append(words, Word{Word: w, Score: mean, Mean: s.a / float64(s.count), Count: s.count})
-		first[w] = s.first
 	}
 	res.Types = len(words)
 	if constant {
@@ -147,7 +145,7 @@ func Of(tokens []string, values []float32, opt Options) (*Result, error) {
 		if words[i].Score != words[j].Score {
 			return words[i].Score > words[j].Score
 		}
-		return first[words[i].Word] < first[words[j].Word]
+		return types[words[i].Word].first < types[words[j].Word].first
 	})
 	kept := words[:0]
 	for _, w := range words {

@@ -185,7 +185,7 @@ func runCrossCorr(c *cli, args []string) error {
 		t.flush()
 	}
 	if selected {
-		fmt.Fprintln(c.stdout, "(neurons by global index, layer·D + d; ranking files and the JSON rankings index the selected neurons, listed in \"columns\")")
+		noteGlobalIndices(c, "ranking files and the JSON rankings")
 	}
 	for _, cp := range res.Canonical {
 		fmt.Fprintf(c.stdout, "\nSVCCA %s ~ %s: %d×%d directions, mean canonical correlation %.4f\n",

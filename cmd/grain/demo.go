@@ -158,7 +158,7 @@ func runDemo(c *cli, args []string) error {
 			return err
 		}
 	}
-	p.Meta["model"] = tr.reader.Meta().Model
+	recordSource(p, tr)
 	if err := saveLCA(dir, rep, p, corpus.XPOS); err != nil {
 		return err
 	}

@@ -54,7 +54,7 @@ func runLCA(c *cli, args []string) error {
 		return err
 	}
 	rep.Columns = r.train.cols
-	p.Meta["model"] = r.train.reader.Meta().Model
+	recordSource(p, r.train)
 	if *out != "" {
 		if err := saveLCA(*out, rep, p, pc.property); err != nil {
 			return err
@@ -79,7 +79,6 @@ func saveLCA(dir string, rep *lca.Report, p *probe.Probe, property string) error
 		return err
 	}
 	p.Meta["property"] = property
-	recordColumns(p, rep.Columns)
 	if err := probe.Save(filepath.Join(dir, "probe.safetensors"), p); err != nil {
 		return err
 	}
@@ -138,7 +137,7 @@ func printLCA(c *cli, r *lca.Report, retrained bool) {
 	}
 	fmt.Fprintf(c.stdout, "\ntop neurons: %s\n", intList(ranking.GlobalNeurons(r.Columns, r.Ordering.Neurons), 20))
 	if r.Columns != nil {
-		fmt.Fprintf(c.stdout, "(neurons by global index, layer·D + d; the report and ranking files index the %d selected neurons, listed in their \"columns\")\n", len(r.Columns))
+		noteGlobalIndices(c, "the report and ranking files")
 	}
 	if len(r.Ablation) > 0 {
 		fmt.Fprintf(c.stdout, "\nclassifier ablation (full accuracy %s):\n", pct(r.Test.Accuracy))

@@ -534,7 +534,7 @@ func TestLayerSelectionUsesGlobalNeurons(t *testing.T) {
 	if err := ranking.WriteFile(otherModel, &ranking.File{Version: ranking.FormatVersion, Method: "x", Model: "elsewhere/other.safetensors", NumNeurons: 20, Columns: want, Ordering: []int{0}}); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errs := run("overlap", rankPath, otherModel); code != 0 || !strings.Contains(errs, "ranks the neurons of test, "+otherModel+" those of elsewhere/other.safetensors") {
+	if code, _, errs := run("overlap", rankPath, otherModel); code != 0 || !strings.Contains(errs, "warning: "+rankPath+" ranks the neurons of test, not of elsewhere/other.safetensors") {
 		t.Errorf("overlap of two models' rankings: exit %d, stderr %q", code, errs)
 	}
 	// A probe that records no columns (saved before grain recorded them,

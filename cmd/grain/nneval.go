@@ -44,9 +44,7 @@ func (f *maskFlags) readRanking(c *cli, modelPath string) (*ranking.File, error)
 	if err != nil {
 		return nil, err
 	}
-	if r.OtherModel(modelPath) {
-		fmt.Fprintf(c.stderr, "grain: warning: %s ranks the neurons of %s, not of %s\n", f.ranking, r.Model, modelPath)
-	}
+	warnOtherModel(c, f.ranking, r, modelPath)
 	return r, nil
 }
 

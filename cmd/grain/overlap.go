@@ -46,9 +46,7 @@ func runOverlap(c *cli, args []string) error {
 	if files[0].NumNeurons != files[1].NumNeurons || c0 != nil && c1 != nil && !slices.Equal(c0, c1) {
 		return fmt.Errorf("%s ranks %s and %s %s: they rank different models or layers (rank both on the same neurons: the same model, and the same --layers/--direction or none)", a, describeRecorded(c0, files[0].NumNeurons), b, describeRecorded(c1, files[1].NumNeurons))
 	}
-	if files[0].OtherModel(files[1].Model) {
-		fmt.Fprintf(c.stderr, "grain: warning: %s ranks the neurons of %s, %s those of %s\n", a, files[0].Model, b, files[1].Model)
-	}
+	warnOtherModel(c, a, files[0], files[1].Model)
 	columns := c0 // the global neurons, when either file records them
 	if columns == nil {
 		columns = c1

@@ -290,20 +290,19 @@ var (
 	vizHeadingFace = font.DefaultCache.Lookup(font.Font{Typeface: "Liberation", Variant: "Sans"}, vizSize+1)
 )
 
-// placedToken is a token's text and its baseline start, y measured down
-// from the top of its neuron's panel.
+// placedToken is a token's text, its baseline start (y measured down from
+// the top of its neuron's panel) and its drawn width.
 type placedToken struct {
-	x, y vg.Length
-	text string
+	x, y, w vg.Length
+	text    string
 }
 
 // activationPlot is the layout of an activation plot: one panel per neuron,
 // each a heading and the same sentences, wrapped to the page.
 type activationPlot struct {
-	tokens  [][]placedToken // per sentence
-	panel   vg.Length       // a panel's height
-	height  vg.Length       // the page's
-	neurons int
+	tokens [][]placedToken // per sentence
+	panel  vg.Length       // a panel's height
+	height vg.Length       // the page's
 }
 
 // newActivationPlot lays out sentences for a plot of n neurons; a page
@@ -311,7 +310,7 @@ type activationPlot struct {
 func newActivationPlot(sentences [][]string, n int) (*activationPlot, error) {
 	face := vizTokenFace
 	widest := vizWidth - 2*vizMargin - 2*vizPad
-	p := &activationPlot{neurons: n}
+	p := &activationPlot{}
 	y := 1.4 * vizLine // the heading and a gap
 	for s, toks := range sentences {
 		y += vizLine
@@ -326,7 +325,7 @@ func newActivationPlot(sentences [][]string, n int) (*activationPlot, error) {
 			if x > vizMargin && x+w > vizWidth-vizMargin {
 				x, y = vizMargin, y+vizLine
 			}
-			row[k] = placedToken{x: x, y: y, text: tok}
+			row[k] = placedToken{x: x, y: y, w: w, text: tok}
 			x += w + face.Width(" ") + 2*vizPad
 		}
 		p.tokens = append(p.tokens, row)
@@ -392,7 +391,7 @@ func (p *activationPlot) draw(v *visualization, path string) error {
 		for s, row := range p.tokens {
 			for k, t := range row {
 				y := top + t.y
-				rect(activationColor(nv.Activations[s][k], limit), t.x-vizPad, y-ext.Ascent-vizPad, t.x+vizTokenFace.Width(t.text)+vizPad, y+ext.Descent+vizPad)
+				rect(activationColor(nv.Activations[s][k], limit), t.x-vizPad, y-ext.Ascent-vizPad, t.x+t.w+vizPad, y+ext.Descent+vizPad)
 				text(vizTokenFace, t.x, y, t.text)
 			}
 		}

@@ -102,8 +102,7 @@ func probeTrain(c *cli, args []string) error {
 	}
 	p.Meta["property"] = pc.property
 	p.Meta["activations"] = pc.train.acts
-	p.Meta["model"] = r.train.reader.Meta().Model
-	recordColumns(p, r.train.cols)
+	recordSource(p, r.train)
 	if err := probe.Save(*out, p); err != nil {
 		return err
 	}
@@ -214,13 +213,29 @@ func loadProbeFor(path, property string) (*probe.Probe, error) {
 	return p, nil
 }
 
-// recordColumns notes in p's metadata ("columns", a JSON list) the global
-// neuron index of each of its inputs when a layer filter kept some neurons.
-func recordColumns(p *probe.Probe, cols []int) {
-	if cols != nil {
-		b, _ := json.Marshal(cols)
+// recordSource notes in p's metadata where its inputs come from: the
+// "model" of the training split's activations and, when a layer filter
+// kept some neurons, their global indices ("columns", a JSON list).
+func recordSource(p *probe.Probe, train *loaded) {
+	p.Meta["model"] = train.reader.Meta().Model
+	if train.cols != nil {
+		b, _ := json.Marshal(train.cols)
 		p.Meta["columns"] = string(b)
 	}
+}
+
+// warnOtherModel warns when the ranking file f at path records a model of
+// another file name than model (ranking.File.OtherModel).
+func warnOtherModel(c *cli, path string, f *ranking.File, model string) {
+	if f.OtherModel(model) {
+		fmt.Fprintf(c.stderr, "grain: warning: %s ranks the neurons of %s, not of %s\n", path, f.Model, model)
+	}
+}
+
+// noteGlobalIndices tells, under output that maps a layer selection's
+// columns to global neuron indices, what the files index instead.
+func noteGlobalIndices(c *cli, files string) {
+	fmt.Fprintf(c.stdout, "(neurons by global index, layer·D + d; %s index the selected neurons, listed in \"columns\")\n", files)
 }
 
 // probeColumns returns the global neurons recorded as p's inputs (nil: the

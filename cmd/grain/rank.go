@@ -81,7 +81,7 @@ func runRank(c *cli, args []string) error {
 		t.flush()
 	}
 	if f.Columns != nil {
-		fmt.Fprintf(c.stdout, "(neurons by global index, layer·D + d; the ranking file indexes the %d ranked neurons, listed in its \"columns\")\n", len(f.Columns))
+		noteGlobalIndices(c, "ranking files")
 	}
 	if *out != "" {
 		fmt.Fprintf(c.stdout, "wrote %s\n", *out)

@@ -149,10 +149,8 @@ func chooseNeurons(c *cli, list, rankPath string, top int, r *activations.Reader
 	if err != nil {
 		return nil, err
 	}
-	if f.OtherModel(r.Meta().Model) {
-		fmt.Fprintf(c.stderr, "grain: warning: %s ranks the neurons of %s; %s holds the activations of %s\n", rankPath, f.Model, r.Path(), r.Meta().Model)
-	}
-	if f.Columns == nil && f.NumNeurons != n || f.Columns != nil && f.Columns[len(f.Columns)-1] >= n {
+	warnOtherModel(c, rankPath, f, r.Meta().Model)
+	if !f.Fits(n) {
 		return nil, fmt.Errorf("%s ranks %s, the activation file has %d", rankPath, describeRecorded(f.Columns, f.NumNeurons), n)
 	}
 	if top < 1 {

@@ -2,7 +2,6 @@ package model
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/grainlab/grain/analysis/activations"
 	"github.com/grainlab/grain/analysis/ranking"
@@ -144,9 +143,10 @@ func (m *Masks) value(name string, dir activations.Direction) *tensor.Dense {
 // activation file: the percentages are then of those neurons).
 func (m *Masks) SelectNeurons(f *ranking.File, how ranking.Pick, percent float64, seed uint64) ([]int, error) {
 	switch {
-	case f.Columns != nil && f.Columns[len(f.Columns)-1] >= m.stored:
+	case f.Fits(m.stored) || f.Columns == nil && f.NumNeurons == m.total:
+	case f.Columns != nil:
 		return nil, fmt.Errorf("the ranking ranks neurons up to %d of an activation file; this model stores (extracts) %d", f.Columns[len(f.Columns)-1], m.stored)
-	case f.Columns == nil && f.NumNeurons != m.stored && f.NumNeurons != m.total:
+	default:
 		return nil, fmt.Errorf("the ranking ranks %d neurons; this model has %d stored (extracted) neurons and %d in all",
 			f.NumNeurons, m.stored, m.total)
 	}
@@ -154,7 +154,6 @@ func (m *Masks) SelectNeurons(f *ranking.File, how ranking.Pick, percent float64
 	if err != nil {
 		return nil, err
 	}
-	global := ranking.GlobalNeurons(f.Columns, picked)
-	slices.Sort(global)
-	return global, nil
+	// Ascending picks through ascending Columns stay ascending.
+	return ranking.GlobalNeurons(f.Columns, picked), nil
 }

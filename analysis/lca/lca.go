@@ -34,6 +34,8 @@ type Focus struct {
 	Label   string `json:"label"`
 	Count   int    `json:"count"`
 	Neurons []int  `json:"neurons"`
+	// TrainCount is the number of training tokens with the label.
+	TrainCount int `json:"train_count"`
 }
 
 // LabelPair is two labels whose focus lists (the neurons holding 25% of
@@ -69,6 +71,9 @@ type Report struct {
 	// Focus lists labels from the most focused (fewest neurons for 25% of
 	// the weight mass) to the most distributed.
 	Focus []Focus `json:"focus"`
+	// FocusFrequency is the labels' focus against how often each was seen
+	// in training (nil where no fit exists: see FitFrequency).
+	FocusFrequency *FrequencyFit `json:"focus_frequency,omitempty"`
 	// SharedLabels lists the pairs of labels whose focus lists share
 	// neurons, the largest Shared / Chance first.
 	SharedLabels []LabelPair       `json:"shared_labels"`
@@ -119,9 +124,10 @@ func Run(b engine.Backend, train, test *dataset.Dataset, opt Options, rep progre
 		if counts[l] == 0 {
 			continue
 		}
-		r.Focus = append(r.Focus, Focus{Label: p.Labels[l], Count: len(list), Neurons: list})
+		r.Focus = append(r.Focus, Focus{Label: p.Labels[l], Count: len(list), Neurons: list, TrainCount: counts[l]})
 	}
 	sort.SliceStable(r.Focus, func(i, j int) bool { return r.Focus[i].Count < r.Focus[j].Count })
+	r.FocusFrequency = FitFrequency(r.Focus)
 	r.SharedLabels = sharedLabels(r.Focus, cols)
 	if opt.Ablation != nil {
 		a := *opt.Ablation

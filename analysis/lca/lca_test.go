@@ -71,6 +71,15 @@ func TestRunOnPlantedNeurons(t *testing.T) {
 		t.Errorf("focus %+v: want all 6 labels, most focused first", rep.Focus)
 	}
 	t.Logf("accuracy %.3f, selectivity %.3f, focus %v", rep.Test.Accuracy, *rep.Selectivity, rep.Focus)
+	counts := train.Counts()
+	for _, f := range rep.Focus {
+		if l := slices.Index(train.Labels, f.Label); f.TrainCount != counts[l] {
+			t.Errorf("label %s: train count %d, want %d", f.Label, f.TrainCount, counts[l])
+		}
+	}
+	if rep.FocusFrequency == nil || fmt.Sprint(rep.FocusFrequency) != fmt.Sprint(FitFrequency(rep.Focus)) {
+		t.Errorf("report's focus against frequency %+v, from its focus lists %+v", rep.FocusFrequency, FitFrequency(rep.Focus))
+	}
 	if fmt.Sprint(rep.SharedLabels) != fmt.Sprint(sharedLabels(rep.Focus, neurons)) {
 		t.Errorf("report's shared labels %v, from its focus lists %v", rep.SharedLabels, sharedLabels(rep.Focus, neurons))
 	}

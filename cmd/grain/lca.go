@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/grainlab/grain/analysis/ablation"
 	"github.com/grainlab/grain/analysis/lca"
@@ -104,6 +106,25 @@ func saveLCA(dir string, rep *lca.Report, p *probe.Probe, property string) error
 	return f.Commit()
 }
 
+// printFocusFrequency says how far focus follows label frequency and lists
+// the labels most focused and most distributed for how often they were seen.
+func printFocusFrequency(c *cli, f *lca.FrequencyFit) {
+	fmt.Fprintf(c.stdout, "focus against label frequency: Spearman %.2f between neurons and train tokens over %d labels; fit neurons ≈ %.3g·tokens^%.3f\n",
+		f.Spearman, len(f.Labels), math.Exp(f.Intercept), f.Slope)
+	list := func(title string, labels []lca.RelativeFocus) {
+		fmt.Fprintf(c.stdout, "%s (neurons / fit):", title)
+		for _, l := range labels {
+			fmt.Fprintf(c.stdout, "  %s %d/%.1f (seen %d)", l.Label, l.Count, l.Expected, l.TrainCount)
+		}
+		fmt.Fprintln(c.stdout)
+	}
+	k := min(5, len(f.Labels)/2)
+	list("most focused for their frequency", f.Labels[:k])
+	distributed := slices.Clone(f.Labels[len(f.Labels)-k:])
+	slices.Reverse(distributed)
+	list("most distributed for their frequency", distributed)
+}
+
 func printLCA(c *cli, r *lca.Report, retrained bool) {
 	fmt.Fprintf(c.stdout, "probe: %d train / %d test tokens, %d neurons, %d labels; %d epochs (kept %d)\n",
 		r.TrainTokens, r.TestTokens, r.Neurons, len(r.Labels), len(r.Training.Epochs), r.Training.BestEpoch)
@@ -113,12 +134,12 @@ func printLCA(c *cli, r *lca.Report, retrained bool) {
 	}
 	printMetrics(c, r.Test, sel)
 	fmt.Fprintf(c.stdout, "\nmost focused labels (neurons holding 25%% of the label's weight mass):\n")
-	t := newTable(c.stdout, "label", "neurons", "which")
+	t := newTable(c.stdout, "label", "neurons", "train tokens", "which")
 	for i, f := range r.Focus {
 		if i == 8 {
 			break
 		}
-		t.row(f.Label, f.Count, intList(ranking.GlobalNeurons(r.Columns, f.Neurons), 8))
+		t.row(f.Label, f.Count, f.TrainCount, intList(ranking.GlobalNeurons(r.Columns, f.Neurons), 8))
 	}
 	t.flush()
 	if n := len(r.Focus); n > 8 {
@@ -127,6 +148,9 @@ func printLCA(c *cli, r *lca.Report, retrained bool) {
 			fmt.Fprintf(c.stdout, "%s (%d)  ", r.Focus[i].Label, r.Focus[i].Count)
 		}
 		fmt.Fprintln(c.stdout)
+	}
+	if f := r.FocusFrequency; f != nil {
+		printFocusFrequency(c, f)
 	}
 	if len(r.SharedLabels) > 0 {
 		fmt.Fprintf(c.stdout, "labels sharing the most focus neurons (shared / chance):")

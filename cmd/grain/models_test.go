@@ -79,7 +79,7 @@ func TestShippedModelsReproduceScores(t *testing.T) {
 }
 
 // TestPaperAnalysesOnShippedModels reproduces, on the shipped NMT models
-// over EWT, three of the paper's observations. It extracts each model's
+// over EWT, the paper's observations and one of grain's. It extracts each model's
 // encoder over EWT dev, ranks the first model's neurons by MaxCorr, and
 // trains word-position and POS probes on the first model (EWT dev → test):
 //   - the neurons most correlated across independently trained models
@@ -87,7 +87,8 @@ func TestShippedModelsReproduceScores(t *testing.T) {
 //     chance for two top-50 lists among 768 neurons ≈ 3.3);
 //   - the position probe's top neurons respond to words that open sentences
 //     (grain visualize's top words; earlyTopWords);
-//   - related POS labels share neurons (relatedLabelsShare).
+//   - related POS labels share neurons, and how many neurons a label needs
+//     follows how often it was seen in training (posTagFocus).
 func TestPaperAnalysesOnShippedModels(t *testing.T) {
 	dir := t.TempDir()
 	ewt, err := corpus.SharedDataDir()
@@ -158,7 +159,7 @@ func TestPaperAnalysesOnShippedModels(t *testing.T) {
 		t.Errorf("MaxCorr top 50 shares %d neurons with the position probe's top 50 (chance ≈ 3.3) and %d with the POS probe's", position, pos)
 	}
 	earlyTopWords(t, files[0], filepath.Join(dir, "lca-position-bucket", "ranking.json"))
-	relatedLabelsShare(t, filepath.Join(dir, "lca-xpos", "report.json"))
+	posTagFocus(t, filepath.Join(dir, "lca-xpos", "report.json"))
 }
 
 // earlyTopWords reads, with grain visualize, the top words (seen at least 5
@@ -221,13 +222,14 @@ func earlyTopWords(t *testing.T, acts, positionRanking string) {
 	}
 }
 
-// relatedLabelsShare reads the POS probe's LCA report: pairs of related Penn
-// tags (opening and closing quotes and brackets, comparatives and
-// superlatives of adjectives and adverbs, plural and singular common and
-// proper nouns, past tense and participle, possessive pronouns) must share
-// focus neurons at, on average, 1.5 times the rate of all pairs of tags
-// (measured: 2.6× chance against 1.3×).
-func relatedLabelsShare(t *testing.T, reportPath string) {
+// posTagFocus reads the POS probe's LCA report: pairs of related Penn tags
+// (opening and closing quotes and brackets, comparatives and superlatives of
+// adjectives and adverbs, plural and singular common and proper nouns, past
+// tense and participle, possessive pronouns) must share focus neurons at, on
+// average, 1.5 times the rate of all pairs of tags (measured: 2.6× chance
+// against 1.3×), and the tags' focus counts must follow their training
+// counts (Spearman ≥ 0.6; measured 0.88).
+func posTagFocus(t *testing.T, reportPath string) {
 	b, err := os.ReadFile(reportPath)
 	if err != nil {
 		t.Fatal(err)
@@ -255,5 +257,10 @@ func relatedLabelsShare(t *testing.T, reportPath string) {
 	t.Logf("related POS tags share focus neurons at %.2f× chance on average, all pairs of tags at %.2f×", related, all)
 	if related < 1.5*all {
 		t.Errorf("related POS tags share focus neurons at %.2f× chance, all pairs of tags at %.2f×", related, all)
+	}
+	if f := rep.FocusFrequency; f == nil || f.Spearman < 0.6 || f.Slope <= 0 {
+		t.Errorf("focus against tag frequency %+v: want Spearman ≥ 0.6, a rising fit", f)
+	} else {
+		t.Logf("focus against tag frequency: Spearman %.2f, slope %.3f", f.Spearman, f.Slope)
 	}
 }

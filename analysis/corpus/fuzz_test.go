@@ -93,3 +93,26 @@ func FuzzNeuroX(f *testing.F) {
 		}
 	})
 }
+
+func FuzzTokens(f *testing.F) {
+	f.Add([]byte("The cat sat .\nIn May\n"))
+	f.Add([]byte("a  b\r\nc\u00a0d\x1fe"))
+	f.Add([]byte("a\n\nb\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := parseTokens(bytes.NewReader(data), "fuzz.tok")
+		if err != nil {
+			fuzzError(t, err, "fuzz.tok")
+			return
+		}
+		fuzzInvariants(t, c, "fuzz.tok")
+		// What was read writes back, a sentence a line, and reads back the same.
+		var b bytes.Buffer
+		for _, s := range c.Tokens() {
+			b.WriteString(strings.Join(s, " ") + "\n")
+		}
+		back, err := parseTokens(&b, "fuzz.tok")
+		if err != nil || !slices.EqualFunc(back.Tokens(), c.Tokens(), slices.Equal) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}

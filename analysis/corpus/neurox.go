@@ -91,6 +91,38 @@ func parseNeuroX(tr io.Reader, tokensPath string, lr io.Reader, labelsPath strin
 	return &Corpus{Path: tokensPath, Sentences: sents, Properties: []string{property}}, nil
 }
 
+// ReadTokens reads a NeuroX tokens file alone (possibly gzipped): the
+// tokens of one sentence per line, separated by white space as Python's
+// str.split() separates them. An empty line is a *ParseError naming it. The
+// corpus has no properties.
+func ReadTokens(path string) (*Corpus, error) {
+	return readFile(path, parseTokens)
+}
+
+// parseTokens reads a NeuroX tokens file from r, named path in errors.
+func parseTokens(r io.Reader, path string) (*Corpus, error) {
+	lr, err := newLineReader(r, path)
+	if err != nil {
+		return nil, err
+	}
+	in := make(interner)
+	var sents []Sentence
+	for lr.scan() {
+		tokens := fields(lr.bytes(), in)
+		if len(tokens) == 0 {
+			return nil, lr.errorf("empty sentence")
+		}
+		sents = append(sents, Sentence{File: path, Line: lr.line, Tokens: tokens})
+	}
+	if lr.err != nil {
+		return nil, lr.err
+	}
+	if len(sents) == 0 {
+		return nil, &ParseError{Path: path, Err: errors.New("no sentences")}
+	}
+	return &Corpus{Path: path, Sentences: sents}, nil
+}
+
 // isSpace reports whether Python's str.split() splits at r: Go's Unicode
 // white space and the ASCII separators U+001C to U+001F.
 func isSpace(r rune) bool {

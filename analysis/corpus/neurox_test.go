@@ -188,3 +188,27 @@ func TestWriteNeuroXErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestReadTokens(t *testing.T) {
+	tp, _ := writePair(t, "The cat  sat .\n\tIn\u00a0May\u2003it\x1frained \r\nEnd", "")
+	c, err := ReadTokens(tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Tokens(), [][]string{{"The", "cat", "sat", "."}, {"In", "May", "it", "rained"}, {"End"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Tokens = %q, want %q", got, want)
+	}
+	if len(c.Properties) != 0 || c.Sentences[2].Line != 3 {
+		t.Errorf("properties %q, sentence 2 at line %d", c.Properties, c.Sentences[2].Line)
+	}
+	for _, tc := range []struct{ text, want string }{
+		{"a b\n \nc\n", "text.txt:2: empty sentence"},
+		{"", "text.txt: no sentences"},
+		{"a \xff\n", "text.txt:1: invalid UTF-8"},
+	} {
+		tp, _ := writePair(t, tc.text, "")
+		if _, err := ReadTokens(tp); err == nil || !strings.HasSuffix(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want one ending %q", tc.text, err, tc.want)
+		}
+	}
+}

@@ -73,6 +73,17 @@ func readCorpus(path, labelsPath, property string) (*corpus.Corpus, error) {
 	return nil, fmt.Errorf("%s: unknown corpus format (want .conllu[.gz] for CoNLL-U, .conll for PMB, or a NeuroX tokens file with --labels)", path)
 }
 
+// readTokens reads the tokens of a corpus: CoNLL-U or PMB by the file name
+// as readCorpus, any other file as a NeuroX tokens file (one sentence per
+// line) without labels.
+func readTokens(path string) (*corpus.Corpus, error) {
+	switch filepath.Ext(strings.TrimSuffix(filepath.Base(path), ".gz")) {
+	case ".conllu", ".conll":
+		return readCorpus(path, "", "")
+	}
+	return corpus.ReadTokens(path)
+}
+
 // loaded is one split joined with its labels.
 type loaded struct {
 	data   *dataset.Dataset

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 
@@ -10,23 +11,36 @@ import (
 )
 
 func init() {
-	register(command{"import", "convert NeuroX JSON activations to a grain activation file", runImport})
+	register(command{"import", "convert NeuroX JSON or NumPy .npy activations to a grain activation file", runImport})
 	register(command{"export", "convert a grain activation file to NeuroX JSON", runExport})
 	register(command{"inspect", "describe (and verify) a grain activation file", runInspect})
 }
 
 func runImport(c *cli, args []string) error {
-	fs := c.flags("import", "import --neurox-json IN.json --out OUT.gact [--model NAME] [--dtype float32|float16] [flags]", 0)
+	fs := c.flags("import", "import (--neurox-json IN.json | --npy IN.npy --corpus C) --out OUT.gact [--model NAME] [--dtype float32|float16] [flags]", 0)
 	in := fs.String("neurox-json", "", "NeuroX activation file (one JSON object per sentence)")
+	npy := fs.String("npy", "", "NumPy array of activations (np.save): tokens × neurons, or layers × tokens × dim; float16/32/64")
+	corpusPath := fs.String("corpus", "", "with --npy: the tokens, in the array's row order: CoNLL-U (.conllu[.gz]), PMB (.conll), or a NeuroX tokens file (one sentence per line)")
+	numLayers := fs.Int("num-layers", 0, "with a tokens × neurons --npy array: split its neurons into this many equal layers (0: one layer)")
 	out := fs.String("out", "", "grain activation file to write")
 	model := fs.String("model", "", "model name to record")
-	corpusDesc := fs.String("corpus-name", "", "source corpus description to record")
+	corpusDesc := fs.String("corpus-name", "", "source corpus description to record (default with --npy: the --corpus path)")
 	dtype := fs.String("dtype", "float32", "stored element type: float32 or float16")
 	if err := c.parse(fs, args, false); err != nil {
 		return err
 	}
-	if err := required(fs, "neurox-json", "out"); err != nil {
+	if (*in == "") == (*npy == "") {
+		return errors.New("give the activations by --neurox-json or by --npy (one of them)")
+	}
+	if err := required(fs, "out"); err != nil {
 		return err
+	}
+	if *npy != "" {
+		if err := required(fs, "corpus"); err != nil {
+			return err
+		}
+	} else if *corpusPath != "" || *numLayers != 0 {
+		return errors.New("--corpus and --num-layers describe an --npy array; a NeuroX JSON file holds its tokens and layers")
 	}
 	var dt activations.DType
 	if err := dt.UnmarshalText([]byte(*dtype)); err != nil {
@@ -36,7 +50,20 @@ func runImport(c *cli, args []string) error {
 		return err
 	}
 	meta := activations.Meta{Model: *model, Corpus: *corpusDesc, DType: dt, Tool: "grain import"}
-	if err := activations.ImportNeuroXJSON(*in, *out, meta, c.progress()); err != nil {
+	if *in != "" {
+		if err := activations.ImportNeuroXJSON(*in, *out, meta, c.progress()); err != nil {
+			return err
+		}
+		return describe(c, *out, false)
+	}
+	corp, err := readTokens(*corpusPath)
+	if err != nil {
+		return err
+	}
+	if meta.Corpus == "" {
+		meta.Corpus = *corpusPath
+	}
+	if err := activations.ImportNPY(*npy, corp.Tokens(), *numLayers, *out, meta, c.progress()); err != nil {
 		return err
 	}
 	return describe(c, *out, false)

@@ -155,8 +155,11 @@ func Rank(be engine.Backend, models []Model, method Method, opt Options) (*Ranki
 			self[a] = r.addJob(a, a, true, false)
 		}
 	}
-	if full {
-		r.reserve = 8 * (sumSq + 7*maxN*maxN)
+	if full { // see the package documentation's budget
+		r.reserve = 8 * (sumSq + 8*maxN*maxN)
+		if method == SVCCA {
+			r.reserve += 8 * sumSq
+		}
 	}
 	for a := range K {
 		for b := a + 1; b < K; b++ {

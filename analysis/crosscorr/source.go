@@ -41,7 +41,11 @@ type Sentences interface {
 // RowViewer is implemented by sources that can expose rows already in
 // memory (an in-memory matrix, a memory-mapped float32 file) without
 // copying. On a backend that implements engine.HostMemory the correlation
-// passes then read the rows in place.
+// passes then read the rows in place. A source whose ViewRows copies at
+// times (an activation file stored as float16, or not memory-mapped) says
+// so by a method Viewable() bool reporting false; its rows are then read
+// into the correlation's own buffers, as any Source's, so that the memory
+// budget holds.
 type RowViewer interface {
 	// ViewRows returns rows [start, start+n) as n·NumNeurons row-major
 	// values that the caller must not modify.

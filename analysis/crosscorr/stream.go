@@ -106,6 +106,9 @@ func newRunner(be engine.Backend, models []Model, opt Options) (*runner, error) 
 	for _, m := range models {
 		in := &input{name: m.Name, src: m.Source, n: m.Source.NumNeurons()}
 		in.view, _ = m.Source.(RowViewer)
+		if v, ok := m.Source.(interface{ Viewable() bool }); ok && !v.Viewable() {
+			in.view = nil // its views would be copies the budget does not count
+		}
 		r.in = append(r.in, in)
 	}
 	return r, nil

@@ -115,9 +115,11 @@ func LabelSetOf(names []string) *LabelSet {
 		if numeric {
 			a, _ := strconv.Atoi(ns[i])
 			b, _ := strconv.Atoi(ns[j])
-			return a < b
+			if a != b {
+				return a < b
+			}
 		}
-		return ns[i] < ns[j]
+		return ns[i] < ns[j] // equal numbers ("1", "01", "+1") by their text
 	})
 	s := &LabelSet{Names: ns, index: make(map[string]int32, len(ns))}
 	for i, n := range ns {
@@ -237,11 +239,15 @@ func (d *Dataset) Columns(cols []int) (*Dataset, error) {
 	return c, nil
 }
 
-// HoldOut splits rows [0, n) into contiguous blocks of blockRows rows and
-// assigns a seeded random fraction frac of the blocks to the held-out side.
-// Blocks keep neighbouring tokens (the same sentence) on one side. Both
-// results are sorted and together cover [0, n) exactly.
-func HoldOut(n, blockRows int, frac float64, seed uint64) (keep, held []Span) {
+// HoldOut splits rows [0, n) into contiguous blocks and assigns a seeded
+// random fraction frac of the blocks to the held-out side. Blocks are of
+// maxBlockRows rows, fewer where n holds fewer than 20 such blocks (then
+// n/20 rows, at least 1), so that small n are split near frac too. Blocks
+// keep neighbouring tokens (the same sentence) on one side. Both results
+// are sorted and together cover [0, n) exactly; held is empty only when
+// frac is 0 or n < 2.
+func HoldOut(n, maxBlockRows int, frac float64, seed uint64) (keep, held []Span) {
+	blockRows := min(maxBlockRows, max(1, n/20))
 	blocks := (n + blockRows - 1) / blockRows
 	nHeld := int(float64(blocks)*frac + 0.5)
 	if frac > 0 && nHeld == 0 && blocks > 1 {

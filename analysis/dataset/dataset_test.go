@@ -195,6 +195,12 @@ func TestLabelSetOrder(t *testing.T) {
 	if strings.Join(s.Names, ",") != "1,2,10" {
 		t.Fatalf("numeric labels sorted as %v", s.Names)
 	}
+	// Equal numbers go by their text, whatever the order they came in.
+	for _, in := range [][]string{{"1", "01", "+1", "0"}, {"+1", "0", "01", "1"}, {"01", "1", "0", "+1"}} {
+		if s := LabelSetOf(in); strings.Join(s.Names, ",") != "0,+1,01,1" {
+			t.Fatalf("labels %q sorted as %v", in, s.Names)
+		}
+	}
 	s = LabelSetOf([]string{"VB", "NN", "DT"})
 	if strings.Join(s.Names, ",") != "DT,NN,VB" || s.ID("NN") != 1 || s.ID("XX") != Unknown {
 		t.Fatalf("labels %v", s.Names)
@@ -278,6 +284,28 @@ func TestDatasetCheckFiniteTrustsJoin(t *testing.T) {
 	for _, x := range []*Dataset{other, d} {
 		if err := x.CheckFinite(); err == nil || !strings.Contains(err.Error(), "token row 2, neuron 1") {
 			t.Fatalf("replaced X: CheckFinite = %v", err)
+		}
+	}
+}
+
+// TestHoldOutSmall: small row counts are held out near the fraction asked
+// for too (blocks shrink to make at least 20), and only n < 2 holds none.
+func TestHoldOutSmall(t *testing.T) {
+	for n := 1; n <= 6000; n += 1 + n/50 {
+		keep, held := HoldOut(n, 256, 0.1, 7)
+		count := func(spans []Span) int {
+			c := 0
+			for _, s := range spans {
+				c += s.End - s.Start
+			}
+			return c
+		}
+		h := count(held)
+		if count(keep)+h != n || (n >= 2) != (h > 0) {
+			t.Fatalf("n = %d: keep %v, held %v", n, keep, held)
+		}
+		if f := float64(h) / float64(n); n >= 20 && (f < 0.05 || f > 0.16) {
+			t.Errorf("n = %d: held out %d rows (%.3f), want about 10%%", n, h, f)
 		}
 	}
 }

@@ -152,6 +152,11 @@ func focus(p *probe.Probe) (Point, error) {
 	return pt, nil
 }
 
+// withinRounding absorbs the rounding of accuracies (count ratios) and
+// their differences, so that a point exactly Tolerance below the best, such
+// as 2453/5000 against 2503/5000, is within it.
+const withinRounding = 1e-12
+
 // Choose applies the choice rule (see the package documentation) and
 // returns the index of the chosen point, or -1 if there are none. It never
 // fails: the points with the best accuracy are always candidates, so a
@@ -170,7 +175,7 @@ func Choose(points []Point, tolerance float64) int {
 	best := points[bi].DevAccuracy
 	var cand []int
 	for i, p := range points {
-		if i == bi || p.DevAccuracy == best || p.DevAccuracy >= best-tolerance {
+		if i == bi || p.DevAccuracy == best || best-p.DevAccuracy <= tolerance+withinRounding {
 			cand = append(cand, i)
 		}
 	}

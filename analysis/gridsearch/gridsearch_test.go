@@ -38,6 +38,12 @@ func TestChoose(t *testing.T) {
 			t.Fatalf("Choose with tolerance %v = %d, want 0", tol, got)
 		}
 	}
+	// Exactly one point below the best is within one point, although
+	// 2503/5000 − 0.01 rounds above 2453/5000.
+	edge := []Point{{DevAccuracy: 2503.0 / 5000, Union: 9}, {DevAccuracy: 2453.0 / 5000, Union: 3}}
+	if got := Choose(edge, 0.01); got != 1 {
+		t.Fatalf("Choose of a point exactly 0.01 below = %d, want 1", got)
+	}
 	// Ties at the best accuracy still go by the union.
 	tie := []Point{{DevAccuracy: 0.9, Union: 9}, {DevAccuracy: 0.9, Union: 3}}
 	if got := Choose(tie, -1); got != 1 {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -89,6 +90,11 @@ func runCrossCorr(c *cli, args []string) error {
 	var columns [][]int     // per model: the global neuron of each column, nil for all
 	var modelNames []string // per model: the model its activation file names
 	selected := false       // some model's columns are a selection
+	bases := map[string]int{}
+	for _, path := range fs.Args() {
+		bases[filepath.Base(path)]++
+	}
+	sameData := map[string]string{} // activation checksum → the file holding it
 	for _, path := range fs.Args() {
 		name := filepath.Base(path)
 		out := rankingName(name, m)
@@ -96,11 +102,18 @@ func runCrossCorr(c *cli, args []string) error {
 			return fmt.Errorf("--out: two activation files are named %s; their rankings would overwrite each other", name)
 		}
 		written[out] = true
+		if bases[name] > 1 {
+			name = path // two directories' files of one name (no --out): tell them apart
+		}
 		r, err := activations.Open(path)
 		if err != nil {
 			return err
 		}
 		defer r.Close()
+		if other, dup := sameData[r.Meta().Checksum]; dup {
+			return fmt.Errorf("%s and %s hold the same activations (checksum %s): a model correlated with itself finds each neuron's partner in itself (r = 1)", other, path, r.Meta().Checksum)
+		}
+		sameData[r.Meta().Checksum] = path
 		var src crosscorr.Source = r
 		cols, err := lf.columns(r.Meta())
 		if err != nil {
@@ -121,6 +134,10 @@ func runCrossCorr(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The budget sizes what the computation keeps live; the garbage collector
+	// must also keep what it has freed (a pass's buffers once the float64
+	// workspace of LinReg and SVCCA is allocated) within it.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(mem))
 	res, err := crosscorr.Rank(b, ms, m, crosscorr.Options{Memory: mem, Precision: prec, Progress: c.progress()})
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -38,6 +39,15 @@ func runGridSearch(c *cli, args []string) error {
 	if err := required(fs, "acts", "corpus", "property"); err != nil {
 		return err
 	}
+	var single error
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "l1" || f.Name == "l2" {
+			single = fmt.Errorf("--%s sets one probe's λ; gridsearch tries the values of --%ss", f.Name, f.Name)
+		}
+	})
+	if single != nil {
+		return single
+	}
 	a, err := parseFloats(*l1s)
 	if err != nil {
 		return err
@@ -58,8 +68,11 @@ func runGridSearch(c *cli, args []string) error {
 	if r.other != nil {
 		devD = r.other.data
 	} else {
-		// Hold out 10% of the training tokens (blocks of 256) as dev.
+		// Hold out 10% of the training tokens (blocks of up to 256) as dev.
 		keep, held := dataset.HoldOut(len(trainD.Y), 256, 0.1, c.seed)
+		if len(held) == 0 {
+			return fmt.Errorf("%d training tokens leave none to hold out for choosing (λ1, λ2); give --dev-acts and --dev-corpus", len(trainD.Y))
+		}
 		if devD, err = trainD.Subset(held); err != nil {
 			return err
 		}

@@ -164,6 +164,7 @@ func TestBadInputErrors(t *testing.T) {
 		{"empty device", []string{"crosscorr", "--device", "", ta, ta}, "--device: empty"},
 		{"output directory missing", []string{"probe", "train", "--device", "cpu", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "x", "--out", filepath.Join(dir, "no", "p.safetensors")}, "does not exist"},
 		{"plot format", []string{"gridsearch", "--device", "cpu", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "x", "--plot", filepath.Join(dir, "g.jpg")}, "plot format must be .png, .svg or .pdf"},
+		{"gridsearch single λ", []string{"gridsearch", "--device", "cpu", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "x", "--l1", "5"}, "--l1 sets one probe's λ"},
 		{"plot without sweep", []string{"eval", "--model", filepath.Join(dir, "none.safetensors"), "--plot", filepath.Join(dir, "s.png")}, "--plot draws a --sweep"},
 		{"percent over 100", []string{"rank", "--probe", out, "--percent", "150"}, "--percent 150: want at most 100"},
 		{"probeless flags on a probe method", []string{"rank", "--probe", out, "--acts", ta}, "are for --method probeless"},
@@ -405,6 +406,24 @@ func TestCrossCorr(t *testing.T) {
 	f, err := ranking.ReadFile(filepath.Join(dir, "a.maxcorr.json"))
 	if err != nil || f.Method != "crosscorr-maxcorr" || f.Ordering[0] != ra[0].Neuron || f.Scores[3] < 0.9 || f.Scores[3] <= f.Scores[4] {
 		t.Fatalf("ranking file of model A: %+v, %v", f, err)
+	}
+	// The same file twice is refused; two files of one name are told
+	// apart by their paths.
+	if code, _, errs := run("crosscorr", "--device", "cpu", "--quiet", pa, pa); code == 0 || !strings.Contains(errs, "hold the same activations") {
+		t.Fatalf("one file twice: %d %q", code, errs)
+	}
+	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
+	pb2 := filepath.Join(dir, "sub", "a.gact")
+	if err := os.Rename(pb, pb2); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = run("crosscorr", "--device", "cpu", "--quiet", "--json", pa, pb2)
+	var named struct {
+		Ranking struct{ Models []struct{ Model string } }
+	}
+	if err := json.Unmarshal([]byte(out), &named); code != 0 || err != nil || len(named.Ranking.Models) != 2 ||
+		named.Ranking.Models[0].Model != pa || named.Ranking.Models[1].Model != pb2 {
+		t.Fatalf("two files named a.gact: %d %v %+v %s", code, err, named, errs)
 	}
 	// The same sentences with a different first word: not the same tokens.
 	pc := write("c.gact", bm, "z")

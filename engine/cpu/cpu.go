@@ -204,6 +204,44 @@ func (b *Backend) Sync() error { return nil }
 // round copies of A and B first (emulating tensor-core input rounding) and
 // then multiply in float32.
 func (b *Backend) Gemm(transA, transB bool, alpha float32, a, bm *engine.Tensor, beta float32, c *engine.Tensor, p engine.Precision) {
+	b.gemm(transA, transB, alpha, a, bm, beta, c, p, false)
+}
+
+// GemmPreRounded is Gemm for inputs already exact in p's input format: it
+// multiplies them as they are, without rounded copies (engine.PreRounded).
+func (b *Backend) GemmPreRounded(transA, transB bool, alpha float32, a, bm *engine.Tensor, beta float32, c *engine.Tensor, p engine.Precision) {
+	b.gemm(transA, transB, alpha, a, bm, beta, c, p, true)
+}
+
+// StandardizeRounded is Standardize followed by rounding dst to p's input
+// format (engine.PreRounded).
+func (b *Backend) StandardizeRounded(dst, src, mean, invStd *engine.Tensor, p engine.Precision) {
+	b.Standardize(dst, src, mean, invStd)
+	if round := rounding(p); round != nil {
+		ds := Float32s(dst)
+		parallel(len(ds), 1, func(lo, hi int) { round(ds[lo:hi], ds[lo:hi]) })
+	}
+}
+
+var _ engine.PreRounded = (*Backend)(nil)
+
+// rounding returns the function that rounds float32 values to p's GEMM
+// input format (nil for FP32, which keeps them).
+func rounding(p engine.Precision) func(dst, src []float32) {
+	switch p {
+	case engine.FP32:
+		return nil
+	case engine.TF32:
+		return kernels.RoundTF32
+	case engine.BF16:
+		return kernels.RoundBF16
+	}
+	panic(fmt.Sprintf("cpu: Gemm precision %v", p))
+}
+
+// gemm is Gemm, with the rounding copies of A and B skipped when
+// preRounded says they are exact in p's input format already.
+func (b *Backend) gemm(transA, transB bool, alpha float32, a, bm *engine.Tensor, beta float32, c *engine.Tensor, p engine.Precision, preRounded bool) {
 	m, k := a.Rows(), a.Cols()
 	if transA {
 		m, k = k, m
@@ -217,19 +255,11 @@ func (b *Backend) Gemm(transA, transB bool, alpha float32, a, bm *engine.Tensor,
 	}
 	c.MustBe("Gemm C", m, n, engine.Float32)
 	as, bs, cs := Float32s(a), Float32s(bm), Float32s(c)
-	switch p {
-	case engine.FP32:
-	case engine.TF32, engine.BF16:
-		round := kernels.RoundTF32
-		if p == engine.BF16 {
-			round = kernels.RoundBF16
-		}
+	if round := rounding(p); round != nil && !preRounded {
 		ar, br := make([]float32, len(as)), make([]float32, len(bs))
 		parallel(len(as), 1, func(lo, hi int) { round(ar[lo:hi], as[lo:hi]) })
 		parallel(len(bs), 1, func(lo, hi int) { round(br[lo:hi], bs[lo:hi]) })
 		as, bs = ar, br
-	default:
-		panic(fmt.Sprintf("cpu: Gemm precision %v", p))
 	}
 	if beta == 0 {
 		clear(cs) // BLAS may compute 0·NaN = NaN

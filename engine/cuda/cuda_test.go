@@ -332,45 +332,6 @@ func TestGPUGemmBatched(t *testing.T) {
 	}
 }
 
-// TestGPUPreRounded checks StandardizeRounded + GemmPreRounded against
-// Standardize + Gemm, which round copies of the inputs themselves.
-func TestGPUPreRounded(t *testing.T) {
-	b := device(t)
-	var _ engine.PreRounded = b
-	r := rand.New(rand.NewPCG(7, 8))
-	const rows, n, m = 300, 24, 17
-	xa, xb := randn(r, rows*n), randn(r, rows*m)
-	ta, _ := engine.AllocFrom(b, rows, n, xa)
-	tb, _ := engine.AllocFrom(b, rows, m, xb)
-	meanA, _ := engine.AllocFrom(b, 1, n, randn(r, n))
-	invA, _ := engine.AllocFrom(b, 1, n, randn(r, n))
-	meanB, _ := engine.AllocFrom(b, 1, m, randn(r, m))
-	invB, _ := engine.AllocFrom(b, 1, m, randn(r, m))
-	za, _ := b.Alloc(rows, n, engine.Float32)
-	zb, _ := b.Alloc(rows, m, engine.Float32)
-	c1, _ := b.Alloc(n, m, engine.Float32)
-	c2, _ := b.Alloc(n, m, engine.Float32)
-	for _, p := range []engine.Precision{engine.FP32, engine.TF32, engine.BF16} {
-		b.Standardize(za, ta, meanA, invA)
-		b.Standardize(zb, tb, meanB, invB)
-		b.Gemm(true, false, 1, za, zb, 0, c1, p)
-		b.StandardizeRounded(za, ta, meanA, invA, p)
-		b.StandardizeRounded(zb, tb, meanB, invB, p)
-		b.GemmPreRounded(true, false, 1, za, zb, 0, c2, p)
-		g1, g2 := make([]float32, n*m), make([]float32, n*m)
-		if err := b.Download(g1, c1); err != nil {
-			t.Fatal(err)
-		}
-		b.Download(g2, c2)
-		for i := range g1 {
-			// Same products; only the order of accumulation may differ.
-			if math.Abs(float64(g1[i]-g2[i])) > 1e-5*math.Sqrt(rows)*(1+math.Abs(float64(g1[i]))) {
-				t.Fatalf("%v [%d]: Gemm %g, pre-rounded %g", p, i, g1[i], g2[i])
-			}
-		}
-	}
-}
-
 // TestGPUGemmTF32Large checks the precision in effect on a product large
 // enough for tensor-core kernels: every input is 1+2⁻¹², which TF32 rounds
 // to 1, so each result is exactly k.

@@ -47,6 +47,9 @@ func Run(t *testing.T, b engine.Backend) {
 	} {
 		t.Run(c.name, c.fn)
 	}
+	if pr, ok := b.(engine.PreRounded); ok {
+		t.Run("PreRounded", func(t *testing.T) { s.preRounded(t, pr) })
+	}
 }
 
 type suite struct {
@@ -556,6 +559,46 @@ func (s *suite) moments(t *testing.T) {
 		want[i] = (float64(x[i]) - float64(float32(st.Mean[j]))) * float64(inv[j])
 	}
 	closeTo(t, "Standardize", s.f32(t, td), want, 1e-5)
+}
+
+// preRounded checks engine.PreRounded: StandardizeRounded writes values
+// exact in the precision's input format, within half a unit of that
+// format of Standardize's, and GemmPreRounded of them equals Gemm (which
+// rounds copies itself) up to the order of accumulation.
+func (s *suite) preRounded(t *testing.T, pr engine.PreRounded) {
+	r := rng(95)
+	const rows, n, m = 300, 24, 17
+	ta, tb := s.upload(t, rows, n, randn(r, rows*n, 3)), s.upload(t, rows, m, randn(r, rows*m, 3))
+	meanA, invA := s.upload(t, 1, n, randn(r, n, 1)), s.upload(t, 1, n, randn(r, n, 1))
+	meanB, invB := s.upload(t, 1, m, randn(r, m, 1)), s.upload(t, 1, m, randn(r, m, 1))
+	za, zb := s.alloc(t, rows, n, engine.Float32), s.alloc(t, rows, m, engine.Float32)
+	ra, rb := s.alloc(t, rows, n, engine.Float32), s.alloc(t, rows, m, engine.Float32)
+	c1, c2 := s.alloc(t, n, m, engine.Float32), s.alloc(t, n, m, engine.Float32)
+	s.b.Standardize(za, ta, meanA, invA)
+	s.b.Standardize(zb, tb, meanB, invB)
+	for _, c := range []struct {
+		p    engine.Precision
+		bits uint // mantissa bits kept
+	}{{engine.FP32, 23}, {engine.TF32, 10}, {engine.BF16, 7}} {
+		pr.StandardizeRounded(ra, ta, meanA, invA, c.p)
+		pr.StandardizeRounded(rb, tb, meanB, invB, c.p)
+		plain, rounded := s.f32(t, za), s.f32(t, ra)
+		for i, v := range rounded {
+			_, e := math.Frexp(float64(v))
+			ulp := math.Ldexp(1, e-1-int(c.bits))
+			if math.Mod(float64(v), ulp) != 0 || math.Abs(float64(v-plain[i])) > 0.5*ulp+1e-6*math.Abs(float64(plain[i])) {
+				t.Fatalf("StandardizeRounded %v [%d] = %.9g from %.9g: not that format's rounding", c.p, i, v, plain[i])
+			}
+		}
+		s.b.Gemm(true, false, 1, za, zb, 0, c1, c.p)
+		pr.GemmPreRounded(true, false, 1, ra, rb, 0, c2, c.p)
+		g1, g2 := s.f32(t, c1), s.f32(t, c2)
+		for i := range g1 {
+			if math.Abs(float64(g1[i]-g2[i])) > 1e-5*math.Sqrt(rows)*(1+math.Abs(float64(g1[i]))) {
+				t.Fatalf("%v [%d]: Gemm %g, GemmPreRounded %g", c.p, i, g1[i], g2[i])
+			}
+		}
+	}
 }
 
 // refLogSumExp returns the row's maximum mx and log Σ_j exp(row_j − mx), in

@@ -37,7 +37,8 @@ type Result struct {
 	// zeroed.
 	Zeroed float64 `json:"zeroed_accuracy"`
 	// Retrained is the test accuracy of a probe trained on these neurons
-	// only (omitted when retraining was not asked for).
+	// only (omitted when retraining was not asked for; for no neurons, the
+	// majority baseline, which a bias-only probe reaches).
 	Retrained float64 `json:"retrained_accuracy,omitempty"`
 }
 
@@ -91,7 +92,13 @@ func Run(b engine.Backend, p *probe.Probe, ordering []int, train, test *dataset.
 				return nil, err
 			}
 			r.Zeroed = m.Accuracy
-			if opt.Retrain && len(keep) > 0 {
+			switch {
+			case !opt.Retrain:
+			case len(keep) == 0:
+				// A probe of no neurons has only its bias: trained, it
+				// predicts the training majority label everywhere.
+				r.Retrained = m.Majority
+			default:
 				if r.Retrained, err = retrain(b, keep, train, test, majority, opt.Probe); err != nil {
 					return nil, err
 				}

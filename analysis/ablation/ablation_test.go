@@ -93,12 +93,16 @@ func TestPlantedNeurons(t *testing.T) {
 			}
 			// Retraining on the top 10% beats the bottom 10% by far.
 			res, err := Run(b, p, ord.Neurons, train, test, Options{
-				Percents: []float64{10}, Selections: []ranking.Pick{ranking.PickTop, ranking.PickBottom}, Retrain: true, Probe: cfg, Seed: 1,
+				Percents: []float64{10, 0}, Selections: []ranking.Pick{ranking.PickTop, ranking.PickBottom}, Retrain: true, Probe: cfg, Seed: 1,
 			}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			top, bottom := res[0], res[1]
+			// Kept no neurons, the retrained probe is the majority baseline.
+			if none := res[2]; none.Neurons != 0 || none.Retrained != full.Majority || full.Majority <= 0 {
+				t.Errorf("no neurons kept: %+v, want retrained accuracy = majority baseline %.3f", none, full.Majority)
+			}
 			if top.Retrained < bottom.Retrained+0.3 {
 				t.Errorf("retrained top 10%% %.3f vs bottom 10%% %.3f: want a gap ≥ 0.3", top.Retrained, bottom.Retrained)
 			}

@@ -20,6 +20,13 @@ type Dataset struct {
 	Y      []int32
 	Labels []string
 	Tokens []string
+	// UnseenLabels names, in order of first appearance, the labels outside
+	// Labels that Join found (their rows have Y = Unknown); see
+	// UnseenCounts.
+	UnseenLabels []string
+	// unseen is, when UnseenLabels is non-empty, each row's index into it
+	// (-1 for rows whose label is in Labels).
+	unseen []int32
 	// finite is the X that Join, or the making of this view of a dataset,
 	// found or knew to be finite (nil if none): CheckFinite trusts it while
 	// X is still that matrix.
@@ -128,6 +135,19 @@ func LabelSetOf(names []string) *LabelSet {
 	return s
 }
 
+// LabelSetInOrder makes a label set of distinct names in the order given
+// (a saved probe's labels: label i is the probe's row i).
+func LabelSetInOrder(names []string) (*LabelSet, error) {
+	s := &LabelSet{Names: names, index: make(map[string]int32, len(names))}
+	for i, n := range names {
+		if _, dup := s.index[n]; dup {
+			return nil, fmt.Errorf("label %q twice", n)
+		}
+		s.index[n] = int32(i)
+	}
+	return s, nil
+}
+
 // ID returns the id of a label name, or Unknown.
 func (s *LabelSet) ID(name string) int32 {
 	if id, ok := s.index[name]; ok {
@@ -161,6 +181,7 @@ func Join(acts Aligned, tokens, labels [][]string, set *LabelSet) (*Dataset, err
 	}
 	rows, _ := acts.Dims()
 	d := &Dataset{X: acts, Labels: set.Names, Y: make([]int32, 0, rows), Tokens: make([]string, 0, rows)}
+	unseenIDs := map[string]int32{}
 	for i, sent := range tokens {
 		if len(labels[i]) != len(sent) {
 			return nil, fmt.Errorf("sentence %d: %d tokens but %d labels", i, len(sent), len(labels[i]))
@@ -176,6 +197,7 @@ func Join(acts Aligned, tokens, labels [][]string, set *LabelSet) (*Dataset, err
 			}
 			d.Y = append(d.Y, set.ID(labels[i][j]))
 			d.Tokens = append(d.Tokens, w)
+			d.noteUnseen(labels[i][j], unseenIDs)
 		}
 	}
 	if len(d.Y) != rows {
@@ -186,6 +208,43 @@ func Join(acts Aligned, tokens, labels [][]string, set *LabelSet) (*Dataset, err
 	}
 	d.finite = acts
 	return d, nil
+}
+
+// noteUnseen records the label of the row just appended when it is
+// outside the label set (ids: the index of each unseen name).
+func (d *Dataset) noteUnseen(label string, ids map[string]int32) {
+	row := len(d.Y) - 1
+	if d.Y[row] != Unknown {
+		if d.unseen != nil {
+			d.unseen = append(d.unseen, -1)
+		}
+		return
+	}
+	if d.unseen == nil {
+		d.unseen = make([]int32, row, cap(d.Y))
+		for i := range d.unseen {
+			d.unseen[i] = -1
+		}
+	}
+	id, ok := ids[label]
+	if !ok {
+		id = int32(len(d.UnseenLabels))
+		ids[label] = id
+		d.UnseenLabels = append(d.UnseenLabels, label)
+	}
+	d.unseen = append(d.unseen, id)
+}
+
+// UnseenCounts returns how many rows carry each of UnseenLabels (0 for a
+// name that a Subset left without rows).
+func (d *Dataset) UnseenCounts() []int {
+	c := make([]int, len(d.UnseenLabels))
+	for _, u := range d.unseen {
+		if u >= 0 {
+			c[u]++
+		}
+	}
+	return c
 }
 
 func head(s []string) []string {
@@ -202,11 +261,14 @@ func (d *Dataset) Subset(spans []Span) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Dataset{X: x, Labels: d.Labels, finite: d.derived(x)}
+	out := &Dataset{X: x, Labels: d.Labels, UnseenLabels: d.UnseenLabels, finite: d.derived(x)}
 	for _, s := range spans {
 		out.Y = append(out.Y, d.Y[s.Start:s.End]...)
 		if d.Tokens != nil {
 			out.Tokens = append(out.Tokens, d.Tokens[s.Start:s.End]...)
+		}
+		if d.unseen != nil {
+			out.unseen = append(out.unseen, d.unseen[s.Start:s.End]...)
 		}
 	}
 	return out, nil

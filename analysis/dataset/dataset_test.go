@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -161,6 +162,13 @@ func TestJoin(t *testing.T) {
 	if len(d.Y) != 5 || d.Y[0] != set.ID("DT") || d.Y[2] != Unknown || d.Tokens[3] != "on" {
 		t.Fatalf("joined %+v", d)
 	}
+	// The labels outside the set are named and counted, also in a subset.
+	if !slices.Equal(d.UnseenLabels, []string{"VBD", "IN", "PRP"}) || !slices.Equal(d.UnseenCounts(), []int{1, 1, 1}) {
+		t.Fatalf("unseen %q %v", d.UnseenLabels, d.UnseenCounts())
+	}
+	if sub, err := d.Subset([]Span{{0, 2}, {3, 5}}); err != nil || !slices.Equal(sub.UnseenCounts(), []int{0, 1, 1}) {
+		t.Fatalf("subset's unseen counts %v, %v", sub.UnseenCounts(), err)
+	}
 	if err := d.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -200,6 +208,12 @@ func TestLabelSetOrder(t *testing.T) {
 		if s := LabelSetOf(in); strings.Join(s.Names, ",") != "0,+1,01,1" {
 			t.Fatalf("labels %q sorted as %v", in, s.Names)
 		}
+	}
+	if s, err := LabelSetInOrder([]string{"VB", "NN", "DT"}); err != nil || s.ID("VB") != 0 || s.ID("DT") != 2 || s.ID("JJ") != Unknown {
+		t.Fatalf("label set in the given order: %+v, %v", s, err)
+	}
+	if _, err := LabelSetInOrder([]string{"VB", "NN", "VB"}); err == nil || !strings.Contains(err.Error(), `"VB" twice`) {
+		t.Fatalf("duplicate label: %v", err)
 	}
 	s = LabelSetOf([]string{"VB", "NN", "DT"})
 	if strings.Join(s.Names, ",") != "DT,NN,VB" || s.ID("NN") != 1 || s.ID("XX") != Unknown {

@@ -92,13 +92,15 @@ type Metrics struct {
 	// is Unknown count as wrong).
 	Accuracy float64 `json:"accuracy"`
 	// MacroF1 is the unweighted mean over labels present in the gold or
-	// predicted labels of the per-label F1.
+	// predicted labels of the per-label F1 (a gold label the probe does not
+	// know has F1 0).
 	MacroF1 float64 `json:"macro_f1"`
 	// Majority is the accuracy of always predicting the most frequent
 	// label of the training set (MajorityLabel).
 	Majority      float64 `json:"majority_baseline"`
 	MajorityLabel string  `json:"majority_label"`
-	// PerLabel holds accuracy (= recall), precision and F1 per label.
+	// PerLabel holds accuracy (= recall), precision and F1 per label: the
+	// probe's labels in order, then the gold labels it does not know.
 	PerLabel []LabelScore `json:"per_label"`
 	Rows     int          `json:"rows"`
 	// Unseen is the number of rows whose gold label is not in the probe's
@@ -117,7 +119,10 @@ type LabelScore struct {
 
 // Score compares predictions with gold labels. majority is the label id
 // that the majority baseline predicts (the most frequent training label).
-func Score(labels []string, gold, pred []int32, majority int32) (Metrics, error) {
+// Gold rows marked dataset.Unknown carry labels outside labels: unseen
+// names them and unseenCounts says how many rows carry each (nil when not
+// known); each present one enters the macro-F1 with F1 0.
+func Score(labels []string, gold, pred []int32, majority int32, unseen []string, unseenCounts []int) (Metrics, error) {
 	if len(gold) != len(pred) {
 		return Metrics{}, fmt.Errorf("score: %d gold labels, %d predictions", len(gold), len(pred))
 	}
@@ -170,6 +175,12 @@ func Score(labels []string, gold, pred []int32, majority int32) (Metrics, error)
 		}
 		m.PerLabel = append(m.PerLabel, s)
 	}
+	for i, name := range unseen {
+		if unseenCounts[i] > 0 {
+			m.PerLabel = append(m.PerLabel, LabelScore{Label: name, Count: unseenCounts[i]})
+			f1N++
+		}
+	}
 	if f1N > 0 {
 		m.MacroF1 = f1Sum / float64(f1N)
 	}
@@ -208,5 +219,5 @@ func Evaluate(b engine.Backend, p *Probe, d *dataset.Dataset, majority int32) (M
 	if err != nil {
 		return Metrics{}, err
 	}
-	return Score(p.Labels, d.Y, pred, majority)
+	return Score(p.Labels, d.Y, pred, majority, d.UnseenLabels, d.UnseenCounts())
 }

@@ -48,7 +48,8 @@ type Config struct {
 	// order.
 	Seed uint64
 	// DevFraction is the share of training rows held out for early
-	// stopping (fast mode).
+	// stopping (fast mode; only when it holds at least minDevRows rows,
+	// else every round is trained and the last kept).
 	DevFraction float64
 	// Patience is the number of rounds without dev improvement before fast
 	// mode stops.
@@ -129,6 +130,10 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
+// minDevRows is the smallest dev split fast mode stops early on: below it,
+// a handful of tokens would decide which round is kept.
+const minDevRows = 20
+
 // Epoch records one epoch of training.
 type Epoch struct {
 	Epoch int `json:"epoch"`
@@ -136,8 +141,8 @@ type Epoch struct {
 	// penalty at the end of the epoch.
 	Loss float64 `json:"loss"`
 	// DevAccuracy is the dev-split accuracy after the epoch (fast mode, at
-	// the end of each round).
-	DevAccuracy float64       `json:"dev_accuracy,omitempty"`
+	// the end of each round; nil after other epochs).
+	DevAccuracy *float64      `json:"dev_accuracy,omitempty"`
 	Elapsed     time.Duration `json:"elapsed_ns"`
 }
 
@@ -195,7 +200,7 @@ func Train(b engine.Backend, d *dataset.Dataset, cfg Config, rep progress.Report
 		rep = progress.Nop
 	}
 	train, dev := d, (*dataset.Dataset)(nil)
-	if cfg.Mode == ModeFast && cfg.DevFraction > 0 && rows >= 20 {
+	if cfg.Mode == ModeFast && float64(rows)*cfg.DevFraction >= minDevRows {
 		keep, held := dataset.HoldOut(rows, 256, cfg.DevFraction, cfg.Seed)
 		if len(held) > 0 && len(keep) > 0 {
 			if train, err = d.Subset(keep); err != nil {
@@ -360,7 +365,7 @@ func (t *trainer) run(train, dev *dataset.Dataset, rep progress.Reporter) (*Log,
 			if err != nil {
 				return nil, err
 			}
-			e.DevAccuracy = acc
+			e.DevAccuracy = &acc
 			status += fmt.Sprintf(" dev acc %.4f", acc)
 			if acc > best {
 				best, sinceBest, log.BestEpoch = acc, 0, epoch

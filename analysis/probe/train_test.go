@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -299,7 +300,7 @@ func TestScoreAndControl(t *testing.T) {
 	labels := []string{"A", "B", "C"}
 	gold := []int32{0, 0, 1, 2, dataset.Unknown, 1}
 	pred := []int32{0, 1, 1, 2, 0, 0}
-	m, err := Score(labels, gold, pred, 0)
+	m, err := Score(labels, gold, pred, 0, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,6 +312,12 @@ func TestScoreAndControl(t *testing.T) {
 	// C: 1, 1, 1 → 1. Macro-F1 = (0.4 + 0.5 + 1)/3.
 	if math.Abs(m.MacroF1-(0.4+0.5+1)/3) > 1e-12 {
 		t.Fatalf("macro-F1 %v", m.MacroF1)
+	}
+	// Named, the Unknown row's label enters the macro-F1 with F1 0 and is
+	// listed last; a name without rows does not.
+	m, err = Score(labels, gold, pred, 0, []string{"D", "E"}, []int{1, 0})
+	if err != nil || math.Abs(m.MacroF1-(0.4+0.5+1)/4) > 1e-12 || len(m.PerLabel) != 4 || m.PerLabel[3] != (LabelScore{Label: "D", Count: 1}) {
+		t.Fatalf("with the unseen label named: %+v, %v", m, err)
 	}
 	// Control task: each type keeps one label, and the labels follow the
 	// training distribution.
@@ -386,8 +393,8 @@ func TestFastModeStepFloorOnSmallData(t *testing.T) {
 		t.Fatalf("ran %d epochs, kept %d: want whole rounds of %d", len(log.Epochs), log.BestEpoch, perRound)
 	}
 	for _, e := range log.Epochs {
-		if checked := e.DevAccuracy > 0; checked != (e.Epoch%perRound == 0) {
-			t.Fatalf("epoch %d: dev accuracy %v checked off a round end", e.Epoch, e.DevAccuracy)
+		if checked := e.DevAccuracy != nil; checked != (e.Epoch%perRound == 0) {
+			t.Fatalf("epoch %d: dev accuracy checked (%t) off a round end", e.Epoch, checked)
 		}
 	}
 	if len(log.Epochs) == 6*perRound && log.Steps < cfg.MinSteps {
@@ -404,5 +411,21 @@ func TestFastModeStepFloorOnSmallData(t *testing.T) {
 	t.Logf("held-out accuracy: fast %.4f (%d epochs, %d steps), fast without floor %.4f, neurox %.4f", fast, len(log.Epochs), log.Steps, old, neurox)
 	if old >= fast {
 		t.Fatalf("without the floor %.4f ≥ with it %.4f: the floor buys nothing here", old, fast)
+	}
+	// 399 rows would hold out 19 (< minDevRows): no early stopping, every
+	// round trained and the last kept; 400 hold out 20 and stop early.
+	for _, rows := range []int{399, 400} {
+		small, err := train.Subset([]dataset.Span{{Start: 0, End: rows}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, log, err := Train(b, small, DefaultConfig(ModeFast), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked := slices.ContainsFunc(log.Epochs, func(e Epoch) bool { return e.DevAccuracy != nil })
+		if checked != (rows == 400) || !checked && log.BestEpoch != len(log.Epochs) {
+			t.Fatalf("%d rows: dev accuracy checked %t, kept epoch %d of %d", rows, checked, log.BestEpoch, len(log.Epochs))
+		}
 	}
 }

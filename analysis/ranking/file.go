@@ -30,6 +30,19 @@ const (
 	MethodProbeless        = "probeless"         // Probeless
 )
 
+// Ranked reports whether f.Ordering lists neurons most important first, as
+// orderings, fixed-bottom lists, probeless and correlation rankings do (and
+// files of other tools' methods are taken to); false for grain's
+// selections (top, bottom, hard-threshold, random), whose Ordering is a
+// set of neurons in index order.
+func (f *File) Ranked() bool {
+	switch f.Method {
+	case MethodTop, MethodBottom, MethodHardThreshold, MethodRandom:
+		return false
+	}
+	return true
+}
+
 // File is a neuron ranking as stored on disk: a JSON object with one field
 // per line,
 //
@@ -155,8 +168,14 @@ func (f *File) Fits(n int) bool {
 
 // OtherModel reports whether f records a model (Model) whose file name
 // differs from that of model (empty: unknown, never other).
-func (f *File) OtherModel(model string) bool {
-	return f.Model != "" && model != "" && filepath.Base(f.Model) != filepath.Base(model)
+func (f *File) OtherModel(model string) bool { return OtherModel(f.Model, model) }
+
+// OtherModel reports whether the model names recorded and model, as
+// rankings, probes and activation files record them, have different file
+// names (a renamed copy in another folder is the same model); an empty
+// name is unknown, never other.
+func OtherModel(recorded, model string) bool {
+	return recorded != "" && model != "" && filepath.Base(recorded) != filepath.Base(model)
 }
 
 // GlobalNeurons maps column indices ids to global neuron indices through

@@ -55,7 +55,11 @@ func runAblate(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := pc.open(c, dataset.LabelSetOf(p.Labels))
+	set, err := dataset.LabelSetInOrder(p.Labels)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *probePath, err)
+	}
+	r, err := pc.open(c, set)
 	if err != nil {
 		return err
 	}
@@ -63,6 +67,7 @@ func runAblate(c *cli, args []string) error {
 	if err := checkProbeColumns(p, *probePath, r.train.cols, r.train.reader.NumNeurons()); err != nil {
 		return err
 	}
+	warnProbeOfOtherModel(c, *probePath, p, r.train.reader)
 	if !compatibleColumns(rk.Columns, r.train.cols) {
 		return fmt.Errorf("%s ranks %s, but --layers/--direction select %s", *rankPath, describeNeurons(rk.Columns), describeSelection(r.train.cols, r.train.reader.NumNeurons()))
 	}

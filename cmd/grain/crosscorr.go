@@ -81,7 +81,7 @@ func runCrossCorr(c *cli, args []string) error {
 	}
 	var lcaRanking *ranking.File
 	if *lcaPath != "" {
-		if lcaRanking, err = ranking.ReadFile(*lcaPath); err != nil {
+		if lcaRanking, err = readRanked(*lcaPath); err != nil {
 			return err
 		}
 	}

@@ -567,8 +567,18 @@ func TestLayerSelectionUsesGlobalNeurons(t *testing.T) {
 	if err := probe.Save(legacy, p); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errs := run("probe", "eval", "--device", "cpu", "--layers", "l1", "--probe", legacy, "--acts", ea, "--corpus", et, "--labels", el, "--property", "tag"); code != 0 {
+	if code, _, errs := run("probe", "eval", "--device", "cpu", "--layers", "l1", "--probe", legacy, "--acts", ea, "--corpus", et, "--labels", el, "--property", "tag"); code != 0 || strings.Contains(errs, "warning") {
 		t.Errorf("probe eval of a probe recording no columns: %s", errs)
+	}
+	// A probe trained on another model's activations: evaluated, with a
+	// warning.
+	p.Meta["model"] = "elsewhere/other.safetensors"
+	if err := probe.Save(legacy, p); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := run("probe", "eval", "--device", "cpu", "--layers", "l1", "--probe", legacy, "--acts", ea, "--corpus", et, "--labels", el, "--property", "tag"); code != 0 ||
+		!strings.Contains(errs, "warning: "+legacy+" was trained on the neurons of elsewhere/other.safetensors; "+ea+" holds those of test") {
+		t.Errorf("probe eval of another model's probe: exit %d, stderr %q", code, errs)
 	}
 }
 

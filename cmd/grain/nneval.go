@@ -40,7 +40,7 @@ func (f *maskFlags) register(fs *flag.FlagSet) {
 // readRanking reads --mask-ranking, warning when it ranks the neurons of a
 // model of another name than modelPath.
 func (f *maskFlags) readRanking(c *cli, modelPath string) (*ranking.File, error) {
-	r, err := ranking.ReadFile(f.ranking)
+	r, err := readRanked(f.ranking)
 	if err != nil {
 		return nil, err
 	}

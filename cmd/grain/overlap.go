@@ -32,7 +32,7 @@ func runOverlap(c *cli, args []string) error {
 	}
 	var files [2]*ranking.File
 	for i, path := range fs.Args() {
-		f, err := ranking.ReadFile(path)
+		f, err := readRanked(path)
 		if err != nil {
 			return err
 		}

@@ -22,6 +22,10 @@ func TestOverlap(t *testing.T) {
 	b := write("b.json", 10, []int{1, 9, 0, 8, 2, 7, 3, 6, 4, 5})
 	partial := write("partial.json", 10, []int{9, 1, 4})
 	other := write("other.json", 12, []int{0})
+	selection := filepath.Join(dir, "top.json")
+	if err := ranking.WriteFile(selection, &ranking.File{Version: ranking.FormatVersion, Method: ranking.MethodTop, NumNeurons: 10, Ordering: []int{2, 5, 7}}); err != nil {
+		t.Fatal(err)
+	}
 
 	code, js, errs := run("overlap", "--json", "--k", "2,4,10", a, b)
 	var rep overlapReport
@@ -61,6 +65,7 @@ func TestOverlap(t *testing.T) {
 		{[]string{"--k", "0", a, b}, `--k "0": bad entry "0"`},
 		{[]string{"--k", "5,x", a, b}, `bad entry "x"`},
 		{[]string{a, filepath.Join(dir, "none.json")}, "none.json"},
+		{[]string{a, selection}, `top.json is a selection (method "top"`},
 	} {
 		code, _, errs := run(append([]string{"overlap"}, c.args...)...)
 		if code == 0 || !strings.Contains(errs, c.want) {

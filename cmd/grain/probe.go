@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/grainlab/grain/analysis/activations"
 	"github.com/grainlab/grain/analysis/dataset"
 	"github.com/grainlab/grain/analysis/probe"
 	"github.com/grainlab/grain/analysis/ranking"
@@ -160,7 +161,11 @@ func probeEval(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	te, _, err := test.load(*property, dataset.LabelSetOf(p.Labels), &lf)
+	set, err := dataset.LabelSetInOrder(p.Labels)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *probePath, err)
+	}
+	te, _, err := test.load(*property, set, &lf)
 	if err != nil {
 		return err
 	}
@@ -168,6 +173,7 @@ func probeEval(c *cli, args []string) error {
 	if err := checkProbeColumns(p, *probePath, te.cols, te.reader.NumNeurons()); err != nil {
 		return err
 	}
+	warnProbeOfOtherModel(c, *probePath, p, te.reader)
 	// The majority baseline needs the training distribution, which a saved
 	// probe does not carry: the test split's own majority is used.
 	m, err := probe.Evaluate(b, p, te.data, probe.MajorityOf(te.data.Y, len(p.Labels)))
@@ -224,11 +230,33 @@ func recordSource(p *probe.Probe, train *loaded) {
 	}
 }
 
+// readRanked reads a ranking file whose order is used (its first or last
+// neurons): a selection (grain rank --method top, bottom, threshold or
+// random), a set in index order, is refused.
+func readRanked(path string) (*ranking.File, error) {
+	f, err := ranking.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if !f.Ranked() {
+		return nil, fmt.Errorf("%s is a selection (method %q: a set of neurons in index order, not most important first); rank with grain rank --method ordering, lca or crosscorr --out", path, f.Method)
+	}
+	return f, nil
+}
+
 // warnOtherModel warns when the ranking file f at path records a model of
 // another file name than model (ranking.File.OtherModel).
 func warnOtherModel(c *cli, path string, f *ranking.File, model string) {
 	if f.OtherModel(model) {
 		fmt.Fprintf(c.stderr, "grain: warning: %s ranks the neurons of %s, not of %s\n", path, f.Model, model)
+	}
+}
+
+// warnProbeOfOtherModel warns when the probe p at path was trained on the
+// activations of a model of another file name than those of acts.
+func warnProbeOfOtherModel(c *cli, path string, p *probe.Probe, acts *activations.Reader) {
+	if trained, model := p.Meta["model"], acts.Meta().Model; ranking.OtherModel(trained, model) {
+		fmt.Fprintf(c.stderr, "grain: warning: %s was trained on the neurons of %s; %s holds those of %s\n", path, trained, acts.Path(), model)
 	}
 }
 
@@ -321,7 +349,7 @@ func describeNeurons(cols []int) string {
 
 // loadRanking reads a ranking file and checks it covers n neurons.
 func loadRanking(path string, n int) (*ranking.File, error) {
-	f, err := ranking.ReadFile(path)
+	f, err := readRanked(path)
 	if err != nil {
 		return nil, err
 	}

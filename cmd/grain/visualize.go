@@ -145,7 +145,7 @@ func chooseNeurons(c *cli, list, rankPath string, top int, r *activations.Reader
 	if list != "" {
 		return parseIndexList("--neurons", list, n)
 	}
-	f, err := ranking.ReadFile(rankPath)
+	f, err := readRanked(rankPath)
 	if err != nil {
 		return nil, err
 	}

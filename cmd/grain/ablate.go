@@ -18,7 +18,7 @@ func parsePercents(s string) ([]float64, error) {
 	var out []float64
 	for _, f := range strings.Split(s, ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-		if err != nil || v < 0 || v > 100 {
+		if err != nil || !(v >= 0 && v <= 100) { // NaN too
 			return nil, fmt.Errorf("bad percentage %q in %q (want numbers in [0, 100])", f, s)
 		}
 		out = append(out, v)
@@ -44,7 +44,7 @@ func runAblate(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkPlot(*plotPath); err != nil {
+	if err := checkPlot(fs, *plotPath); err != nil {
 		return err
 	}
 	p, err := loadProbeFor(*probePath, pc.property)

@@ -76,7 +76,7 @@ func runCrossCorr(c *cli, args []string) error {
 	if err := checkOutputDir(*outDir); err != nil {
 		return err
 	}
-	if err := checkPlot(*plotPath); err != nil {
+	if err := checkPlot(fs, *plotPath); err != nil {
 		return err
 	}
 	var lcaRanking *ranking.File

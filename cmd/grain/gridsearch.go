@@ -56,7 +56,7 @@ func runGridSearch(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkPlot(*plotPath); err != nil {
+	if err := checkPlot(fs, *plotPath); err != nil {
 		return err
 	}
 	r, err := pc.open(c, nil)

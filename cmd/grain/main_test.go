@@ -164,6 +164,9 @@ func TestBadInputErrors(t *testing.T) {
 		{"empty device", []string{"crosscorr", "--device", "", ta, ta}, "--device: empty"},
 		{"output directory missing", []string{"probe", "train", "--device", "cpu", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "x", "--out", filepath.Join(dir, "no", "p.safetensors")}, "does not exist"},
 		{"plot format", []string{"gridsearch", "--device", "cpu", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "x", "--plot", filepath.Join(dir, "g.jpg")}, "plot format must be .png, .svg or .pdf"},
+		{"eval batch 0", []string{"eval", "--model", ta, "--batch", "0"}, "--batch 0: want at least 1 sentence"},
+		{"sweep NaN", []string{"eval", "--model", ta, "--mask-ranking", ta, "--sweep", "5,NaN"}, `bad percentage "NaN"`},
+		{"output is the input", []string{"export", "--acts", ta, "--neurox-json", ta}, "is also an input (--acts, --neurox-json)"},
 		{"gridsearch single λ", []string{"gridsearch", "--device", "cpu", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "x", "--l1", "5"}, "--l1 sets one probe's λ"},
 		{"plot without sweep", []string{"eval", "--model", filepath.Join(dir, "none.safetensors"), "--plot", filepath.Join(dir, "s.png")}, "--plot draws a --sweep"},
 		{"percent over 100", []string{"rank", "--probe", out, "--percent", "150"}, "--percent 150: want at most 100"},
@@ -209,6 +212,11 @@ func TestBadInputErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Error("a failed run left a probe file behind")
+	}
+	if r, err := activations.Open(ta); err != nil {
+		t.Errorf("the activation file given as output too: %v", err)
+	} else {
+		r.Close()
 	}
 	if _, err := os.Stat(ccOut); err == nil {
 		t.Error("crosscorr refused its output names but made its output directory")

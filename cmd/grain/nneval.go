@@ -34,7 +34,7 @@ func (f *maskFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.ranking, "mask-ranking", "", "ranking file (grain rank) whose neurons --mask-top/--mask-bottom/--mask-random pick")
 	fs.Float64Var(&f.top, "mask-top", -1, "clamp the top PERCENT of the ranking's neurons to 0")
 	fs.Float64Var(&f.bottom, "mask-bottom", -1, "clamp the bottom PERCENT of the ranking's neurons to 0")
-	fs.Float64Var(&f.random, "mask-random", -1, "clamp a random PERCENT of the neurons to 0 (seeded by --seed)")
+	fs.Float64Var(&f.random, "mask-random", -1, "clamp a random PERCENT of --mask-ranking's neurons (all it ranks, in any order) to 0 (seeded by --seed)")
 }
 
 // readRanking reads --mask-ranking, warning when it ranks the neurons of a
@@ -107,10 +107,23 @@ func runEval(c *cli, args []string) error {
 	if err := required(fs, "model"); err != nil {
 		return err
 	}
+	if d.batch < 1 {
+		return fmt.Errorf("--batch %d: want at least 1 sentence", d.batch)
+	}
 	if *plotPath != "" && *sweep == "" {
 		return fmt.Errorf("--plot draws a --sweep; give --sweep PERCENTS")
 	}
-	if err := checkPlot(*plotPath); err != nil {
+	var pcts []float64
+	if *sweep != "" {
+		if mf.ranking == "" || mf.top >= 0 || mf.bottom >= 0 || mf.random >= 0 {
+			return fmt.Errorf("--sweep needs --mask-ranking and no --mask-top/--mask-bottom/--mask-random")
+		}
+		var err error
+		if pcts, err = parsePercents(*sweep); err != nil {
+			return fmt.Errorf("--sweep: %w", err)
+		}
+	}
+	if err := checkPlot(fs, *plotPath); err != nil {
 		return err
 	}
 	m, err := c.loadModel(*path)
@@ -121,7 +134,7 @@ func runEval(c *cli, args []string) error {
 		return err
 	}
 	if *sweep != "" {
-		return runEvalSweep(c, m, *path, &d, mf, *sweep, *plotPath)
+		return runEvalSweep(c, m, *path, &d, mf, pcts, *plotPath)
 	}
 	masked, err := mf.apply(c, m, *path)
 	if err != nil {
@@ -256,14 +269,7 @@ type sweepPoint struct {
 // runEvalSweep scores m unmasked, then with the top, bottom and random
 // PERCENT of the ranking's neurons clamped to 0 for each percentage (the
 // paper's ablation inside the model: BLEU drop, perplexity rise).
-func runEvalSweep(c *cli, m *model.Model, modelPath string, d *evalData, mf maskFlags, percents, plotPath string) error {
-	if mf.ranking == "" || mf.top >= 0 || mf.bottom >= 0 || mf.random >= 0 {
-		return fmt.Errorf("--sweep needs --mask-ranking and no --mask-top/--mask-bottom/--mask-random")
-	}
-	pcts, err := parsePercents(percents)
-	if err != nil {
-		return fmt.Errorf("--sweep: %w", err)
-	}
+func runEvalSweep(c *cli, m *model.Model, modelPath string, d *evalData, mf maskFlags, pcts []float64, plotPath string) error {
 	r, err := mf.readRanking(c, modelPath)
 	if err != nil {
 		return err
@@ -306,7 +312,7 @@ func runEvalSweep(c *cli, m *model.Model, modelPath string, d *evalData, mf mask
 		}
 	}
 	if c.json {
-		return writeJSON(c.stdout, map[string]any{"model": m.Config.Kind, "ranking": mf.ranking, "metric": metric,
+		return writeJSON(c.stdout, map[string]any{"model": modelPath, "kind": m.Config.Kind, "ranking": mf.ranking, "metric": metric,
 			"neurons": m.Masks.NumNeurons(), "ranked_neurons": r.NumNeurons, "unmasked": base, "sweep": pts})
 	}
 	fmt.Fprintf(c.stdout, "ablation inside the model: shares of the %d neurons that %s ranks clamped to 0 (the model has %d neurons in all, %d of them stored in activation files); unmasked %s %.2f\n\n",
@@ -335,7 +341,8 @@ func evaluate(m *model.Model, src, tgt [][]string, bsz int, rep progress.Reporte
 		}
 		longest = max(longest, len(ex[i].Src), len(ex[i].Tgt)+1)
 	}
-	return train.Evaluate(m, ex, batch.Plan{Size: bsz, Bounds: batch.CoveringBounds(longest)}, rep)
+	// Batches are padded to their size: none larger than the data.
+	return train.Evaluate(m, ex, batch.Plan{Size: min(bsz, len(ex)), Bounds: batch.CoveringBounds(longest)}, rep)
 }
 
 // translate decodes tokenized source sentences into space-joined output,
@@ -376,7 +383,10 @@ func runTranslate(c *cli, args []string) error {
 	if err := required(fs, "model"); err != nil {
 		return err
 	}
-	if err := checkOutputs(*output); err != nil {
+	if *bsz < 1 {
+		return fmt.Errorf("--batch %d: want at least 1 sentence", *bsz)
+	}
+	if err := checkOutputs(fs, *output); err != nil {
 		return err
 	}
 	m, err := c.loadModel(*path)
@@ -391,18 +401,11 @@ func runTranslate(c *cli, args []string) error {
 	}
 	var src [][]string
 	if *input == "" {
-		sc := bufio.NewScanner(os.Stdin)
-		for line := 1; sc.Scan(); line++ {
-			toks := strings.Fields(sc.Text())
-			if len(toks) == 0 {
-				return fmt.Errorf("standard input line %d is empty", line)
-			}
-			src = append(src, toks)
-		}
-		if err := sc.Err(); err != nil {
-			return err
-		}
-	} else if src, err = vocab.ReadTokenized(*input); err != nil {
+		src, err = vocab.ParseTokenized(os.Stdin, "standard input")
+	} else {
+		src, err = vocab.ReadTokenized(*input)
+	}
+	if err != nil {
 		return err
 	}
 	hyps, err := translate(m, src, *beam, *bsz, c.progress())

@@ -33,7 +33,7 @@ func runExtract(c *cli, args []string) error {
 	if err := dt.UnmarshalText([]byte(*dtype)); err != nil {
 		return err
 	}
-	if err := checkOutputs(*out); err != nil {
+	if err := checkOutputs(fs, *out); err != nil {
 		return err
 	}
 	m, err := c.loadModel(*path)

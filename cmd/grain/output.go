@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,20 +13,49 @@ import (
 
 // checkOutputs fails, before any work is done, for each named output file
 // that could not be written at the end: its directory is missing or not a
-// directory, or the path is a directory. Empty paths (not asked for) pass.
-func checkOutputs(paths ...string) error {
+// directory, the path is a directory, or it is also one of the command's
+// inputs (another flag's value or an argument of fs naming the same file),
+// which writing it would destroy. Empty paths (not asked for) pass.
+func checkOutputs(fs *flag.FlagSet, paths ...string) error {
 	for _, p := range paths {
 		if p == "" {
 			continue
 		}
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
+		st, err := os.Stat(p)
+		if err == nil && st.IsDir() {
 			return fmt.Errorf("output %s is a directory", p)
+		}
+		if err == nil {
+			if in := sameFileArgs(fs, st); len(in) > 1 {
+				return fmt.Errorf("output %s is also an input (%s): writing it would destroy that input", p, strings.Join(in, ", "))
+			}
 		}
 		if err := checkDir(filepath.Dir(p), false); err != nil {
 			return fmt.Errorf("output %s: %w", p, err)
 		}
 	}
 	return nil
+}
+
+// sameFileArgs lists the flags (as --name) and arguments of fs that name
+// the file st describes.
+func sameFileArgs(fs *flag.FlagSet, st os.FileInfo) []string {
+	var names []string
+	same := func(path string) bool {
+		other, err := os.Stat(path)
+		return path != "" && err == nil && os.SameFile(st, other)
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if same(f.Value.String()) {
+			names = append(names, "--"+f.Name)
+		}
+	})
+	for _, a := range fs.Args() {
+		if same(a) {
+			names = append(names, a)
+		}
+	}
+	return names
 }
 
 // checkOutputDir fails, before any work is done, when dir (if given) is a
@@ -60,14 +90,14 @@ func checkDir(dir string, create bool) error {
 
 // checkPlot fails, before any work is done, when a plot (if asked for)
 // could not be written: an unsupported format or an unwritable path.
-func checkPlot(path string) error {
+func checkPlot(fs *flag.FlagSet, path string) error {
 	if path == "" {
 		return nil
 	}
 	if _, err := plotFormat(path); err != nil {
 		return err
 	}
-	return checkOutputs(path)
+	return checkOutputs(fs, path)
 }
 
 // writeJSON writes v as indented JSON.

@@ -89,7 +89,7 @@ func probeTrain(c *cli, args []string) error {
 	if *control && !pc.other.given() {
 		return fmt.Errorf("--control needs --test-acts and --test-corpus")
 	}
-	if err := checkOutputs(*out); err != nil {
+	if err := checkOutputs(fs, *out); err != nil {
 		return err
 	}
 	r, err := pc.open(c, nil)

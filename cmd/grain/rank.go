@@ -35,7 +35,7 @@ func runRank(c *cli, args []string) error {
 	if *percent > 100 {
 		return fmt.Errorf("--percent %g: want at most 100", *percent)
 	}
-	if err := checkOutputs(*out); err != nil {
+	if err := checkOutputs(fs, *out); err != nil {
 		return err
 	}
 	var f *ranking.File

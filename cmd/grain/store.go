@@ -46,7 +46,7 @@ func runImport(c *cli, args []string) error {
 	if err := dt.UnmarshalText([]byte(*dtype)); err != nil {
 		return err
 	}
-	if err := checkOutputs(*out); err != nil {
+	if err := checkOutputs(fs, *out); err != nil {
 		return err
 	}
 	meta := activations.Meta{Model: *model, Corpus: *corpusDesc, DType: dt, Tool: "grain import"}
@@ -79,7 +79,7 @@ func runExport(c *cli, args []string) error {
 	if err := required(fs, "acts", "neurox-json"); err != nil {
 		return err
 	}
-	if err := checkOutputs(*out); err != nil {
+	if err := checkOutputs(fs, *out); err != nil {
 		return err
 	}
 	r, err := activations.Open(*in)

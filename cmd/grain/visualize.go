@@ -67,7 +67,7 @@ func runVisualize(c *cli, args []string) error {
 	if *minScore >= 1 {
 		return fmt.Errorf("--min-score %g: want a number in [0, 1)", *minScore)
 	}
-	if err := checkPlot(*plotPath); err != nil {
+	if err := checkPlot(fs, *plotPath); err != nil {
 		return err
 	}
 	r, err := activations.Open(*acts)

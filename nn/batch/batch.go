@@ -94,8 +94,11 @@ func (p Plan) Fits(e Example) bool {
 
 // Epoch returns the batches of one epoch in order. Examples that do not
 // Fit must have been removed; shuffle false keeps corpus order (for
-// evaluation).
+// evaluation). It panics unless p.Size ≥ 1.
 func (p Plan) Epoch(examples []Example, seed uint64, epoch int, shuffle bool) []Spec {
+	if p.Size < 1 {
+		panic(fmt.Sprintf("batch: plan of %d examples a batch", p.Size))
+	}
 	r := rand.New(rand.NewPCG(seed, uint64(epoch)))
 	groups := map[int][]int{}
 	var keys []int

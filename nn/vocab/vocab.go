@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"cmp"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -146,25 +147,31 @@ func ReadTokenized(path string) ([][]string, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return ParseTokenized(f, path)
+}
+
+// ParseTokenized is ReadTokenized of r (standard input, say), named name in
+// errors.
+func ParseTokenized(r io.Reader, name string) ([][]string, error) {
 	var out [][]string
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for line := 1; sc.Scan(); line++ {
 		s := strings.TrimRight(sc.Text(), "\r")
 		if !utf8.ValidString(s) {
-			return nil, fmt.Errorf("%s:%d: not valid UTF-8", path, line)
+			return nil, fmt.Errorf("%s:%d: not valid UTF-8", name, line)
 		}
 		toks := strings.Fields(s)
 		if len(toks) == 0 {
-			return nil, fmt.Errorf("%s:%d: empty line", path, line)
+			return nil, fmt.Errorf("%s:%d: empty line", name, line)
 		}
 		out = append(out, toks)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no sentences", path)
+		return nil, fmt.Errorf("%s: no sentences", name)
 	}
 	return out, nil
 }

@@ -47,4 +47,15 @@ func TestReadTokenized(t *testing.T) {
 	if _, err := ReadTokenized(bad); err == nil || !strings.Contains(err.Error(), "bad:2: empty line") {
 		t.Fatalf("empty line: %v", err)
 	}
+	// A stream (standard input) is read as a file is: long lines, invalid
+	// UTF-8 and empty input.
+	long := strings.Repeat("word ", 20000) // 100 kB
+	if s, err := ParseTokenized(strings.NewReader(long+"\nb\n"), "standard input"); err != nil || len(s) != 2 || len(s[0]) != 20000 {
+		t.Fatalf("a 100 kB line: %d sentences, %v", len(s), err)
+	}
+	for in, want := range map[string]string{"a\n\xff b\n": "standard input:2: not valid UTF-8", "": "standard input: no sentences"} {
+		if _, err := ParseTokenized(strings.NewReader(in), "standard input"); err == nil || err.Error() != want {
+			t.Errorf("%q: error %v, want %q", in, err, want)
+		}
+	}
 }

@@ -20,7 +20,7 @@ import (
 // both files and the line. property must be non-empty, free of white
 // space, and not the name of a derived property.
 func ReadNeuroX(tokensPath, labelsPath, property string) (*Corpus, error) {
-	if property == "" || strings.ContainsFunc(property, isSpace) {
+	if property == "" || strings.ContainsFunc(property, IsSpace) {
 		return nil, fmt.Errorf("corpus: invalid property name %q", property)
 	}
 	if _, ok := derived[property]; ok {
@@ -123,15 +123,15 @@ func parseTokens(r io.Reader, path string) (*Corpus, error) {
 	return &Corpus{Path: path, Sentences: sents}, nil
 }
 
-// isSpace reports whether Python's str.split() splits at r: Go's Unicode
+// IsSpace reports whether Python's str.split() splits at r: Go's Unicode
 // white space and the ASCII separators U+001C to U+001F.
-func isSpace(r rune) bool {
+func IsSpace(r rune) bool {
 	return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f)
 }
 
-// fields splits line at white space (isSpace) into interned strings.
+// fields splits line at white space (IsSpace) into interned strings.
 func fields(line []byte, in interner) []string {
-	fs := bytes.FieldsFunc(line, isSpace)
+	fs := bytes.FieldsFunc(line, IsSpace)
 	out := make([]string, len(fs))
 	for i, f := range fs {
 		out[i] = in.get(f)
@@ -177,7 +177,7 @@ func WriteNeuroX(tokens, labels io.Writer, c *Corpus, property string) error {
 // or is not UTF-8.
 func checkFields(s *Sentence, what string, fs []string) error {
 	for i, f := range fs {
-		if f == "" || strings.ContainsFunc(f, isSpace) || !utf8.ValidString(f) {
+		if f == "" || strings.ContainsFunc(f, IsSpace) || !utf8.ValidString(f) {
 			return s.errorf("%s %d %q is empty, contains white space or is not UTF-8", what, i, f)
 		}
 	}

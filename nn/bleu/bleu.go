@@ -21,6 +21,7 @@ package bleu
 
 import (
 	"fmt"
+	"github.com/grainlab/grain/analysis/corpus"
 	"math"
 	"strings"
 )
@@ -120,14 +121,15 @@ func (s Stats) Compute() Score {
 }
 
 // Corpus scores hypotheses against references, one reference per
-// hypothesis, each a string of space-separated tokens.
+// hypothesis, each a string of tokens split at white space as sacreBLEU
+// (Python's str.split()) splits it: corpus.IsSpace.
 func Corpus(hyps, refs []string) (Score, error) {
 	if len(hyps) != len(refs) {
 		return Score{}, fmt.Errorf("bleu: %d hypotheses for %d references", len(hyps), len(refs))
 	}
 	var s Stats
 	for i := range hyps {
-		s.Add(Sentence(strings.Fields(hyps[i]), strings.Fields(refs[i])))
+		s.Add(Sentence(strings.FieldsFunc(hyps[i], corpus.IsSpace), strings.FieldsFunc(refs[i], corpus.IsSpace)))
 	}
 	return s.Compute(), nil
 }

@@ -73,3 +73,12 @@ func TestLengthMismatch(t *testing.T) {
 		t.Fatal("no error for 1 hypothesis and 0 references")
 	}
 }
+
+// TestWhiteSpaceAsSacreBLEU: tokens are split where Python's str.split()
+// splits, including the separators U+001C–U+001F that Go's strings.Fields
+// keeps inside tokens (sacreBLEU scores these sentences 100).
+func TestWhiteSpaceAsSacreBLEU(t *testing.T) {
+	hyps := []string{"ein\x1cmann\u00a0geht \x1fnach hause\u2003."}
+	refs := []string{"ein mann geht nach hause ."}
+	near(t, "BLEU", score(t, hyps, refs).BLEU, 100)
+}

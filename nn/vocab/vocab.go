@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"cmp"
 	"fmt"
+	"github.com/grainlab/grain/analysis/corpus"
 	"io"
 	"os"
 	"slices"
@@ -138,7 +139,8 @@ func Parse(s, what string) (*Vocab, error) {
 }
 
 // ReadTokenized reads a tokenized text file, one sentence per line, tokens
-// separated by single spaces (as Multi30k's tok files are). An empty line
+// separated by white space (single spaces in Multi30k's tok files; any of
+// Python's str.split() white space, corpus.IsSpace, as in the corpora). An empty line
 // is an error naming the file and line: it would be a sentence without
 // tokens.
 func ReadTokenized(path string) ([][]string, error) {
@@ -161,7 +163,7 @@ func ParseTokenized(r io.Reader, name string) ([][]string, error) {
 		if !utf8.ValidString(s) {
 			return nil, fmt.Errorf("%s:%d: not valid UTF-8", name, line)
 		}
-		toks := strings.Fields(s)
+		toks := strings.FieldsFunc(s, corpus.IsSpace)
 		if len(toks) == 0 {
 			return nil, fmt.Errorf("%s:%d: empty line", name, line)
 		}

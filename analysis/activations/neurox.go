@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/grainlab/grain/engine/progress"
 )
@@ -201,6 +202,9 @@ func (im *importer) shape(f nxFeature[float32]) error {
 
 // sentence decodes one line and appends it.
 func (im *importer) sentence(line []byte, want int64) error {
+	if !utf8.Valid(line) { // encoding/json would quietly make it U+FFFD
+		return fmt.Errorf("not valid UTF-8 (byte %d)", firstInvalidUTF8(line))
+	}
 	var s nxLine[float32]
 	err := json.Unmarshal(line, &s)
 	if err != nil || bytes.Contains(line, []byte("null")) {
@@ -320,6 +324,19 @@ func jsonKind(t reflect.Type) string {
 		return "an array"
 	}
 	return "an object"
+}
+
+// firstInvalidUTF8 returns the offset of b's first byte that does not start
+// a valid UTF-8 sequence (len(b) if none).
+func firstInvalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
 }
 
 func tokenName(tok *string) string {

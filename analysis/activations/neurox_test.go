@@ -195,6 +195,7 @@ func TestImportNeuroXJSONErrors(t *testing.T) {
 		{"null value", tok(`[{"index": 0, "values": [1, null]}, {"index": 1, "values": [3, 4]}]`), []string{":2:", `token 1 ("bad")`, "layers[0] value 1", "null"}},
 		{"overflow", tok(`[{"index": 0, "values": [1, 2]}, {"index": 1, "values": [3, 1e39]}]`), []string{":2:", `token 1 ("bad")`, "layers[1] value 1", "1e39"}},
 		{"string value", tok(`[{"index": 0, "values": [1, "2"]}, {"index": 1, "values": [3, 4]}]`), []string{":2:", `token 1 ("bad")`, "layers[0] value 1"}},
+		{"invalid UTF-8", "{\"linex_index\": 1, \"features\": [{\"token\": \"b\xffd\", \"layers\": []}]}", []string{":2:", "not valid UTF-8 (byte 44)"}},
 		{"float16 overflow", tok(`[{"index": 0, "values": [1, 2]}, {"index": 1, "values": [3, 1e6]}]`), []string{":2:", "sentence 1", `token 1 ("bad")`, "float16"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -28,10 +28,10 @@ type npyHeader struct {
 	shape []int
 }
 
-// elements returns the number of elements of the array (the product of
-// its shape), or -1 when that overflows.
-func (h npyHeader) elements() int64 {
-	n := int64(1)
+// dataBytes returns the bytes of the array's data (the product of its
+// shape and the element size), or -1 when that overflows an int64.
+func (h npyHeader) dataBytes() int64 {
+	n := int64(h.elem)
 	for _, d := range h.shape {
 		if d != 0 && n > math.MaxInt64/int64(d) {
 			return -1
@@ -251,9 +251,12 @@ func (p *pyParser) value() (any, error) {
 //     dimension).
 //
 // meta supplies the model, corpus and stored type; its Layers and Dim are
-// set here. The number of tokens must equal the array's token dimension;
-// a truncated file, another element type, a non-finite value (named by row
-// and neuron) are errors naming npyPath, and nothing is written at outPath.
+// set here. float64 values are rounded to float32 (and then, for a Float16
+// file, to float16: at a float16 rounding tie this can differ from NumPy's
+// direct astype(float16) in the last bit). The number of tokens must equal
+// the array's token dimension; a truncated file, another element type, a
+// non-finite value (named by row and neuron) are errors naming npyPath,
+// and nothing is written at outPath.
 // rep reports progress in tokens (nil means none).
 func ImportNPY(npyPath string, sentences [][]string, layers int, outPath string, meta Meta, rep progress.Reporter) (err error) {
 	f, err := os.Open(npyPath)
@@ -267,6 +270,17 @@ func ImportNPY(npyPath string, sentences [][]string, layers int, outPath string,
 	h, err := parseNPYHeader(bufio.NewReader(io.LimitReader(f, 1<<21)))
 	if err != nil {
 		return fail("%v", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return fail("%v", err)
+	}
+	switch n := h.dataBytes(); {
+	case n < 0:
+		return fail("the header's shape %v of %d-byte elements is larger than any file (corrupt header)", h.shape, h.elem)
+	case st.Size()-h.dataOffset != n:
+		return fail("the header's shape %v of %d-byte elements needs %d bytes of data; the file has %d (truncated or corrupt)",
+			h.shape, h.elem, n, st.Size()-h.dataOffset)
 	}
 	var numLayers, tokens, dim int
 	switch len(h.shape) {
@@ -293,14 +307,6 @@ func ImportNPY(npyPath string, sentences [][]string, layers int, outPath string,
 	}
 	if total != tokens {
 		return fail("%d tokens in the array (shape %v), but the corpus has %d tokens in %d sentences", tokens, h.shape, total, len(sentences))
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return fail("%v", err)
-	}
-	if n := h.elements(); n < 0 || st.Size()-h.dataOffset != n*int64(h.elem) {
-		return fail("the header's shape %v of %d-byte elements needs %d bytes of data; the file has %d (truncated or corrupt)",
-			h.shape, h.elem, n*int64(h.elem), st.Size()-h.dataOffset)
 	}
 	meta.Layers, meta.NumLayers, meta.Dim = make([]Layer, numLayers), 0, dim
 	for l := range meta.Layers {

@@ -227,6 +227,8 @@ func TestImportNPYErrors(t *testing.T) {
 		{"layers", npyBytes(1, "<f4", false, []int{3, 4}, float32Bytes(good)), 3, "4 neurons do not split into 3 equal layers"},
 		{"3-D layers", npyBytes(1, "<f4", false, []int{2, 3, 2}, float32Bytes(good)), 3, "holds 2 layers"},
 		{"no neurons", npyBytes(1, "<f4", false, []int{3, 0}, nil), 0, "holds no neurons"},
+		{"huge", npyBytes(1, "<f8", false, []int{1 << 28, 16, 1 << 29}, nil), 0, "larger than any file"},
+		{"huge tokens", npyBytes(1, "<f8", false, []int{3, 1<<31 - 1}, nil), 0, "needs 51539607528 bytes of data; the file has 0"},
 		{"NaN", npyBytes(2, "<f4", false, []int{3, 4}, float32Bytes(nan)), 2, "array rows 2 to 2: sentence 1 token 0"},
 		{"header", append([]byte(npyMagic+"\x01\x00\x10\x00"), "{'descr': '<f4' "...), 0, "no ',' or '}'"},
 	} {

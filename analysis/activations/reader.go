@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -196,6 +197,11 @@ func (r *Reader) init() error {
 	}
 	if err := checkOffsets(r.tokOff, t.tokenBytes, "token offsets"); err != nil {
 		return err
+	}
+	for i := range r.rows { // the Writer stores UTF-8 tokens only
+		if tok := r.blob[r.tokOffAt(i):r.tokOffAt(i+1)]; !utf8.Valid(tok) {
+			return fmt.Errorf("%w: the token of row %d (%q) is not valid UTF-8", ErrFormat, i, tok)
+		}
 	}
 	if err := json.Unmarshal(footer, &r.meta); err != nil {
 		return fmt.Errorf("%w: metadata: %v", ErrFormat, err)

@@ -892,3 +892,27 @@ func TestAppendedBytesAreNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestInvalidUTF8TokenRefused: a file whose token bytes are not UTF-8 (the
+// Writer never writes one; checksums repaired so that only this is wrong)
+// fails to open, naming the row.
+func TestInvalidUTF8TokenRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.gact")
+	writeCorpus(t, path, testMeta(1, 3, Float32), corpus{tokens: [][]string{{"the", "qzqz"}}, rows: [][]float32{{1, 2, 3, 4, 5, 6}}})
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte("qzqz"))
+	if i < 0 || bytes.Count(b, []byte("qzqz")) != 1 {
+		t.Fatal("token bytes not found once")
+	}
+	b[i+1] = 0xff
+	fixChecksums(b)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path); err == nil || !strings.Contains(err.Error(), `the token of row 1 ("q\xffqz") is not valid UTF-8`) {
+		t.Fatalf("Open: %v", err)
+	}
+}

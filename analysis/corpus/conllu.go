@@ -197,6 +197,9 @@ func (p *conlluParser) token(cols *[10][]byte) error {
 		prop string
 		col  int
 	}{{UPOS, 3}, {XPOS, 4}, {Deprel, 7}} {
+		if err := p.lr.checkLabel(c.prop, cols[c.col]); err != nil {
+			return err
+		}
 		if string(cols[c.col]) != "_" {
 			p.annotated[c.prop] = true
 		} else if p.unspecified[c.prop] == 0 {

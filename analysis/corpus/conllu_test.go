@@ -75,6 +75,7 @@ func TestReadCoNLLU(t *testing.T) {
 		"plain.conllu":    goodCoNLLU,
 		"trailing.conllu": goodCoNLLU + "\n\n",
 		"crlf.conllu":     strings.ReplaceAll(goodCoNLLU, "\n", "\r\n"),
+		"bom.conllu":      "\ufeff" + goodCoNLLU,
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := writeTemp(t, name, []byte(data))
@@ -85,9 +86,9 @@ func TestReadCoNLLU(t *testing.T) {
 			check(t, c, path)
 		})
 	}
-	for _, name := range []string{"gz.conllu.gz", "sniffed.conllu"} {
+	for name, data := range map[string]string{"gz.conllu.gz": goodCoNLLU, "sniffed.conllu": goodCoNLLU, "bom.conllu.gz": "\ufeff" + goodCoNLLU} {
 		t.Run(name, func(t *testing.T) {
-			path := writeTemp(t, name, gzipBytes(t, []byte(goodCoNLLU)))
+			path := writeTemp(t, name, gzipBytes(t, []byte(data)))
 			c, err := ReadCoNLLU(path)
 			if err != nil {
 				t.Fatal(err)
@@ -112,6 +113,7 @@ func TestReadCoNLLUErrors(t *testing.T) {
 		{"eleven columns", "# c\n" + w1 + w2 + "3\tC\tc\tX\tX\t_\t1\tdep\t_\t_\t_\n", 4, "11 tab-separated columns"},
 		{"spaces not tabs", "1 A a X X _ 0 root _ _\n", 1, "1 tab-separated columns"},
 		{"empty column", "1\tA\ta\tX\t\t_\t0\troot\t_\t_\n", 1, "column 5 (XPOS) is empty"},
+		{"label with a space", w1 + "2\tB\tb\tX\tX\t_\t1\tdep \t_\t_\n", 2, `deprel "dep " has white space at an end (a label that would differ from "dep")`},
 		{"non-integer ID", w1 + "x\tB\tb\tX\tX\t_\t1\tdep\t_\t_\n", 2, `invalid ID "x"`},
 		{"zero ID", "0\tA\ta\tX\tX\t_\t0\troot\t_\t_\n", 1, `invalid ID "0"`},
 		{"signed ID", "+1\tA\ta\tX\tX\t_\t0\troot\t_\t_\n", 1, `invalid ID "+1"`},

@@ -190,7 +190,7 @@ func TestWriteNeuroXErrors(t *testing.T) {
 }
 
 func TestReadTokens(t *testing.T) {
-	tp, _ := writePair(t, "The cat  sat .\n\tIn\u00a0May\u2003it\x1frained \r\nEnd", "")
+	tp, _ := writePair(t, "\ufeffThe cat  sat .\n\tIn\u00a0May\u2003it\x1frained \r\nEnd", "")
 	c, err := ReadTokens(tp)
 	if err != nil {
 		t.Fatal(err)

@@ -17,11 +17,11 @@ const (
 // Ordering is a ranking of all neurons, most important first.
 type Ordering struct {
 	// Neurons is a permutation of all neurons.
-	Neurons []int
+	Neurons []int `json:"neurons"`
 	// Cutoffs[i] is the length of the ordering after step i: the neurons
 	// between two cutoffs were added in the same step. Neurons after the
 	// last cutoff were selected by no step (see the package documentation).
-	Cutoffs []int
+	Cutoffs []int `json:"cutoffs"`
 }
 
 // growth adds the unions U_k of TopNeurons(k/stride) to an ordering step by

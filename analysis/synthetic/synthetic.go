@@ -44,9 +44,9 @@ func DefaultConfig(neurons int) Config {
 // Truth records where the signal was planted.
 type Truth struct {
 	// Planted[l] are the planted neurons of label l (ascending).
-	Planted [][]int
+	Planted [][]int `json:"planted"`
 	// Copies[j] are the correlated copies of planted neuron j.
-	Copies map[int][]int
+	Copies map[int][]int `json:"copies"`
 }
 
 // Carriers returns every neuron that carries label information: planted

@@ -94,7 +94,9 @@ func parseNeuroX(tr io.Reader, tokensPath string, lr io.Reader, labelsPath strin
 // ReadTokens reads a NeuroX tokens file alone (possibly gzipped): the
 // tokens of one sentence per line, separated by white space as Python's
 // str.split() separates them. An empty line is a *ParseError naming it. The
-// corpus has no properties.
+// corpus has no properties. As in ReadNeuroX, lines end at "\n" (a "\r"
+// before it dropped); a lone "\r" inside a line separates tokens, where
+// Python's universal newlines would end the line.
 func ReadTokens(path string) (*Corpus, error) {
 	return readFile(path, parseTokens)
 }

@@ -206,7 +206,8 @@ type Backend interface {
 	SumSquares(dst, src *Tensor)
 	// ColMoments computes, in float64, each column's mean and sum of squared
 	// deviations over the rows of src: mean[j] = Σ_i x_ij / n and
-	// m2[j] = Σ_i (x_ij − mean[j])² (two passes, so no cancellation).
+	// m2[j] = Σ_i (x_ij − mean[j])² (two passes, or one pass of sums
+	// shifted by a column value; either way no cancellation that matters).
 	// mean and m2 are 1×cols Float64. Blocks are combined with
 	// stats.Merge (Chan et al.).
 	ColMoments(src, mean, m2 *Tensor)

@@ -3,8 +3,10 @@ package kernels
 import "math"
 
 // Exp32 returns e^x in float32 arithmetic with a relative error below
-// 2·2⁻²³: x is clamped to [−87.3, 88.7] (so it returns ≈1.2·10⁻³⁸ below
-// that range and +Inf above; NaN passes through), x = k·ln2 + r with
+// 2.5·10⁻⁷ (2.47·10⁻⁷ the largest measured): x is clamped to [−87.3, 88.7]
+// (so it returns ≈1.2·10⁻³⁸ below that range; NaN passes through), and from
+// x ≈ 88.376, where k reaches 128, it returns +Inf although e^x is still
+// finite up to 88.72 (grain's callers pass x ≤ 0); x = k·ln2 + r with
 // |r| ≤ ln2/2 (k by the 1.5·2²³ rounding trick, Cody–Waite split of ln2),
 // e^r by its degree-6 Taylor polynomial, and the result scaled by 2^k
 // through the exponent bits. The C kernels (nn.h) compute the same.

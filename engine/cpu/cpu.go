@@ -6,10 +6,12 @@
 // Importing the package registers the "cpu" device with package engine.
 // Work is split into fixed, contiguous ranges, so results do not depend on
 // scheduling, and reductions (sums, norms, losses) are cut into ranges that
-// do not depend on GOMAXPROCS either. Matrix products do, through the rows
-// or columns each core's BLAS call gets and BLAS's own partitioning: with
-// OpenBLAS, results on different numbers of cores (or batch sizes) agree to
-// float32 rounding, not bit for bit.
+// do not depend on GOMAXPROCS either, nor do the kernels whose vector loops
+// round differently from their scalar tails (their ranges are cut at
+// multiples of the vector width). Matrix products do, through the rows or
+// columns each core's BLAS call gets and BLAS's own partitioning (OpenBLAS
+// and gonum's pure Go alike): results on different numbers of cores (or
+// batch sizes) agree to float32 rounding, not bit for bit.
 package cpu
 
 import (

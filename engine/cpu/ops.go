@@ -195,7 +195,7 @@ func (b *Backend) ColMoments(src, mean, m2 *engine.Tensor) {
 	mean.MustBe("ColMoments mean", 1, cols, engine.Float64)
 	m2.MustBe("ColMoments m2", 1, cols, engine.Float64)
 	x, ms, vs := Float32s(src), Float64s(mean), Float64s(m2)
-	parallel(cols, rows, func(lo, hi int) { kernels.ColMoments(x, rows, cols, lo, hi, ms, vs) })
+	parallelAligned(cols, kernels.ColMomentsVectorWidth, rows, func(lo, hi int) { kernels.ColMoments(x, rows, cols, lo, hi, ms, vs) })
 }
 
 // Standardize sets dst = (src − mean)·invStd column-wise.
@@ -249,7 +249,7 @@ func (b *Backend) AdamUpdate(param, grad, m, v *engine.Tensor, h engine.Adam) {
 	}
 	p, g, ms, vs := Float32s(param), Float32s(grad), Float32s(m), Float32s(v)
 	ss, bc := kernels.AdamScalars(h.LR, h.Beta1, h.Beta2, h.Step)
-	parallel(len(p), 4, func(lo, hi int) {
+	parallelAligned(len(p), kernels.AdamVectorWidth, 4, func(lo, hi int) {
 		kernels.Adam(p[lo:hi], g[lo:hi], ms[lo:hi], vs[lo:hi], h.Beta1, h.Beta2, ss, bc, h.Eps, h.L1, h.L2Scale)
 	})
 }

@@ -27,6 +27,22 @@ func parallel(n, cost int, fn func(lo, hi int)) {
 	parallelParts(w, func(p int) { fn(n*p/w, n*(p+1)/w) })
 }
 
+// parallelAligned is parallel with every range boundary but n a multiple of
+// align, for kernels whose vector loop and scalar tail round differently
+// (the AVX2 code is compiled with FMA contraction): each index then takes
+// the same path on any number of cores, the scalar tail only the last
+// n mod align indices, as on one core.
+func parallelAligned(n, align, cost int, fn func(lo, hi int)) {
+	w := workers(n, cost)
+	cut := func(p int) int {
+		if p == w {
+			return n
+		}
+		return n * p / w / align * align
+	}
+	parallelParts(w, func(p int) { fn(cut(p), cut(p+1)) })
+}
+
 // parallelSum is parallel for range functions that return a float64 partial
 // sum. [0, n) is cut into sumParts(n, cost) equal ranges, which depend on n
 // and cost only (not on GOMAXPROCS), the ranges are shared among the cores,

@@ -12,6 +12,12 @@
 // libopenblas.so.0, libopenblas.so and Debian's openblas-pthread and
 // openblas-openmp directories. Debian: `apt-get install libopenblas0-pthread`.
 // GRAIN_OPENBLAS=off forces the pure-Go path (tests use it to cover both).
+//
+// The two agree to float32 rounding on finite inputs. With ±Inf or NaN they
+// can differ: gonum skips the terms whose factor from the operand it scans
+// is 0, so 0·Inf and 0·NaN there add nothing where OpenBLAS (and IEEE
+// arithmetic) gives NaN. grain's commands refuse non-finite activations
+// before any product.
 package openblas
 
 import (

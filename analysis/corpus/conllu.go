@@ -27,9 +27,10 @@ type conlluParser struct {
 	featNames map[string]bool
 	goodFeats interner // FEATS strings already checked
 	// For UPOS, XPOS and DEPREL: whether any word has a value, and the
-	// first line where one is unspecified ("_").
-	annotated   map[string]bool
-	unspecified map[string]int
+	// error of the first line whose value Labels would refuse (unspecified,
+	// "_", or with white space at an end).
+	annotated map[string]bool
+	refused   map[string]error
 
 	// The sentence being read.
 	start     int // line its block starts on; 0 between blocks
@@ -53,7 +54,7 @@ func parseCoNLLU(r io.Reader, path string) (*Corpus, error) {
 		return nil, err
 	}
 	p := &conlluParser{lr: lr, in: make(interner), featNames: make(map[string]bool), goodFeats: make(interner),
-		annotated: map[string]bool{}, unspecified: map[string]int{}}
+		annotated: map[string]bool{}, refused: map[string]error{}}
 	var cols [10][]byte
 	for lr.scan() {
 		line := lr.bytes()
@@ -97,14 +98,14 @@ func parseCoNLLU(r io.Reader, path string) (*Corpus, error) {
 	// A column no word annotates is not a property of the file; one that
 	// some words leave unspecified is, but Labels refuses it.
 	var props []string
-	unspecified := map[string]int{}
+	refused := map[string]error{}
 	for _, prop := range []string{UPOS, XPOS, Feats, Deprel} {
 		if prop != Feats && !p.annotated[prop] {
 			continue
 		}
 		props = append(props, prop)
-		if line := p.unspecified[prop]; line > 0 {
-			unspecified[prop] = line
+		if err := p.refused[prop]; err != nil {
+			refused[prop] = err
 		}
 	}
 	names := make([]string, 0, len(p.featNames))
@@ -112,7 +113,21 @@ func parseCoNLLU(r io.Reader, path string) (*Corpus, error) {
 		names = append(names, FeatPrefix+name)
 	}
 	slices.Sort(names)
-	return &Corpus{Path: path, Sentences: p.sents, Properties: append(props, names...), Unspecified: unspecified}, nil
+	return &Corpus{Path: path, Sentences: p.sents, Properties: append(props, names...), refused: refused}, nil
+}
+
+// checkLabel returns the error Labels gives for property prop when the
+// current line's value v would not be a label: unspecified ("_"), or with
+// white space at an end (a label apart from the one without; UD's validator
+// refuses these too). nil when v is a label.
+func (p *conlluParser) checkLabel(prop string, v []byte) error {
+	if string(v) == "_" {
+		return p.lr.errorf("%s is unspecified (\"_\") for this word (the first of those that leave it so): grain does not take \"_\" as a label; annotate or drop those sentences", prop)
+	}
+	if t := bytes.TrimFunc(v, IsSpace); len(t) != len(v) {
+		return p.lr.errorf("%s %q has white space at an end (a label that would differ from %q)", prop, v, t)
+	}
+	return nil
 }
 
 // comment handles a comment line.
@@ -197,13 +212,11 @@ func (p *conlluParser) token(cols *[10][]byte) error {
 		prop string
 		col  int
 	}{{UPOS, 3}, {XPOS, 4}, {Deprel, 7}} {
-		if err := p.lr.checkLabel(c.prop, cols[c.col]); err != nil {
-			return err
-		}
 		if string(cols[c.col]) != "_" {
 			p.annotated[c.prop] = true
-		} else if p.unspecified[c.prop] == 0 {
-			p.unspecified[c.prop] = p.lr.line
+		}
+		if p.refused[c.prop] == nil {
+			p.refused[c.prop] = p.checkLabel(c.prop, cols[c.col])
 		}
 	}
 	p.tokens = append(p.tokens, p.in.get(cols[1]))
@@ -267,7 +280,7 @@ func (p *conlluParser) end() error {
 	}
 	*p = conlluParser{
 		lr: p.lr, in: p.in, sents: p.sents, featNames: p.featNames, goodFeats: p.goodFeats,
-		annotated: p.annotated, unspecified: p.unspecified,
+		annotated: p.annotated, refused: p.refused,
 		tokens: p.tokens[:0], upos: p.upos[:0], xpos: p.xpos[:0], feats: p.feats[:0], deprel: p.deprel[:0],
 	}
 	return nil

@@ -113,7 +113,6 @@ func TestReadCoNLLUErrors(t *testing.T) {
 		{"eleven columns", "# c\n" + w1 + w2 + "3\tC\tc\tX\tX\t_\t1\tdep\t_\t_\t_\n", 4, "11 tab-separated columns"},
 		{"spaces not tabs", "1 A a X X _ 0 root _ _\n", 1, "1 tab-separated columns"},
 		{"empty column", "1\tA\ta\tX\t\t_\t0\troot\t_\t_\n", 1, "column 5 (XPOS) is empty"},
-		{"label with a space", w1 + "2\tB\tb\tX\tX\t_\t1\tdep \t_\t_\n", 2, `deprel "dep " has white space at an end (a label that would differ from "dep")`},
 		{"non-integer ID", w1 + "x\tB\tb\tX\tX\t_\t1\tdep\t_\t_\n", 2, `invalid ID "x"`},
 		{"zero ID", "0\tA\ta\tX\tX\t_\t0\troot\t_\t_\n", 1, `invalid ID "0"`},
 		{"signed ID", "+1\tA\ta\tX\tX\t_\t0\troot\t_\t_\n", 1, `invalid ID "+1"`},
@@ -226,9 +225,9 @@ func TestCommentValue(t *testing.T) {
 }
 
 // TestUnspecifiedColumns: a column no word annotates ("_" throughout) is
-// not a property of the file; one some words leave "_" is listed, but
-// Labels refuses it naming the first such line instead of taking "_" as a
-// label.
+// not a property of the file; one some words leave "_" (or give a value
+// with white space at an end) is listed, but Labels refuses it naming the
+// first such line instead of taking "_" as a label.
 func TestUnspecifiedColumns(t *testing.T) {
 	text := "1\tA\ta\tDET\t_\t_\t2\tdet\t_\t_\n2\tcat\tcat\tNOUN\t_\t_\t0\troot\t_\t_\n\n" +
 		"1\tRun\trun\tVERB\t_\t_\t0\troot\t_\t_\n2\t!\t!\t_\t_\t_\t1\tpunct\t_\t_\n"
@@ -248,5 +247,17 @@ func TestUnspecifiedColumns(t *testing.T) {
 	}
 	if labels, err := c.Labels(Deprel); err != nil || labels[1][1] != "punct" {
 		t.Fatalf("deprel labels %v: %v", labels, err)
+	}
+	// A label with white space at an end would be a label apart from the
+	// one without: Labels refuses that property, the others stay usable.
+	path = writeTemp(t, "s.conllu", []byte(strings.Replace(text, "punct", "punct ", 1)))
+	if c, err = ReadCoNLLU(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Labels(Deprel); err == nil || !strings.Contains(err.Error(), path+":5: deprel \"punct \" has white space at an end (a label that would differ from \"punct\")") {
+		t.Fatalf("deprel labels: %v", err)
+	}
+	if labels, err := c.Labels(Feats); err != nil || len(labels) != 2 {
+		t.Fatalf("feats labels %v: %v", labels, err)
 	}
 }

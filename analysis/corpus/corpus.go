@@ -117,10 +117,11 @@ type Corpus struct {
 	// every Sentence.Props, then any feats:Name properties in sorted
 	// order. The derived properties are not listed but always available.
 	Properties []string
-	// Unspecified maps a property that some tokens leave unspecified
-	// (CoNLL-U "_" in UPOS, XPOS or DEPREL) to the first such line; Labels
-	// refuses it rather than take "_" as a label.
-	Unspecified map[string]int
+	// refused maps a property whose values are not all labels (CoNLL-U
+	// UPOS, XPOS or DEPREL: "_" for some words, or a value with white space
+	// at an end) to the error naming the first such line, which Labels
+	// returns: other properties of the file stay usable.
+	refused map[string]error
 }
 
 // Has reports whether property is available on c: listed in c.Properties
@@ -152,16 +153,16 @@ func (c *Corpus) NumTokens() int {
 // Labels returns every sentence's labels for property (see
 // Sentence.Labels), in order, parallel to Tokens. Stored labels are the
 // sentences' own and must not be modified. It returns an error when c does
-// not have the property, some words leave it unspecified (Unspecified), or a
-// sentence's labels do not match its tokens.
+// not have the property, some of its values are not labels (unspecified,
+// or with white space at an end), or a sentence's labels do not match its
+// tokens.
 func (c *Corpus) Labels(property string) ([][]string, error) {
 	if !c.Has(property) {
 		return nil, fmt.Errorf("%s: no property %q (have %s and derived %s)",
 			c.Path, property, strings.Join(c.Properties, " "), strings.Join(DerivedProperties(), " "))
 	}
-	if line, ok := c.Unspecified[property]; ok {
-		return nil, &ParseError{Path: c.Path, Line: line, Err: fmt.Errorf(
-			"%s is unspecified (\"_\") for this word (the first of those that leave it so): grain does not take \"_\" as a label; annotate or drop those sentences", property)}
+	if err := c.refused[property]; err != nil {
+		return nil, err
 	}
 	all := make([][]string, len(c.Sentences))
 	for i := range c.Sentences {

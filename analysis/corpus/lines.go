@@ -110,17 +110,6 @@ func (lr *lineReader) scan() bool {
 // bytes returns the current line. It is valid until the next call to scan.
 func (lr *lineReader) bytes() []byte { return lr.cur }
 
-// checkLabel refuses a label column value of property prop with white
-// space at an end: it would be a label apart from the one without. (UD's
-// validator refuses these; PMB's gold data has some, " entity.n.01" in the
-// German senses, and is read as it is.)
-func (lr *lineReader) checkLabel(prop string, v []byte) error {
-	if t := bytes.TrimFunc(v, IsSpace); len(t) != len(v) {
-		return lr.errorf("%s %q has white space at an end (a label that would differ from %q)", prop, v, t)
-	}
-	return nil
-}
-
 // errorf returns a *ParseError at the current line.
 func (lr *lineReader) errorf(format string, args ...any) error {
 	return &ParseError{Path: lr.path, Line: lr.line, Err: fmt.Errorf(format, args...)}

@@ -274,6 +274,15 @@ func (d *Dataset) Subset(spans []Span) (*Dataset, error) {
 	return out, nil
 }
 
+// WithLabels returns a copy of d (the same X and tokens) whose rows carry
+// the labels y of the set labels instead: every row labeled, so none of
+// UnseenLabels.
+func (d *Dataset) WithLabels(labels []string, y []int32) *Dataset {
+	c := *d
+	c.Labels, c.Y, c.UnseenLabels, c.unseen = labels, y, nil, nil
+	return &c
+}
+
 // WithX returns a copy of d whose design matrix is x (e.g. a column view);
 // x must have the same number of rows.
 func (d *Dataset) WithX(x Matrix) (*Dataset, error) {

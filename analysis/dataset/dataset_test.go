@@ -102,10 +102,7 @@ func TestRowSpansAndHoldOut(t *testing.T) {
 	if n != 1000 {
 		t.Fatalf("spans cover %d rows", n)
 	}
-	heldRows := 0
-	for _, s := range held {
-		heldRows += s.End - s.Start
-	}
+	heldRows := SpanRows(held)
 	if heldRows < 128 || heldRows > 256 {
 		t.Fatalf("held out %d rows for 20%% of 16 blocks", heldRows)
 	}
@@ -307,15 +304,8 @@ func TestDatasetCheckFiniteTrustsJoin(t *testing.T) {
 func TestHoldOutSmall(t *testing.T) {
 	for n := 1; n <= 6000; n += 1 + n/50 {
 		keep, held := HoldOut(n, 256, 0.1, 7)
-		count := func(spans []Span) int {
-			c := 0
-			for _, s := range spans {
-				c += s.End - s.Start
-			}
-			return c
-		}
-		h := count(held)
-		if count(keep)+h != n || (n >= 2) != (h > 0) {
+		h := SpanRows(held)
+		if SpanRows(keep)+h != n || (n >= 2) != (h > 0) {
 			t.Fatalf("n = %d: keep %v, held %v", n, keep, held)
 		}
 		if f := float64(h) / float64(n); n >= 20 && (f < 0.05 || f > 0.16) {

@@ -291,6 +291,15 @@ type rowSpans struct {
 // Span is the row range [Start, End).
 type Span struct{ Start, End int }
 
+// SpanRows returns the number of rows the spans cover.
+func SpanRows(spans []Span) int {
+	n := 0
+	for _, s := range spans {
+		n += s.End - s.Start
+	}
+	return n
+}
+
 // Rows returns a view of the concatenation of the given row spans, in order.
 func Rows(m Matrix, spans []Span) (Matrix, error) {
 	rows, _ := m.Dims()

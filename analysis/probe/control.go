@@ -61,9 +61,7 @@ func (c *ControlTask) Relabel(d *dataset.Dataset) (*dataset.Dataset, error) {
 	if len(d.Tokens) != len(d.Y) {
 		return nil, fmt.Errorf("control task: dataset has %d tokens for %d rows (token text is needed)", len(d.Tokens), len(d.Y))
 	}
-	out := *d
-	out.Labels = c.labels
-	out.Y = make([]int32, len(d.Y))
+	out := d.WithLabels(c.labels, make([]int32, len(d.Y)))
 	for i, w := range d.Tokens {
 		l, ok := c.byType[w]
 		if !ok {
@@ -72,7 +70,7 @@ func (c *ControlTask) Relabel(d *dataset.Dataset) (*dataset.Dataset, error) {
 		}
 		out.Y[i] = l
 	}
-	return &out, nil
+	return out, nil
 }
 
 // Selectivity trains a probe with cfg on the control-task labels of train

@@ -48,8 +48,9 @@ type Config struct {
 	// order.
 	Seed uint64
 	// DevFraction is the share of training rows held out for early
-	// stopping (fast mode; only when it holds at least minDevRows rows,
-	// else every round is trained and the last kept).
+	// stopping (fast mode; only when the split, whole blocks of
+	// dataset.HoldOut, holds at least minDevRows rows, else every round is
+	// trained and the last kept).
 	DevFraction float64
 	// Patience is the number of rounds without dev improvement before fast
 	// mode stops.
@@ -200,9 +201,9 @@ func Train(b engine.Backend, d *dataset.Dataset, cfg Config, rep progress.Report
 		rep = progress.Nop
 	}
 	train, dev := d, (*dataset.Dataset)(nil)
-	if cfg.Mode == ModeFast && float64(rows)*cfg.DevFraction >= minDevRows {
+	if cfg.Mode == ModeFast && cfg.DevFraction > 0 {
 		keep, held := dataset.HoldOut(rows, 256, cfg.DevFraction, cfg.Seed)
-		if len(held) > 0 && len(keep) > 0 {
+		if dataset.SpanRows(held) >= minDevRows && len(keep) > 0 {
 			if train, err = d.Subset(keep); err != nil {
 				return nil, nil, err
 			}

@@ -327,9 +327,13 @@ func TestScoreAndControl(t *testing.T) {
 		train.Tokens[i] = fmt.Sprintf("w%d", i%500)
 	}
 	c := NewControlTask(train, 1)
+	train.UnseenLabels = []string{"Z"} // as if Join had met a label outside the set
 	ct, err := c.Relabel(train)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if ct.UnseenLabels != nil || len(ct.UnseenCounts()) != 0 {
+		t.Fatalf("control labels keep the task's unseen labels %q", ct.UnseenLabels)
 	}
 	byType := map[string]int32{}
 	for i, w := range ct.Tokens {
@@ -413,19 +417,26 @@ func TestFastModeStepFloorOnSmallData(t *testing.T) {
 		t.Fatalf("without the floor %.4f ≥ with it %.4f: the floor buys nothing here", old, fast)
 	}
 	// 399 rows would hold out 19 (< minDevRows): no early stopping, every
-	// round trained and the last kept; 400 hold out 20 and stop early.
-	for _, rows := range []int{399, 400} {
-		small, err := train.Subset([]dataset.Span{{Start: 0, End: rows}})
+	// round trained and the last kept; 400 hold out 20 and stop early; 401
+	// with seed 3 would hold out the last, 1-row block: none.
+	for _, c := range []struct {
+		rows    int
+		seed    uint64
+		stopped bool
+	}{{399, 1, false}, {400, 1, true}, {401, 3, false}} {
+		small, err := train.Subset([]dataset.Span{{Start: 0, End: c.rows}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, log, err := Train(b, small, DefaultConfig(ModeFast), nil)
+		cfg := DefaultConfig(ModeFast)
+		cfg.Seed = c.seed
+		_, log, err := Train(b, small, cfg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		checked := slices.ContainsFunc(log.Epochs, func(e Epoch) bool { return e.DevAccuracy != nil })
-		if checked != (rows == 400) || !checked && log.BestEpoch != len(log.Epochs) {
-			t.Fatalf("%d rows: dev accuracy checked %t, kept epoch %d of %d", rows, checked, log.BestEpoch, len(log.Epochs))
+		if checked != c.stopped || !checked && log.BestEpoch != len(log.Epochs) {
+			t.Fatalf("%d rows, seed %d: dev accuracy checked %t, kept epoch %d of %d", c.rows, c.seed, checked, log.BestEpoch, len(log.Epochs))
 		}
 	}
 }

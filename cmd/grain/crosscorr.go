@@ -28,8 +28,8 @@ func parseBytes(s string) (int64, error) {
 	for _, u := range units {
 		if num, ok := strings.CutSuffix(s, u.suffix); ok {
 			v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-			if err != nil || !(v > 0) || v*float64(u.mult) >= math.MaxInt64 {
-				break // NaN fails v > 0
+			if err != nil || !(v*float64(u.mult) >= 1) || v*float64(u.mult) >= math.MaxInt64 {
+				break // NaN fails too; a size is at least 1 byte
 			}
 			return int64(v * float64(u.mult)), nil
 		}
@@ -102,6 +102,11 @@ func runCrossCorr(c *cli, args []string) error {
 			return fmt.Errorf("--out: two activation files are named %s; their rankings would overwrite each other", name)
 		}
 		written[out] = true
+		if *outDir != "" {
+			if err := checkDirOutputs(fs, filepath.Join(*outDir, out)); err != nil {
+				return err
+			}
+		}
 		if bases[name] > 1 {
 			name = path // two directories' files of one name (no --out): tell them apart
 		}
@@ -137,7 +142,9 @@ func runCrossCorr(c *cli, args []string) error {
 	// The budget sizes what the computation keeps live; the garbage collector
 	// must also keep what it has freed (a pass's buffers once the float64
 	// workspace of LinReg and SVCCA is allocated) within it.
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(mem))
+	if os.Getenv("GOMEMLIMIT") == "" { // the user's own limit stands
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(mem))
+	}
 	res, err := crosscorr.Rank(b, ms, m, crosscorr.Options{Memory: mem, Precision: prec, Progress: c.progress()})
 	if err != nil {
 		return err

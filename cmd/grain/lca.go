@@ -35,6 +35,13 @@ func runLCA(c *cli, args []string) error {
 	if err := checkOutputDir(*out); err != nil {
 		return err
 	}
+	if *out != "" {
+		for _, name := range []string{"probe.safetensors", "ranking.json", "report.json", "ablation.png"} {
+			if err := checkDirOutputs(fs, filepath.Join(*out, name)); err != nil {
+				return err
+			}
+		}
+	}
 	var pcs []float64
 	if *ablate {
 		var err error

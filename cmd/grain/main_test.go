@@ -415,6 +415,10 @@ func TestCrossCorr(t *testing.T) {
 	if err != nil || f.Method != "crosscorr-maxcorr" || f.Ordering[0] != ra[0].Neuron || f.Scores[3] < 0.9 || f.Scores[3] <= f.Scores[4] {
 		t.Fatalf("ranking file of model A: %+v, %v", f, err)
 	}
+	// --out would overwrite the --lca ranking it reads: refused.
+	if code, _, errs := run("crosscorr", "--device", "cpu", "--quiet", "--lca", filepath.Join(dir, "a.maxcorr.json"), "--out", dir, pa, pb); code == 0 || !strings.Contains(errs, "a.maxcorr.json is also an input (--lca)") {
+		t.Fatalf("--out over the --lca input: %d %q", code, errs)
+	}
 	// The same file twice is refused; two files of one name are told
 	// apart by their paths.
 	if code, _, errs := run("crosscorr", "--device", "cpu", "--quiet", pa, pa); code == 0 || !strings.Contains(errs, "hold the same activations") {
@@ -605,5 +609,18 @@ func TestDescribeNeurons(t *testing.T) {
 	}
 	if got := describeSelection(nil, 768); got != "all 768 neurons (no --layers/--direction)" {
 		t.Errorf("describeSelection(nil) = %q", got)
+	}
+}
+
+func TestParseBytes(t *testing.T) {
+	for in, want := range map[string]int64{"2GiB": 2 << 30, "1.5KiB": 1536, "512MB": 512e6, "4096": 4096, "1B": 1} {
+		if got, err := parseBytes(in); err != nil || got != want {
+			t.Errorf("parseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"0.5B", "0", "-1MiB", "NaNGiB", "1e30GiB", "lots"} {
+		if got, err := parseBytes(in); err == nil {
+			t.Errorf("parseBytes(%q) = %d, want an error", in, got)
+		}
 	}
 }

@@ -17,6 +17,20 @@ import (
 // inputs (another flag's value or an argument of fs naming the same file),
 // which writing it would destroy. Empty paths (not asked for) pass.
 func checkOutputs(fs *flag.FlagSet, paths ...string) error {
+	return checkOutputFiles(fs, 1, paths)
+}
+
+// checkDirOutputs is checkOutputs for the files a command writes into an
+// output directory (paths joined from --out and fixed names), which no flag
+// names itself; the directory, checked by checkOutputDir, may not exist yet.
+func checkDirOutputs(fs *flag.FlagSet, paths ...string) error {
+	return checkOutputFiles(fs, 0, paths)
+}
+
+// checkOutputFiles checks outputs that own of fs's flags and arguments
+// name themselves (1: the output flag, whose directory must exist; 0: none,
+// a file in an output directory).
+func checkOutputFiles(fs *flag.FlagSet, own int, paths []string) error {
 	for _, p := range paths {
 		if p == "" {
 			continue
@@ -26,15 +40,32 @@ func checkOutputs(fs *flag.FlagSet, paths ...string) error {
 			return fmt.Errorf("output %s is a directory", p)
 		}
 		if err == nil {
-			if in := sameFileArgs(fs, st); len(in) > 1 {
+			if in := sameFileArgs(fs, st); len(in) > own {
 				return fmt.Errorf("output %s is also an input (%s): writing it would destroy that input", p, strings.Join(in, ", "))
 			}
+		}
+		if own == 0 {
+			continue
 		}
 		if err := checkDir(filepath.Dir(p), false); err != nil {
 			return fmt.Errorf("output %s: %w", p, err)
 		}
 	}
 	return nil
+}
+
+// textFlags holds, per flag set, the string flags whose values are text to
+// record rather than paths (see textFlag): sameFileArgs skips them.
+var textFlags = map[*flag.FlagSet]map[string]bool{}
+
+// textFlag defines a string flag whose value is text, not a file (a name
+// to record), so that checkOutputs never mistakes it for an input.
+func textFlag(fs *flag.FlagSet, name, value, usage string) *string {
+	if textFlags[fs] == nil {
+		textFlags[fs] = map[string]bool{}
+	}
+	textFlags[fs][name] = true
+	return fs.String(name, value, usage)
 }
 
 // sameFileArgs lists the flags (as --name) and arguments of fs that name
@@ -46,7 +77,7 @@ func sameFileArgs(fs *flag.FlagSet, st os.FileInfo) []string {
 		return path != "" && err == nil && os.SameFile(st, other)
 	}
 	fs.Visit(func(f *flag.Flag) {
-		if same(f.Value.String()) {
+		if !textFlags[fs][f.Name] && same(f.Value.String()) {
 			names = append(names, "--"+f.Name)
 		}
 	})

@@ -51,6 +51,10 @@ func TestImportNPY(t *testing.T) {
 	if m := rep.Meta; m.Model != "mine" || m.Corpus != tokens || m.Dim != 6 || m.NumLayers != 2 || m.NumTokens != rows || m.NumSentences != 3 {
 		t.Fatalf("import --npy recorded %+v", m)
 	}
+	// --model is a name to record: naming the output file there is no clash.
+	if code, _, errs := run("import", "--quiet", "--npy", npy, "--corpus", tokens, "--num-layers", "2", "--model", "mine", "--corpus-name", acts, "--out", acts); code != 0 {
+		t.Fatalf("import with --corpus-name naming the output: %s", errs)
+	}
 	js := filepath.Join(dir, "acts.json")
 	back := filepath.Join(dir, "back.gact")
 	if code, _, errs := run("export", "--quiet", "--acts", acts, "--neurox-json", js); code != 0 {

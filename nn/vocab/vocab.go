@@ -160,6 +160,9 @@ func ParseTokenized(r io.Reader, name string) ([][]string, error) {
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for line := 1; sc.Scan(); line++ {
 		s := strings.TrimRight(sc.Text(), "\r")
+		if line == 1 {
+			s = strings.TrimPrefix(s, "\ufeff") // a byte order mark is not text
+		}
 		if !utf8.ValidString(s) {
 			return nil, fmt.Errorf("%s:%d: not valid UTF-8", name, line)
 		}

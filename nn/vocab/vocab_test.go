@@ -53,6 +53,9 @@ func TestReadTokenized(t *testing.T) {
 	if s, err := ParseTokenized(strings.NewReader(long+"\nb\n"), "standard input"); err != nil || len(s) != 2 || len(s[0]) != 20000 {
 		t.Fatalf("a 100 kB line: %d sentences, %v", len(s), err)
 	}
+	if s, err := ParseTokenized(strings.NewReader("\ufeffa b\n"), "standard input"); err != nil || s[0][0] != "a" {
+		t.Fatalf("a byte order mark: %q, %v", s, err)
+	}
 	for in, want := range map[string]string{"a\n\xff b\n": "standard input:2: not valid UTF-8", "": "standard input: no sentences"} {
 		if _, err := ParseTokenized(strings.NewReader(in), "standard input"); err == nil || err.Error() != want {
 			t.Errorf("%q: error %v, want %q", in, err, want)

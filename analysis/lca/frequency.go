@@ -14,9 +14,10 @@ import (
 // ones: on grain's shipped models the Spearman correlation between a
 // label's focus count and its training count was 0.85–0.89 for the NMT
 // encoders' Penn-tag probes (EWT) and 0.95–0.96 for their semantic-tag
-// probes (PMB); 0.61 and 0.91 for the language model's. The fit separates the two: a label's Ratio is
-// its focus count over the count the fit expects of a label seen as often,
-// so a ratio below 1 is a label more focused than its frequency explains.
+// probes (PMB); 0.61 and 0.91 for the language model's. The fit separates
+// the two: a label's Ratio is its focus count over the count the fit
+// expects of a label seen as often, so a ratio below 1 is a label more
+// focused than its frequency explains.
 type FrequencyFit struct {
 	// Spearman is the rank correlation (ties given their mean rank)
 	// between the labels' focus counts and training counts.
@@ -57,9 +58,9 @@ func FitFrequency(focus []Focus) *FrequencyFit {
 	if n < 3 || slices.Min(train) == slices.Max(train) {
 		return nil
 	}
-	fit := &FrequencyFit{Spearman: stat.Correlation(midRanks(count), midRanks(train), nil)}
-	if slices.Min(count) == slices.Max(count) {
-		fit.Spearman = 0 // no order among the counts to correlate with
+	fit := &FrequencyFit{} // Spearman 0 when all counts are equal: no order to correlate
+	if slices.Min(count) != slices.Max(count) {
+		fit.Spearman = stat.Correlation(midRanks(count), midRanks(train), nil)
 	}
 	fit.Intercept, fit.Slope = stat.LinearRegression(logTrain, logCount, nil, false)
 	for i, f := range focus {

@@ -54,18 +54,19 @@ func checkOutputFiles(fs *flag.FlagSet, own int, paths []string) error {
 	return nil
 }
 
-// textFlags holds, per flag set, the string flags whose values are text to
-// record rather than paths (see textFlag): sameFileArgs skips them.
-var textFlags = map[*flag.FlagSet]map[string]bool{}
+// textValue is the flag.Value of a textFlag: a string that is text to
+// record, not a path, which sameFileArgs skips.
+type textValue string
+
+func (v *textValue) String() string     { return string(*v) }
+func (v *textValue) Set(s string) error { *v = textValue(s); return nil }
 
 // textFlag defines a string flag whose value is text, not a file (a name
 // to record), so that checkOutputs never mistakes it for an input.
 func textFlag(fs *flag.FlagSet, name, value, usage string) *string {
-	if textFlags[fs] == nil {
-		textFlags[fs] = map[string]bool{}
-	}
-	textFlags[fs][name] = true
-	return fs.String(name, value, usage)
+	p := &value
+	fs.Var((*textValue)(p), name, usage)
+	return p
 }
 
 // sameFileArgs lists the flags (as --name) and arguments of fs that name
@@ -77,7 +78,7 @@ func sameFileArgs(fs *flag.FlagSet, st os.FileInfo) []string {
 		return path != "" && err == nil && os.SameFile(st, other)
 	}
 	fs.Visit(func(f *flag.Flag) {
-		if !textFlags[fs][f.Name] && same(f.Value.String()) {
+		if _, text := f.Value.(*textValue); !text && same(f.Value.String()) {
 			names = append(names, "--"+f.Name)
 		}
 	})

@@ -117,6 +117,7 @@ func plotAblation(res []ablation.Result, full float64, title, path string) error
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = "neurons kept (%): solid, the full probe with the others zeroed"
+	dashed := false // some retrained probe drawn
 	p.Y.Label.Text = "test accuracy"
 	p.Y.Min, p.Y.Max = 0, 1
 	for _, sel := range ranking.Picks {
@@ -144,8 +145,11 @@ func plotAblation(res []ablation.Result, full float64, title, path string) error
 			}
 			l.Color, l.Dashes = selectionColor[sel], []vg.Length{vg.Points(4), vg.Points(3)}
 			p.Add(l)
-			p.X.Label.Text = "neurons kept (%): solid, the full probe with the others zeroed; dashed, a probe retrained on them"
+			dashed = true
 		}
+	}
+	if dashed {
+		p.X.Label.Text += "; dashed, a probe retrained on them"
 	}
 	addReference(p, full, "all neurons")
 	// Every line rises towards the full accuracy as more neurons are kept:

@@ -23,8 +23,8 @@ func runImport(c *cli, args []string) error {
 	corpusPath := fs.String("corpus", "", "with --npy: the tokens, in the array's row order: CoNLL-U (.conllu[.gz]), PMB (.conll), or a NeuroX tokens file (one sentence per line)")
 	numLayers := fs.Int("num-layers", 0, "with a tokens × neurons --npy array: split its neurons into this many equal layers (0: one layer)")
 	out := fs.String("out", "", "grain activation file to write")
-	model := textFlag(fs, "model", "", "model name to record")
-	corpusDesc := textFlag(fs, "corpus-name", "", "source corpus description to record (default with --npy: the --corpus path)")
+	model := textFlag(fs, "model", "", "model `name` to record")
+	corpusDesc := textFlag(fs, "corpus-name", "", "source corpus `description` to record (default with --npy: the --corpus path)")
 	dtype := fs.String("dtype", "float32", "stored element type: float32 or float16")
 	if err := c.parse(fs, args, false); err != nil {
 		return err

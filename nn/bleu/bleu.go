@@ -21,9 +21,10 @@ package bleu
 
 import (
 	"fmt"
-	"github.com/grainlab/grain/analysis/corpus"
 	"math"
 	"strings"
+
+	"github.com/grainlab/grain/analysis/corpus"
 )
 
 // MaxOrder is the largest n-gram order.

@@ -9,12 +9,13 @@ import (
 	"bufio"
 	"cmp"
 	"fmt"
-	"github.com/grainlab/grain/analysis/corpus"
 	"io"
 	"os"
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/grainlab/grain/analysis/corpus"
 )
 
 // The special tokens and their ids, the first four of every vocabulary.

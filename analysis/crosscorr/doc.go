@@ -78,7 +78,8 @@
 // (grain crosscorr also sets the Go runtime's soft memory limit to the
 // budget, so that buffers a pass has freed are collected before LinReg's
 // and SVCCA's workspace is allocated: measured on 3 × 768 neurons at
-// 170 MiB, the SVCCA run's peak anonymous memory fell from 225 to 160 MiB.)
+// 170 MiB, before the estimate below counted SVCCA's subspaces, it took the
+// run's peak anonymous memory from 225 to 160 MiB; see bench/RESULTS.md.)
 // With K models of n_m neurons:
 //
 //   - Resident: kept matrices, 4·n_a·n_b bytes each (Correlate's matrix with

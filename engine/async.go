@@ -1,5 +1,7 @@
 package engine
 
+import "fmt"
+
 // AsyncUploader is implemented by backends whose tensors do not live in
 // host memory (the CUDA backend), so that a stream of host data (token
 // blocks larger than device memory) can be copied to the device while the
@@ -48,4 +50,76 @@ type Staging interface {
 type Event interface {
 	// Wait blocks until the work before the event has finished.
 	Wait() error
+}
+
+// uploadChunkValues is the size, in float32 values, of each host buffer of
+// UploadRows (64 MiB).
+const uploadChunkValues = 16 << 20
+
+// UploadRows fills dst (rows × cols, Float32) with the rows that
+// read(start, n, buf) writes into buf (n·cols values, row-major), in chunks
+// of at most 64 MiB, and returns the first error of read or of the copies;
+// when it returns, dst holds the rows for all work queued afterwards and
+// read is not called again. On an AsyncUploader the chunks go through two
+// page-locked buffers, so that reading chunk i+1 overlaps the copy of chunk
+// i and the copies run at the copy engine's page-locked rate; elsewhere
+// through one host buffer and Upload. Either way it holds at most 128 MiB
+// of host memory, whatever dst's size.
+func UploadRows(b Backend, dst *Tensor, read func(start, n int, buf []float32) error) error {
+	if dst.DType() != Float32 {
+		panic(fmt.Sprintf("engine: UploadRows into %v", dst))
+	}
+	rows, cols := dst.Rows(), dst.Cols()
+	if rows == 0 || cols == 0 {
+		return nil
+	}
+	chunk := max(1, min(rows, uploadChunkValues/cols))
+	up, async := b.(AsyncUploader)
+	if !async {
+		buf := make([]float32, chunk*cols)
+		for start := 0; start < rows; start += chunk {
+			n := min(chunk, rows-start)
+			if err := read(start, n, buf[:n*cols]); err != nil {
+				return err
+			}
+			b.Upload(dst.Slice(start, start+n), buf[:n*cols])
+		}
+		return nil
+	}
+	// The copies run on the uploader's own stream: they start after the
+	// work queued so far, which may still use dst's memory.
+	after, err := up.Record()
+	if err != nil {
+		return err
+	}
+	stages := make([]Staging, 0, 2)
+	defer func() {
+		for _, s := range stages {
+			s.Free()
+		}
+	}()
+	for i, start := 0, 0; start < rows; i, start = i+1, start+chunk {
+		if i < 2 {
+			s, err := up.NewStaging(chunk * cols)
+			if err != nil {
+				return fmt.Errorf("page-locked buffer of %d values: %w", chunk*cols, err)
+			}
+			stages = append(stages, s)
+		}
+		s := stages[i%2]
+		if err := s.Wait(); err != nil {
+			return err
+		}
+		n := min(chunk, rows-start)
+		if err := read(start, n, s.Float32s()[:n*cols]); err != nil {
+			return err
+		}
+		up.UploadAsync(dst.Slice(start, start+n), s, after)
+	}
+	for _, s := range stages {
+		if err := s.Wait(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -313,3 +313,43 @@ func TestHoldOutSmall(t *testing.T) {
 		}
 	}
 }
+
+// TestReadRowsParallel reads 5 MiB-and-more blocks on 4 goroutines from a
+// Dense and from row-span, zeroed and column views of it: the same values
+// as ReadRows; out-of-range reads fail.
+func TestReadRowsParallel(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	d := randDense(3001, 1500, 7)
+	spans, err := Rows(d, []Span{{5, 900}, {1000, 2999}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero, err := ZeroColumns(spans, []int{0, 7, 1499})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols2, err := Columns(zero, []int{3, 2, 1, 1498})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, m := range map[string]Matrix{"dense": d, "spans": spans, "zeroed": zero, "columns": cols2} {
+		rs, cs := m.Dims()
+		if name != "columns" && !concurrentReads(m) {
+			t.Errorf("%s: not read in parallel", name)
+		}
+		start, n := 3, rs-10
+		want, got := make([]float32, n*cs), make([]float32, n*cs)
+		if err := m.ReadRows(start, n, want); err != nil {
+			t.Fatal(err)
+		}
+		if err := ReadRowsParallel(m, start, n, got); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: ReadRowsParallel differs from ReadRows", name)
+		}
+		if err := ReadRowsParallel(m, rs-5, 6, make([]float32, 6*cs)); err == nil {
+			t.Errorf("%s: reading past the last row succeeded", name)
+		}
+	}
+}

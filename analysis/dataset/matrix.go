@@ -340,3 +340,50 @@ func (v *rowSpans) ReadRows(start, n int, dst []float32) error {
 	}
 	return nil
 }
+
+// parallelReadValues is the fewest values per goroutine of ReadRowsParallel
+// (4 MiB): below it, starting goroutines costs more than the copy.
+const parallelReadValues = 1 << 20
+
+// ReadRowsParallel is m.ReadRows(start, n, dst), with the rows split among
+// the cores when m reads from memory and keeps no state of its own (a
+// *Dense, or row-span and zeroed-column views of one), so the copy runs at
+// more than one core's memory bandwidth; any other Matrix is read by
+// m.ReadRows alone. It returns the first error.
+func ReadRowsParallel(m Matrix, start, n int, dst []float32) error {
+	_, cols := m.Dims()
+	parts := min(runtime.GOMAXPROCS(0), n*cols/parallelReadValues)
+	if parts < 2 || !concurrentReads(m) {
+		return m.ReadRows(start, n, dst)
+	}
+	if err := checkRange(m, start, n, dst); err != nil {
+		return err
+	}
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		lo, hi := p*n/parts, (p+1)*n/parts
+		wg.Go(func() { errs[p] = m.ReadRows(start+lo, hi-lo, dst[lo*cols:hi*cols]) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// concurrentReads reports whether m's ReadRows may run on several
+// goroutines at once: in-memory data and views that keep no buffers.
+func concurrentReads(m Matrix) bool {
+	switch v := m.(type) {
+	case *Dense:
+		return true
+	case *rowSpans:
+		return concurrentReads(v.m)
+	case *zeroed:
+		return concurrentReads(v.m)
+	}
+	return false
+}

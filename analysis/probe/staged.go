@@ -12,9 +12,11 @@ import (
 // chunks whose sizes are multiples of the batch size. When the whole matrix
 // fits the memory budget it is uploaded once (or, on a host-memory backend
 // with in-memory data, used in place); otherwise one chunk buffer is
-// refilled from the Matrix as each chunk's turn comes. In-memory data
-// (*dataset.Dense) is uploaded to a device straight from its rows, without
-// a host copy.
+// refilled from the Matrix as each chunk's turn comes. A device that can
+// copy asynchronously (engine.AsyncUploader) gets the resident matrix
+// through engine.UploadRows' page-locked buffers, from any Matrix; other
+// devices get in-memory data (*dataset.Dense) straight from its rows, and
+// the rest through UploadRows' host buffer: never a whole host copy.
 type staged struct {
 	b          engine.Backend
 	x          dataset.Matrix
@@ -36,7 +38,7 @@ type staged struct {
 
 // stage prepares x (and its labels y, unless y is nil) for batches of the
 // given size within a device memory budget in bytes.
-func stage(b engine.Backend, x dataset.Matrix, y []int32, batch int, budget int64) (*staged, error) {
+func stage(b engine.Backend, x dataset.Matrix, y []int32, batch int, budget int64) (_ *staged, err error) {
 	rows, cols := x.Dims()
 	s := &staged{b: b, x: x, rows: rows, cols: cols, batch: batch}
 	perRow := int64(cols) * 4
@@ -45,6 +47,11 @@ func stage(b engine.Backend, x dataset.Matrix, y []int32, batch int, budget int6
 	if chunk < batch {
 		chunk = batch
 	}
+	defer func() {
+		if err != nil {
+			s.free()
+		}
+	}()
 	if y != nil && rows > 0 {
 		yDev, err := engine.AllocFrom(b, rows, 1, y)
 		if err != nil {
@@ -75,15 +82,14 @@ func stage(b engine.Backend, x dataset.Matrix, y []int32, batch int, budget int6
 		}
 		s.owned = append(s.owned, t)
 		s.resident = t
-		if inMemory {
+		if _, async := b.(engine.AsyncUploader); inMemory && !async {
 			b.Upload(t, dense.RowSlice(0, rows))
 			return s, nil
 		}
-		host := make([]float32, rows*cols)
-		if err := readAll(x, host); err != nil {
-			return nil, err
+		read := func(start, n int, dst []float32) error { return dataset.ReadRowsParallel(x, start, n, dst) }
+		if err := engine.UploadRows(b, t, read); err != nil {
+			return nil, fmt.Errorf("probe: design matrix to %s: %w", b.Name(), err)
 		}
-		b.Upload(t, host)
 		return s, nil
 	}
 	s.chunkRows = chunk

@@ -154,6 +154,10 @@ type Log struct {
 	BestEpoch int `json:"best_epoch"`
 	// Steps is the number of Adam steps taken.
 	Steps int `json:"steps"`
+	// Staging is the time spent before the first epoch making the training
+	// rows available to the device (on a GPU, uploading them when they stay
+	// resident; not counted in the epochs' Elapsed).
+	Staging time.Duration `json:"staging_ns"`
 }
 
 // InitialWeights returns the seeded initial weight (k × n) and bias (k),
@@ -221,6 +225,7 @@ func Train(b engine.Backend, d *dataset.Dataset, cfg Config, rep progress.Report
 	if err != nil {
 		return nil, nil, err
 	}
+	log.Staging = t.staging
 	p := New(d.Labels, n)
 	if err := t.download(p); err != nil {
 		return nil, nil, err
@@ -258,6 +263,7 @@ type trainer struct {
 	// totalSteps is the number of steps of cfg.Epochs rounds.
 	totalSteps int
 	allocs     []*engine.Tensor
+	staging    time.Duration // stage's time, for Log.Staging
 }
 
 func newTrainer(b engine.Backend, d *dataset.Dataset, k int, cfg Config) (*trainer, error) {
@@ -298,10 +304,12 @@ func newTrainer(b engine.Backend, d *dataset.Dataset, k int, cfg Config) (*train
 	w0, b0 := InitialWeights(k, n, cfg.Seed)
 	b.Upload(t.w, w0)
 	b.Upload(t.bias, b0)
+	start := time.Now()
 	if t.data, err = stage(b, d.X, d.Y, cfg.BatchSize, cfg.MemoryBudget); err != nil {
 		t.free()
 		return nil, err
 	}
+	t.staging = time.Since(start)
 	return t, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/grainlab/grain/analysis/synthetic"
 	"github.com/grainlab/grain/engine"
 	"github.com/grainlab/grain/engine/cpu"
+	"github.com/grainlab/grain/engine/enginetest"
 	"github.com/grainlab/grain/engine/safetensors"
 )
 
@@ -437,6 +438,40 @@ func TestFastModeStepFloorOnSmallData(t *testing.T) {
 		checked := slices.ContainsFunc(log.Epochs, func(e Epoch) bool { return e.DevAccuracy != nil })
 		if checked != c.stopped || !checked && log.BestEpoch != len(log.Epochs) {
 			t.Fatalf("%d rows, seed %d: dev accuracy checked %t, kept epoch %d of %d", c.rows, c.seed, checked, log.BestEpoch, len(log.Epochs))
+		}
+	}
+}
+
+// TestDevicePathsMatchHost trains on the CPU seen as a device
+// (enginetest.Hostless: the training rows uploaded, resident through
+// engine.UploadRows from fast mode's row-span view, or streamed in chunks
+// under a small memory budget) and on the CPU in place: same weights, bit
+// for bit, in both modes, and Log.Staging is recorded.
+func TestDevicePathsMatchHost(t *testing.T) {
+	d, _, err := synthetic.Dataset(3000, 5, synthetic.DefaultConfig(40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []Mode{ModeFast, ModeNeuroX} {
+		for _, budget := range []int64{2 << 30, 40 * 32 * 4 * 7} {
+			cfg := DefaultConfig(mode)
+			cfg.MemoryBudget = budget
+			cfg.Epochs = 3
+			want, _, err := Train(cpu.New(), d, cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dev := enginetest.Hostless(cpu.New())
+			got, log, err := Train(dev, d, cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Weight, want.Weight) || !slices.Equal(got.Bias, want.Bias) {
+				t.Errorf("%s mode, budget %d bytes: weights differ between the device and host paths", mode, budget)
+			}
+			if dev.Uploaded < 4*int64(len(d.Y))*40*9/10 || log.Staging <= 0 {
+				t.Errorf("%s mode, budget %d bytes: %d bytes uploaded, staging %v", mode, budget, dev.Uploaded, log.Staging)
+			}
 		}
 	}
 }

@@ -8,7 +8,9 @@
 # then the benchmarks against PyTorch on the same GPU in the same run:
 #
 #   maxcorr    MaxCorr, N = M = 4096, T = 10^5 and 10^6, activations in GPU
-#              memory, fp32/tf32/bf16: grain, then torch; max |Δr| vs float64
+#              memory, fp32/tf32/bf16: grain (and its phases alone; then
+#              TF32 at the largest T with 4× larger chunks), then torch;
+#              max |Δr| vs float64
 #   probe50k   probe time-to-accuracy, 50,000 × 2,048 × 45: torch (NeuroX
 #              protocol), grain fast and neurox modes
 #   correlate  MaxCorr from host memory, T = 10^5 and 10^6: crosscorr.Correlate
@@ -44,7 +46,8 @@
 # train flags, overriding the section's, e.g. "--embed 16 --hidden 16").
 #
 # Output: $OUT/summary.txt (statuses, RESULT lines, timings), $OUT/run.log
-# (everything), $OUT/tests.log (the verbose test output). Each section has
+# (everything), $OUT/tests.log (the verbose test output), $OUT/json.tar.gz
+# (the ablation and train sections' JSON). Each section has
 # a time limit and the whole run a budget (BUDGET seconds, default 540); a
 # failing or timed-out section is recorded and the next one runs.
 set -euo pipefail
@@ -140,6 +143,8 @@ for s in "${sections[@]}"; do
   case $s in
     maxcorr)
       run maxcorr-grain 90 "$log" "$bin/gpubench" maxcorr -n "$MC_N" -m "$MC_N" -tokens "$MC_TOKENS" -prec fp32,tf32,bf16 -reps 3
+      # the chunk of tokens per product (default 32768), 4× larger
+      run maxcorr-grain-chunk 60 "$log" "$bin/gpubench" maxcorr -n "$MC_N" -m "$MC_N" -tokens "${MC_TOKENS##*,}" -prec tf32 -reps 3 -chunk 131072
       run maxcorr-torch 90 "$log" "$PYTHON" bench/gpu/maxcorr_peer.py "$MC_N" "$MC_N" "$MC_TOKENS" fp32,tf32,bf16 3
       ;;
     probe50k) run probe50k 120 "$log" "$bin/gpubench" probe -rows "$PS_ROWS" -neurons "$PS_N" -labels 45 -python "$PYTHON" ${PROBE_ARGS:-} ;;
@@ -168,4 +173,11 @@ for s in "${sections[@]}"; do
   esac
 done
 grep -hE '^RESULT|^device:|reaches torch' "$log" >>"$summary" || true
+# At most 8 files come back from a device call: the JSON outputs travel as
+# one archive.
+shopt -s nullglob
+json=("$OUT"/ablation-*.json "$OUT"/train-*.json)
+if ((${#json[@]})); then
+  tar -czf "$OUT/json.tar.gz" -C "$OUT" "${json[@]##*/}" && rm -f "${json[@]}"
+fi
 say "done"

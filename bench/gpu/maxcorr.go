@@ -37,6 +37,7 @@ func maxcorrCmd(args []string) error {
 	chunk := fs.Int("chunk", 32768, "tokens standardized and multiplied per GEMM")
 	reps := fs.Int("reps", 3, "timed runs per case (after one warm-up)")
 	sample := fs.Int("sample", 16, "neurons of A checked against float64")
+	phases := fs.Bool("phases", true, "also time the phases alone (moments, standardization, products)")
 	fs.Parse(args)
 	tokens, err := ints(*tokenList)
 	if err != nil {
@@ -93,6 +94,11 @@ func maxcorrCmd(args []string) error {
 			med, best := median(times), minOf(times)
 			fmt.Printf("%-9d %-5s %10.2f %10.2f %12.1f %12.2e\n", T, p, 1e3*med, 1e3*best, 2*float64(*n)*float64(*m)*float64(T)/med/1e12, dr)
 			fmt.Printf("RESULT maxcorr grain T=%d prec=%s ms=%.3f tflops=%.1f maxdr=%.3g\n", T, p, 1e3*med, 2*float64(*n)*float64(*m)*float64(T)/med/1e12, dr)
+			if *phases {
+				if err := rs.timePhases(p); err != nil {
+					return err
+				}
+			}
 		}
 		rs.free()
 	}
@@ -199,6 +205,76 @@ func (rs *resident) run(p engine.Precision) error {
 	b.ReduceRows(engine.MaxAbs, rs.c, rs.rv, rs.ri)
 	b.ReduceCols(engine.MaxAbs, rs.c, rs.cv, rs.ci)
 	return b.Sync()
+}
+
+// timePhases times run's phases alone, each waited for: the column
+// moments of both inputs, the standardization of every chunk (bytes read
+// and written), the products of every chunk (on the last standardized
+// chunk: same shapes and work), and the scaling and reductions.
+func (rs *resident) timePhases(p engine.Precision) error {
+	b := rs.b
+	pr, rounded := b.(engine.PreRounded)
+	timed := func(fn func()) (float64, error) {
+		if err := b.Sync(); err != nil {
+			return 0, err
+		}
+		start := time.Now()
+		fn()
+		err := b.Sync()
+		return since(start), err
+	}
+	moments, err := timed(func() {
+		b.ColMoments(rs.a, rs.meanA, rs.m2A)
+		b.ColMoments(rs.bm, rs.meanB, rs.m2B)
+	})
+	if err != nil {
+		return err
+	}
+	each := func(fn func(t0, k int)) func() {
+		return func() {
+			for t0 := 0; t0 < rs.tokens; t0 += rs.chunk {
+				fn(t0, min(rs.chunk, rs.tokens-t0))
+			}
+		}
+	}
+	standardize, err := timed(each(func(t0, k int) {
+		za, zb := rs.za.Slice(0, k), rs.zb.Slice(0, k)
+		if rounded {
+			pr.StandardizeRounded(za, rs.a.Slice(t0, t0+k), rs.muA, rs.invA, p)
+			pr.StandardizeRounded(zb, rs.bm.Slice(t0, t0+k), rs.muB, rs.invB, p)
+		} else {
+			b.Standardize(za, rs.a.Slice(t0, t0+k), rs.muA, rs.invA)
+			b.Standardize(zb, rs.bm.Slice(t0, t0+k), rs.muB, rs.invB)
+		}
+	}))
+	if err != nil {
+		return err
+	}
+	products, err := timed(each(func(t0, k int) {
+		za, zb := rs.za.Slice(0, k), rs.zb.Slice(0, k)
+		beta := float32(min(t0, 1))
+		if rounded {
+			pr.GemmPreRounded(true, false, 1, za, zb, beta, rs.c, p)
+		} else {
+			b.Gemm(true, false, 1, za, zb, beta, rs.c, p)
+		}
+	}))
+	if err != nil {
+		return err
+	}
+	reductions, err := timed(func() {
+		b.Scale(rs.c, float32(1/float64(rs.tokens)))
+		b.ReduceRows(engine.MaxAbs, rs.c, rs.rv, rs.ri)
+		b.ReduceCols(engine.MaxAbs, rs.c, rs.cv, rs.ci)
+	})
+	if err != nil {
+		return err
+	}
+	values := float64(rs.tokens) * float64(rs.n+rs.m)
+	fmt.Printf("  phases alone: moments %.2f ms (%.0f GB/s read), standardize %.2f ms (%.0f GB/s read+written), products %.2f ms (%.1f TFLOP/s), scale+reductions %.2f ms\n",
+		1e3*moments, 4*values/moments/1e9, 1e3*standardize, 8*values/standardize/1e9,
+		1e3*products, 2*float64(rs.n)*float64(rs.m)*float64(rs.tokens)/products/1e12, 1e3*reductions)
+	return nil
 }
 
 // maxDelta compares the sampled rows of the last result and their max |r|

@@ -15,6 +15,7 @@
 package enginetest
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -32,6 +33,7 @@ func Run(t *testing.T, b engine.Backend) {
 	}{
 		{"UploadDownload", s.uploadDownload},
 		{"Slice", s.slice},
+		{"UploadRows", s.uploadRows},
 		{"GemmFP32", s.gemmFP32},
 		{"GemmPrecisionInEffect", s.gemmPrecisionInEffect},
 		{"GemmReducedPrecisionAccuracy", s.gemmReducedAccuracy},
@@ -153,6 +155,79 @@ func (s *suite) uploadDownload(t *testing.T) {
 	}
 	if err := s.b.Sync(); err != nil {
 		t.Fatalf("Sync: %v", err)
+	}
+}
+
+// uploadRows checks engine.UploadRows on this backend (page-locked double
+// buffering on an AsyncUploader, a host buffer elsewhere): a matrix of more
+// than three 64 MiB chunks lands exactly in a row view, the rows around it
+// untouched, after work queued before it that reads the old contents; read
+// is asked for consecutive row ranges, and its error is returned.
+func (s *suite) uploadRows(t *testing.T) {
+	const cols = 4097
+	chunk := (16 << 20) / cols
+	rows := 3*chunk + 17
+	value := func(i, j int) float32 {
+		h := uint32(i*cols+j)*2654435761 + 12345
+		return float32(h%1000003)/1000003 - 0.4999
+	}
+	poison := make([]float32, (rows+2)*cols)
+	for i := range poison {
+		poison[i] = -7
+	}
+	whole := s.upload(t, rows+2, cols, poison)
+	defer s.b.Free(whole)
+	before := s.alloc(t, rows, cols, engine.Float32)
+	defer s.b.Free(before)
+	dst := whole.Slice(1, rows+1)
+	s.b.Copy(before, dst) // queued first: must see the poison
+	next, calls := 0, 0
+	err := engine.UploadRows(s.b, dst, func(start, n int, buf []float32) error {
+		calls++
+		if start != next || n < 1 || start+n > rows || len(buf) != n*cols {
+			return fmt.Errorf("read(%d, %d, %d values) after rows [0, %d)", start, n, len(buf), next)
+		}
+		for i := range n {
+			for j := range cols {
+				buf[i*cols+j] = value(start+i, j)
+			}
+		}
+		next = start + n
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next != rows || calls < 4 {
+		t.Fatalf("read covered rows [0, %d) of %d in %d calls", next, rows, calls)
+	}
+	got := s.f32(t, whole)
+	for i := range rows + 2 {
+		for j := range cols {
+			want := float32(-7)
+			if i >= 1 && i <= rows {
+				want = value(i-1, j)
+			}
+			if g := got[i*cols+j]; g != want {
+				t.Fatalf("row %d col %d of the view (%d rows) = %g, want %g", i-1, j, rows, g, want)
+			}
+		}
+	}
+	for i, v := range s.f32(t, before) {
+		if v != -7 {
+			t.Fatalf("work queued before UploadRows saw its rows: value %d = %g", i, v)
+		}
+	}
+	stop := errors.New("read failed")
+	calls = 0
+	err = engine.UploadRows(s.b, dst, func(start, n int, buf []float32) error {
+		if calls++; calls == 2 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || calls != 2 {
+		t.Fatalf("a read error on the second chunk gave %v after %d calls", err, calls)
 	}
 }
 

@@ -210,7 +210,8 @@ func (rs *resident) run(p engine.Precision) error {
 // timePhases times run's phases alone, each waited for: the column
 // moments of both inputs, the standardization of every chunk (bytes read
 // and written), the products of every chunk (on the last standardized
-// chunk: same shapes and work), and the scaling and reductions.
+// chunk: same shapes and work), and the scaling and reductions; then the
+// products alone with the operands in other layouts (see below).
 func (rs *resident) timePhases(p engine.Precision) error {
 	b := rs.b
 	pr, rounded := b.(engine.PreRounded)
@@ -274,6 +275,41 @@ func (rs *resident) timePhases(p engine.Precision) error {
 	fmt.Printf("  phases alone: moments %.2f ms (%.0f GB/s read), standardize %.2f ms (%.0f GB/s read+written), products %.2f ms (%.1f TFLOP/s), scale+reductions %.2f ms\n",
 		1e3*moments, 4*values/moments/1e9, 1e3*standardize, 8*values/standardize/1e9,
 		1e3*products, 2*float64(rs.n)*float64(rs.m)*float64(rs.tokens)/products/1e12, 1e3*reductions)
+	// The same products with neuron-major operands (each chunk buffer read
+	// as n × k, both operands K-contiguous: a layout a standardization could
+	// write), and, for BF16, through Gemm's packed bfloat16 copies (their
+	// conversion included), in both layouts.
+	type layout struct {
+		name string
+		fn   func(za, zb *engine.Tensor, k int, beta float32)
+	}
+	layouts := []layout{
+		{"neuron-major", func(za, zb *engine.Tensor, k int, beta float32) {
+			if rounded {
+				pr.GemmPreRounded(false, true, 1, za.Reshape(rs.n, k), zb.Reshape(rs.m, k), beta, rs.c, p)
+			} else {
+				b.Gemm(false, true, 1, za.Reshape(rs.n, k), zb.Reshape(rs.m, k), beta, rs.c, p)
+			}
+		}},
+	}
+	if p == engine.BF16 {
+		layouts = append(layouts,
+			layout{"packed-bf16 token-major", func(za, zb *engine.Tensor, k int, beta float32) {
+				b.Gemm(true, false, 1, za, zb, beta, rs.c, p)
+			}},
+			layout{"packed-bf16 neuron-major", func(za, zb *engine.Tensor, k int, beta float32) {
+				b.Gemm(false, true, 1, za.Reshape(rs.n, k), zb.Reshape(rs.m, k), beta, rs.c, p)
+			}})
+	}
+	for _, l := range layouts {
+		secs, err := timed(each(func(t0, k int) {
+			l.fn(rs.za.Slice(0, k), rs.zb.Slice(0, k), k, float32(min(t0, 1)))
+		}))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  products alone, %s operands: %.2f ms (%.1f TFLOP/s)\n", l.name, 1e3*secs, 2*float64(rs.n)*float64(rs.m)*float64(rs.tokens)/secs/1e12)
+	}
 	return nil
 }
 

@@ -118,3 +118,34 @@ for t in tokens:
             print("RESULT maxcorr torch-%s T=%d prec=%s ms=%.3f tflops=%.1f" % (best[0], t, prec, best[1], best[2]), flush=True)
     del x, y
     empty_cache()
+
+# The products alone by operand layout, CHUNK tokens (K) per product, random
+# standardized-like operands: token-major (K x N, as the chunks above: a^T b)
+# and neuron-major (N x K: a b^T, both operands K-contiguous). Median of 20
+# products after 3 warm-ups, each timed alone with events.
+if dev.type == "cuda":
+    g = torch.Generator(device=dev).manual_seed(4)
+    tok_a = torch.randn(CHUNK, n, device=dev, generator=g)
+    tok_b = torch.randn(CHUNK, m, device=dev, generator=g)
+    nm_a, nm_b = tok_a.t().contiguous(), tok_b.t().contiguous()
+    for prec in ("tf32", "bf16"):
+        torch.backends.cuda.matmul.allow_tf32 = prec == "tf32"
+        cases = {"token-major": (tok_a.t(), tok_b), "neuron-major": (nm_a, nm_b.t())}
+        if prec == "bf16":
+            cases = {k: (a.bfloat16(), b.bfloat16()) for k, (a, b) in cases.items()}
+        for layout, (a, b) in cases.items():
+            c = torch.empty(n, m, device=dev)
+            for _ in range(3):
+                torch.mm(a, b, out=c) if prec == "tf32" else torch.mm(a, b, out_dtype=torch.float32)
+            times = []
+            for _ in range(20):
+                e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                e0.record()
+                torch.mm(a, b, out=c) if prec == "tf32" else torch.mm(a, b, out_dtype=torch.float32)
+                e1.record()
+                e1.synchronize()
+                times.append(e0.elapsed_time(e1))
+            times.sort()
+            ms = times[len(times) // 2]
+            print("torch product %-5s %-12s %d x %d x %d: %.3f ms, %.1f TFLOP/s" % (
+                prec, layout, n, m, CHUNK, ms, 2 * n * m * CHUNK / (ms / 1e3) / 1e12), flush=True)

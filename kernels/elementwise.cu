@@ -77,6 +77,50 @@ GRAIN_KERNEL grain_standardize_round(float *d, const float *x, const float *mean
 	}
 }
 
+// grain_standardize_round_t writes the transpose of grain_standardize_round
+// (drop = 0: of grain_standardize): for the rows × cols matrix x,
+//
+//	d[c, r] = round((x[r, c] − mean[c])·invStd[c])    (d: cols × rows)
+//
+// so that a product over the rows reads d with the rows contiguous. Each
+// block moves 32 × 32 tiles (grid stride over the tiles, row-band major)
+// through shared memory padded to 33 columns: a warp reads 32 consecutive
+// columns of a row and writes 32 consecutive rows of a column, both
+// coalesced, and neither the column reads nor the row writes of the tile
+// hit one bank twice. Blocks must be 32 × 8 threads: 4 elements per
+// thread per tile, the 4 loads issued before the barrier. d must not alias
+// x.
+GRAIN_KERNEL grain_standardize_round_t(float *d, const float *x, const float *mean, const float *invStd,
+                                       long long rows, long long cols, unsigned int drop) {
+	__shared__ float tile[32][33];
+	long long tilesC = (cols + 31) / 32, tiles = (rows + 31) / 32 * tilesC;
+	int tx = threadIdx.x, ty = threadIdx.y;
+	for (long long t = blockIdx.x; t < tiles; t += gridDim.x) {
+		long long r0 = t / tilesC * 32, c0 = t % tilesC * 32, c = c0 + tx;
+		float m = 0.0f, s = 0.0f;
+		if (c < cols) {
+			m = mean[c];
+			s = invStd[c];
+		}
+		for (int i = 0; i < 4; i++) { // unrolled: a constant trip count
+			int k = ty + 8 * i;
+			long long r = r0 + k;
+			if (r < rows && c < cols) {
+				float v = (x[r * cols + c] - m) * s;
+				tile[k][tx] = drop ? grain_round_mantissa(v, drop) : v;
+			}
+		}
+		__syncthreads();
+		long long r = r0 + tx;
+		for (int i = 0; i < 4; i++) {
+			long long cc = c0 + ty + 8 * i;
+			if (cc < cols && r < rows)
+				d[cc * rows + r] = tile[tx][ty + 8 * i];
+		}
+		__syncthreads();
+	}
+}
+
 // x[i] = sign(x[i])·max(|x[i]| − t, 0); NaN becomes 0 as in the CPU kernel.
 GRAIN_KERNEL grain_soft_threshold(float *x, long long n, float t) {
 	GRAIN_FOR(i, n) {

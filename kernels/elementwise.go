@@ -15,6 +15,26 @@ func Standardize(dst, src []float32, r0, r1 int, mean, invStd []float32) {
 	}
 }
 
+// StandardizeTransposed writes the transpose of Standardize for the
+// columns c in [c0, c1) of the rows × cols matrix src (cols = len(mean)):
+// dst[c·rows + r] = (src[r·cols + c] − mean[c])·invStd[c], dst being
+// cols × rows. Rows go in blocks of 64 so that the reads of a block stay in
+// cache while each column's row of dst is written.
+func StandardizeTransposed(dst, src []float32, rows, c0, c1 int, mean, invStd []float32) {
+	cols := len(mean)
+	const block = 64
+	for r0 := 0; r0 < rows; r0 += block {
+		r1 := min(r0+block, rows)
+		for c := c0; c < c1; c++ {
+			m, s := mean[c], invStd[c]
+			d := dst[c*rows : (c+1)*rows]
+			for r := r0; r < r1; r++ {
+				d[r] = (src[r*cols+c] - m) * s
+			}
+		}
+	}
+}
+
 // SoftThreshold sets x[i] ← sign(x[i])·max(|x[i]| − t, 0), the proximal
 // operator of t·‖x‖₁.
 func SoftThreshold(x []float32, t float32) {

@@ -260,19 +260,10 @@ func (r *runner) planShare(budget, resident, share int64) (*plan, error) {
 	var tileBytes int64
 	for s := range p.sweeps {
 		sw := &p.sweeps[s]
-		used := make([]bool, len(r.in))
-		seen := map[panelKey]bool{}
-		var arena, stage, cols int
+		cols := r.layOut(sw)
+		var arena, stage int
 		var bytes int64
 		for _, t := range sw.tiles {
-			used[t.j.a], used[t.j.b] = true, true
-			for _, k := range []panelKey{{t.j.a, t.i0, t.i1}, {t.j.b, t.j0, t.j1}} {
-				if (k.lo > 0 || k.hi < r.in[k.in].n) && !seen[k] {
-					seen[k] = true
-					sw.panels = append(sw.panels, k)
-					cols += k.hi - k.lo
-				}
-			}
 			switch c := r.tileCost(t.j); c {
 			case 8:
 				stage += t.elems()
@@ -283,11 +274,6 @@ func (r *runner) planShare(budget, resident, share int64) (*plan, error) {
 			bytes += int64(t.elems()) * r.tileCost(t.j)
 			p.maxRows = max(p.maxRows, t.i1-t.i0)
 			p.maxCols = max(p.maxCols, t.j1-t.j0)
-		}
-		for m, u := range used {
-			if u {
-				sw.inputs = append(sw.inputs, m)
-			}
 		}
 		p.arenaElems = max(p.arenaElems, arena)
 		p.stageElems = max(p.stageElems, stage)
@@ -322,6 +308,48 @@ func (r *runner) planShare(budget, resident, share int64) (*plan, error) {
 		p.ringRows = int(min(int64(blocks), (avail-int64(p.blockRows)*blockBytes)/ringBytes))
 	}
 	return p, nil
+}
+
+// layOut sets the inputs a sweep's tiles read and the column panels
+// gathered for them, and returns the columns per token row the panel
+// buffer needs: the panels' total width, or neuron-major every input's
+// whole width.
+func (r *runner) layOut(sw *sweep) int {
+	used := make([]bool, len(r.in))
+	seen := map[panelKey]bool{}
+	sw.inputs, sw.panels = nil, nil
+	cols := 0
+	for _, t := range sw.tiles {
+		used[t.j.a], used[t.j.b] = true, true
+		for _, k := range []panelKey{{t.j.a, t.i0, t.i1}, {t.j.b, t.j0, t.j1}} {
+			if !r.neuronMajor() && (k.lo > 0 || k.hi < r.in[k.in].n) && !seen[k] {
+				seen[k] = true
+				sw.panels = append(sw.panels, k)
+				cols += k.hi - k.lo
+			}
+		}
+	}
+	for m, u := range used {
+		if u {
+			sw.inputs = append(sw.inputs, m)
+			if r.neuronMajor() {
+				cols += r.in[m].n
+			}
+		}
+	}
+	return cols
+}
+
+// neuronMajor reports whether pass 2 standardizes each block neuron-major
+// (engine.PreRounded's StandardizeRoundedT, into the panel buffer: a row
+// of every neuron) and multiplies the blocks as Z_aᵀ·Z_b =
+// GemmPreRounded(false, true, Z_aᵀ, Z_bᵀ), both operands contiguous along
+// the tokens. It does on device backends in TF32 and BF16, where the
+// token-major products ran 1.5× slower on an H100 (FP32 products were not
+// slower; bench/RESULTS.md, "GPU"). Column panels are then row slices, and
+// need no gathering.
+func (r *runner) neuronMajor() bool {
+	return r.pr != nil && r.hm == nil && r.opt.Precision != engine.FP32
 }
 
 // alloc allocates a Float32 tensor that the runner frees at the end, and
@@ -723,7 +751,21 @@ func (r *runner) sweep(s *sweep, B int, w *workspace, bar progress.Bar) error {
 		defer r.be.Free(t)
 		idx[k] = t
 	}
+	major := r.neuronMajor()
+	majorOff := map[int]int{} // neuron-major: input → its block's offset in w.panels
+	if major {
+		for _, m := range s.inputs {
+			majorOff[m] = poff
+			poff += B * r.in[m].n
+		}
+	}
+	// operand is neurons [lo, hi) of input in's current block of b tokens:
+	// b × (hi−lo) token-major, or (hi−lo) × b neuron-major.
 	operand := func(in, lo, hi, b int) *engine.Tensor {
+		if major {
+			n, off := r.in[in].n, majorOff[in]
+			return w.panels.Slice(off, off+n*b).Reshape(n, b).Slice(lo, hi)
+		}
 		if lo == 0 && hi == r.in[in].n {
 			return r.in[in].z
 		}
@@ -738,9 +780,12 @@ func (r *runner) sweep(s *sweep, B int, w *workspace, bar progress.Bar) error {
 	err := r.stream(s.inputs, B, func(t0, b int) error {
 		for _, m := range s.inputs {
 			in := r.in[m]
-			if rounded {
+			switch {
+			case major:
+				r.pr.StandardizeRoundedT(operand(m, 0, in.n, b), in.x, in.mean, in.inv, p)
+			case rounded:
 				r.pr.StandardizeRounded(in.z, in.x, in.mean, in.inv, p)
-			} else {
+			default:
 				r.be.Standardize(in.z, in.x, in.mean, in.inv)
 			}
 		}
@@ -752,7 +797,7 @@ func (r *runner) sweep(s *sweep, B int, w *workspace, bar progress.Bar) error {
 			beta = 0
 		}
 		for _, lt := range live {
-			gemm(true, false, 1, operand(lt.j.a, lt.i0, lt.i1, b), operand(lt.j.b, lt.j0, lt.j1, b), beta, lt.c, p)
+			gemm(!major, major, 1, operand(lt.j.a, lt.i0, lt.i1, b), operand(lt.j.b, lt.j0, lt.j1, b), beta, lt.c, p)
 		}
 		bar.Add(int64(b))
 		return nil

@@ -161,6 +161,49 @@ func (rs *resident) free() {
 	}
 }
 
+// neuronMajor reports whether the chunks are standardized neuron-major,
+// as analysis/crosscorr does on a device in TF32 and BF16 (an
+// engine.PreRounded backend without host memory).
+func (rs *resident) neuronMajor(p engine.Precision) bool {
+	_, rounded := rs.b.(engine.PreRounded)
+	_, host := rs.b.(engine.HostMemory)
+	return rounded && !host && p != engine.FP32
+}
+
+// standardize writes chunk [t0, t0+k) of both inputs standardized into
+// the chunk buffers, as crosscorr's sweep does: neuron-major (n × k, m ×
+// k) when neuronMajor, else token-major, rounded to p's input format on an
+// engine.PreRounded backend.
+func (rs *resident) standardize(p engine.Precision, t0, k int) (za, zb *engine.Tensor) {
+	b := rs.b
+	za, zb = rs.za.Slice(0, k), rs.zb.Slice(0, k)
+	xa, xb := rs.a.Slice(t0, t0+k), rs.bm.Slice(t0, t0+k)
+	pr, rounded := b.(engine.PreRounded)
+	switch {
+	case rs.neuronMajor(p):
+		za, zb = za.Reshape(rs.n, k), zb.Reshape(rs.m, k)
+		pr.StandardizeRoundedT(za, xa, rs.muA, rs.invA, p)
+		pr.StandardizeRoundedT(zb, xb, rs.muB, rs.invB, p)
+	case rounded:
+		pr.StandardizeRounded(za, xa, rs.muA, rs.invA, p)
+		pr.StandardizeRounded(zb, xb, rs.muB, rs.invB, p)
+	default:
+		b.Standardize(za, xa, rs.muA, rs.invA)
+		b.Standardize(zb, xb, rs.muB, rs.invB)
+	}
+	return za, zb
+}
+
+// multiply accumulates the chunk's product into rs.c (beta 0 for the
+// first chunk): za, zb neuron-major when major, else token-major.
+func (rs *resident) multiply(p engine.Precision, major bool, za, zb *engine.Tensor, beta float32) {
+	if pr, rounded := rs.b.(engine.PreRounded); rounded {
+		pr.GemmPreRounded(!major, major, 1, za, zb, beta, rs.c, p)
+		return
+	}
+	rs.b.Gemm(!major, major, 1, za, zb, beta, rs.c, p)
+}
+
 // run is one MaxCorr: moments, standardization, the accumulated product,
 // 1/T, and the abs-max reductions, waited for.
 func (rs *resident) run(p engine.Precision) error {
@@ -183,23 +226,11 @@ func (rs *resident) run(p engine.Precision) error {
 		b.Upload(mu, st.MeanFloat32())
 		b.Upload(iv, inv)
 	}
-	pr, rounded := b.(engine.PreRounded)
+	major := rs.neuronMajor(p)
 	for t0 := 0; t0 < rs.tokens; t0 += rs.chunk {
 		k := min(rs.chunk, rs.tokens-t0)
-		za, zb := rs.za.Slice(0, k), rs.zb.Slice(0, k)
-		beta := float32(1)
-		if t0 == 0 {
-			beta = 0
-		}
-		if rounded {
-			pr.StandardizeRounded(za, rs.a.Slice(t0, t0+k), rs.muA, rs.invA, p)
-			pr.StandardizeRounded(zb, rs.bm.Slice(t0, t0+k), rs.muB, rs.invB, p)
-			pr.GemmPreRounded(true, false, 1, za, zb, beta, rs.c, p)
-		} else {
-			b.Standardize(za, rs.a.Slice(t0, t0+k), rs.muA, rs.invA)
-			b.Standardize(zb, rs.bm.Slice(t0, t0+k), rs.muB, rs.invB)
-			b.Gemm(true, false, 1, za, zb, beta, rs.c, p)
-		}
+		za, zb := rs.standardize(p, t0, k)
+		rs.multiply(p, major, za, zb, float32(min(t0, 1)))
 	}
 	b.Scale(rs.c, float32(1/float64(rs.tokens)))
 	b.ReduceRows(engine.MaxAbs, rs.c, rs.rv, rs.ri)
@@ -211,10 +242,11 @@ func (rs *resident) run(p engine.Precision) error {
 // moments of both inputs, the standardization of every chunk (bytes read
 // and written), the products of every chunk (on the last standardized
 // chunk: same shapes and work), and the scaling and reductions; then the
-// products alone with the operands in other layouts (see below).
+// products alone with the chunk buffers read in the other layout
+// (neuron-major ↔ token-major), and for BF16 through Gemm's packed
+// bfloat16 copies (conversion included) in both.
 func (rs *resident) timePhases(p engine.Precision) error {
 	b := rs.b
-	pr, rounded := b.(engine.PreRounded)
 	timed := func(fn func()) (float64, error) {
 		if err := b.Sync(); err != nil {
 			return 0, err
@@ -224,13 +256,6 @@ func (rs *resident) timePhases(p engine.Precision) error {
 		err := b.Sync()
 		return since(start), err
 	}
-	moments, err := timed(func() {
-		b.ColMoments(rs.a, rs.meanA, rs.m2A)
-		b.ColMoments(rs.bm, rs.meanB, rs.m2B)
-	})
-	if err != nil {
-		return err
-	}
 	each := func(fn func(t0, k int)) func() {
 		return func() {
 			for t0 := 0; t0 < rs.tokens; t0 += rs.chunk {
@@ -238,27 +263,29 @@ func (rs *resident) timePhases(p engine.Precision) error {
 			}
 		}
 	}
-	standardize, err := timed(each(func(t0, k int) {
+	major := rs.neuronMajor(p)
+	// buffers returns the chunk buffers of k tokens, neuron-major or not.
+	buffers := func(k int, neuronMajor bool) (*engine.Tensor, *engine.Tensor) {
 		za, zb := rs.za.Slice(0, k), rs.zb.Slice(0, k)
-		if rounded {
-			pr.StandardizeRounded(za, rs.a.Slice(t0, t0+k), rs.muA, rs.invA, p)
-			pr.StandardizeRounded(zb, rs.bm.Slice(t0, t0+k), rs.muB, rs.invB, p)
-		} else {
-			b.Standardize(za, rs.a.Slice(t0, t0+k), rs.muA, rs.invA)
-			b.Standardize(zb, rs.bm.Slice(t0, t0+k), rs.muB, rs.invB)
+		if neuronMajor {
+			return za.Reshape(rs.n, k), zb.Reshape(rs.m, k)
 		}
-	}))
+		return za, zb
+	}
+	moments, err := timed(func() {
+		b.ColMoments(rs.a, rs.meanA, rs.m2A)
+		b.ColMoments(rs.bm, rs.meanB, rs.m2B)
+	})
+	if err != nil {
+		return err
+	}
+	standardize, err := timed(each(func(t0, k int) { rs.standardize(p, t0, k) }))
 	if err != nil {
 		return err
 	}
 	products, err := timed(each(func(t0, k int) {
-		za, zb := rs.za.Slice(0, k), rs.zb.Slice(0, k)
-		beta := float32(min(t0, 1))
-		if rounded {
-			pr.GemmPreRounded(true, false, 1, za, zb, beta, rs.c, p)
-		} else {
-			b.Gemm(true, false, 1, za, zb, beta, rs.c, p)
-		}
+		za, zb := buffers(k, major)
+		rs.multiply(p, major, za, zb, float32(min(t0, 1)))
 	}))
 	if err != nil {
 		return err
@@ -271,44 +298,34 @@ func (rs *resident) timePhases(p engine.Precision) error {
 	if err != nil {
 		return err
 	}
+	layoutName := map[bool]string{true: "neuron-major", false: "token-major"}
+	flops := 2 * float64(rs.n) * float64(rs.m) * float64(rs.tokens)
 	values := float64(rs.tokens) * float64(rs.n+rs.m)
-	fmt.Printf("  phases alone: moments %.2f ms (%.0f GB/s read), standardize %.2f ms (%.0f GB/s read+written), products %.2f ms (%.1f TFLOP/s), scale+reductions %.2f ms\n",
-		1e3*moments, 4*values/moments/1e9, 1e3*standardize, 8*values/standardize/1e9,
-		1e3*products, 2*float64(rs.n)*float64(rs.m)*float64(rs.tokens)/products/1e12, 1e3*reductions)
-	// The same products with neuron-major operands (each chunk buffer read
-	// as n × k, both operands K-contiguous: a layout a standardization could
-	// write), and, for BF16, through Gemm's packed bfloat16 copies (their
-	// conversion included), in both layouts.
+	fmt.Printf("  phases alone (%s): moments %.2f ms (%.0f GB/s read), standardize %.2f ms (%.0f GB/s read+written), products %.2f ms (%.1f TFLOP/s), scale+reductions %.2f ms\n",
+		layoutName[major], 1e3*moments, 4*values/moments/1e9, 1e3*standardize, 8*values/standardize/1e9,
+		1e3*products, flops/products/1e12, 1e3*reductions)
 	type layout struct {
 		name string
-		fn   func(za, zb *engine.Tensor, k int, beta float32)
+		fn   func(k int, beta float32)
 	}
-	layouts := []layout{
-		{"neuron-major", func(za, zb *engine.Tensor, k int, beta float32) {
-			if rounded {
-				pr.GemmPreRounded(false, true, 1, za.Reshape(rs.n, k), zb.Reshape(rs.m, k), beta, rs.c, p)
-			} else {
-				b.Gemm(false, true, 1, za.Reshape(rs.n, k), zb.Reshape(rs.m, k), beta, rs.c, p)
-			}
-		}},
-	}
+	layouts := []layout{{layoutName[!major], func(k int, beta float32) {
+		za, zb := buffers(k, !major)
+		rs.multiply(p, !major, za, zb, beta)
+	}}}
 	if p == engine.BF16 {
-		layouts = append(layouts,
-			layout{"packed-bf16 token-major", func(za, zb *engine.Tensor, k int, beta float32) {
-				b.Gemm(true, false, 1, za, zb, beta, rs.c, p)
-			}},
-			layout{"packed-bf16 neuron-major", func(za, zb *engine.Tensor, k int, beta float32) {
-				b.Gemm(false, true, 1, za.Reshape(rs.n, k), zb.Reshape(rs.m, k), beta, rs.c, p)
+		for _, nm := range []bool{false, true} {
+			layouts = append(layouts, layout{"packed-bf16 " + layoutName[nm], func(k int, beta float32) {
+				za, zb := buffers(k, nm)
+				b.Gemm(!nm, nm, 1, za, zb, beta, rs.c, p)
 			}})
+		}
 	}
 	for _, l := range layouts {
-		secs, err := timed(each(func(t0, k int) {
-			l.fn(rs.za.Slice(0, k), rs.zb.Slice(0, k), k, float32(min(t0, 1)))
-		}))
+		secs, err := timed(each(func(t0, k int) { l.fn(k, float32(min(t0, 1))) }))
 		if err != nil {
 			return err
 		}
-		fmt.Printf("  products alone, %s operands: %.2f ms (%.1f TFLOP/s)\n", l.name, 1e3*secs, 2*float64(rs.n)*float64(rs.m)*float64(rs.tokens)/secs/1e12)
+		fmt.Printf("  products alone, %s operands: %.2f ms (%.1f TFLOP/s)\n", l.name, 1e3*secs, flops/secs/1e12)
 	}
 	return nil
 }

@@ -225,6 +225,26 @@ func (b *Backend) StandardizeRounded(dst, src, mean, invStd *engine.Tensor, p en
 	}
 }
 
+// StandardizeRoundedT writes the transpose of StandardizeRounded's result
+// into dst (src.Cols() × src.Rows(); engine.PreRounded).
+func (b *Backend) StandardizeRoundedT(dst, src, mean, invStd *engine.Tensor, p engine.Precision) {
+	rows, cols := src.Rows(), src.Cols()
+	dst.MustBe("StandardizeRoundedT dst", cols, rows, engine.Float32)
+	mean.MustBe("StandardizeRoundedT mean", 1, cols, engine.Float32)
+	invStd.MustBe("StandardizeRoundedT invStd", 1, cols, engine.Float32)
+	if dst.Storage() == src.Storage() {
+		panic("cpu: StandardizeRoundedT into its own source's storage")
+	}
+	ds, ss, ms, is := Float32s(dst), Float32s(src), Float32s(mean), Float32s(invStd)
+	round := rounding(p)
+	parallel(cols, rows, func(lo, hi int) {
+		kernels.StandardizeTransposed(ds, ss, rows, lo, hi, ms, is)
+		if round != nil {
+			round(ds[lo*rows:hi*rows], ds[lo*rows:hi*rows])
+		}
+	})
+}
+
 var _ engine.PreRounded = (*Backend)(nil)
 
 // rounding returns the function that rounds float32 values to p's GEMM

@@ -19,6 +19,7 @@ const (
 	kGatherColumns
 	kStandardize
 	kStandardizeRound
+	kStandardizeRoundT
 	kSoftThreshold
 	kSoftmaxXent
 	kReduceRows
@@ -59,6 +60,7 @@ var kernelNames = [numKernels]string{
 	kGatherColumns:     "grain_gather_columns",
 	kStandardize:       "grain_standardize",
 	kStandardizeRound:  "grain_standardize_round",
+	kStandardizeRoundT: "grain_standardize_round_t",
 	kSoftThreshold:     "grain_soft_threshold",
 	kSoftmaxXent:       "grain_softmax_xent",
 	kReduceRows:        "grain_reduce_rows",

@@ -147,6 +147,30 @@ func (b *Backend) StandardizeRounded(dst, src, mean, invStd *engine.Tensor, p en
 	b.standardize(dst, src, mean, invStd, dropBits(p))
 }
 
+// StandardizeRoundedT writes the transpose of StandardizeRounded's result
+// into dst (src.Cols() × src.Rows()) with grain_standardize_round_t, which
+// moves 32 × 32 tiles through shared memory (engine.PreRounded).
+func (b *Backend) StandardizeRoundedT(dst, src, mean, invStd *engine.Tensor, p engine.Precision) {
+	rows, cols := int64(src.Rows()), int64(src.Cols())
+	dst.MustBe("StandardizeRoundedT dst", src.Cols(), src.Rows(), engine.Float32)
+	mean.MustBe("StandardizeRoundedT mean", 1, src.Cols(), engine.Float32)
+	invStd.MustBe("StandardizeRoundedT invStd", 1, src.Cols(), engine.Float32)
+	if dst.Storage() == src.Storage() {
+		panic("cuda: StandardizeRoundedT into its own source's storage")
+	}
+	drop := dropBits(p)
+	d, x := b.ptr(dst, engine.Float32), b.ptr(src, engine.Float32)
+	m, s := b.ptr(mean, engine.Float32), b.ptr(invStd, engine.Float32)
+	if rows*cols == 0 {
+		return
+	}
+	b.run("StandardizeRoundedT", func() error {
+		tiles := (rows + 31) / 32 * ((cols + 31) / 32)
+		g := min(tiles, int64(b.maxBlocks()))
+		return b.launch(kStandardizeRoundT, dim3{int(g), 1, 1}, dim3{32, 8, 1}, d, x, m, s, rows, cols, drop)
+	})
+}
+
 func (b *Backend) standardize(dst, src, mean, invStd *engine.Tensor, drop uint32) {
 	sameShape("Standardize", dst, src)
 	mean.MustBe("Standardize mean", 1, src.Cols(), engine.Float32)

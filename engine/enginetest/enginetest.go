@@ -639,7 +639,10 @@ func (s *suite) moments(t *testing.T) {
 // preRounded checks engine.PreRounded: StandardizeRounded writes values
 // exact in the precision's input format, within half a unit of that
 // format of Standardize's, and GemmPreRounded of them equals Gemm (which
-// rounds copies itself) up to the order of accumulation.
+// rounds copies itself) up to the order of accumulation; StandardizeRoundedT
+// writes their transpose bit for bit (from a whole matrix and from a row
+// view, 300 × 24: edge tiles), and the neuron-major product of those equals
+// the token-major one up to the order of accumulation.
 func (s *suite) preRounded(t *testing.T, pr engine.PreRounded) {
 	r := rng(95)
 	const rows, n, m = 300, 24, 17
@@ -649,6 +652,8 @@ func (s *suite) preRounded(t *testing.T, pr engine.PreRounded) {
 	za, zb := s.alloc(t, rows, n, engine.Float32), s.alloc(t, rows, m, engine.Float32)
 	ra, rb := s.alloc(t, rows, n, engine.Float32), s.alloc(t, rows, m, engine.Float32)
 	c1, c2 := s.alloc(t, n, m, engine.Float32), s.alloc(t, n, m, engine.Float32)
+	rta, rtb := s.alloc(t, n, rows, engine.Float32), s.alloc(t, m, rows, engine.Float32)
+	rtv := s.alloc(t, n, rows-5, engine.Float32)
 	s.b.Standardize(za, ta, meanA, invA)
 	s.b.Standardize(zb, tb, meanB, invB)
 	for _, c := range []struct {
@@ -671,6 +676,27 @@ func (s *suite) preRounded(t *testing.T, pr engine.PreRounded) {
 		for i := range g1 {
 			if math.Abs(float64(g1[i]-g2[i])) > 1e-5*math.Sqrt(rows)*(1+math.Abs(float64(g1[i]))) {
 				t.Fatalf("%v [%d]: Gemm %g, GemmPreRounded %g", c.p, i, g1[i], g2[i])
+			}
+		}
+		// StandardizeRoundedT: the transpose of StandardizeRounded, bit for
+		// bit (also from a row view), and its neuron-major product.
+		pr.StandardizeRoundedT(rta, ta, meanA, invA, c.p)
+		pr.StandardizeRoundedT(rtb, tb, meanB, invB, c.p)
+		pr.StandardizeRoundedT(rtv, ta.Slice(5, rows), meanA, invA, c.p)
+		gt, gv := s.f32(t, rta), s.f32(t, rtv)
+		for i := range rows {
+			for j := range n {
+				if want := math.Float32bits(rounded[i*n+j]); math.Float32bits(gt[j*rows+i]) != want ||
+					i >= 5 && math.Float32bits(gv[j*(rows-5)+i-5]) != want {
+					t.Fatalf("StandardizeRoundedT %v [%d, %d] = %g (of a view: %g), StandardizeRounded [%d, %d] = %g",
+						c.p, j, i, gt[j*rows+i], gv[j*(rows-5)+max(i-5, 0)], i, j, rounded[i*n+j])
+				}
+			}
+		}
+		pr.GemmPreRounded(false, true, 1, rta, rtb, 0, c1, c.p)
+		for i, g := range s.f32(t, c1) {
+			if math.Abs(float64(g-g2[i])) > 1e-5*math.Sqrt(rows)*(1+math.Abs(float64(g2[i]))) {
+				t.Fatalf("%v [%d]: neuron-major GemmPreRounded %g, token-major %g", c.p, i, g, g2[i])
 			}
 		}
 	}

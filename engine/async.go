@@ -58,13 +58,14 @@ const uploadChunkValues = 16 << 20
 
 // UploadRows fills dst (rows × cols, Float32) with the rows that
 // read(start, n, buf) writes into buf (n·cols values, row-major), in chunks
-// of at most 64 MiB, and returns the first error of read or of the copies;
-// when it returns, dst holds the rows for all work queued afterwards and
-// read is not called again. On an AsyncUploader the chunks go through two
-// page-locked buffers, so that reading chunk i+1 overlaps the copy of chunk
-// i and the copies run at the copy engine's page-locked rate; elsewhere
-// through one host buffer and Upload. Either way it holds at most 128 MiB
-// of host memory, whatever dst's size.
+// of at most 64 MiB (at least one row), and returns the first error of read
+// or of the copies; when it returns, dst holds the rows for all work queued
+// afterwards and read is not called again. On an AsyncUploader the chunks
+// go through two page-locked buffers, so that reading chunk i+1 overlaps
+// the copy of chunk i and the copies run at the copy engine's page-locked
+// rate; elsewhere, or when page-locked memory is refused, through one host
+// buffer and Upload. Either way it holds at most two chunks of host memory,
+// whatever dst's size.
 func UploadRows(b Backend, dst *Tensor, read func(start, n int, buf []float32) error) error {
 	if dst.DType() != Float32 {
 		panic(fmt.Sprintf("engine: UploadRows into %v", dst))
@@ -74,39 +75,47 @@ func UploadRows(b Backend, dst *Tensor, read func(start, n int, buf []float32) e
 		return nil
 	}
 	chunk := max(1, min(rows, uploadChunkValues/cols))
-	up, async := b.(AsyncUploader)
-	if !async {
-		buf := make([]float32, chunk*cols)
-		for start := 0; start < rows; start += chunk {
-			n := min(chunk, rows-start)
-			if err := read(start, n, buf[:n*cols]); err != nil {
-				return err
+	if up, ok := b.(AsyncUploader); ok {
+		stages := make([]Staging, 0, 2)
+		defer func() {
+			for _, s := range stages {
+				s.Free()
 			}
-			b.Upload(dst.Slice(start, start+n), buf[:n*cols])
+		}()
+		for range min(2, (rows+chunk-1)/chunk) {
+			s, err := up.NewStaging(chunk * cols)
+			if err != nil {
+				break
+			}
+			stages = append(stages, s)
 		}
-		return nil
+		if len(stages) == min(2, (rows+chunk-1)/chunk) {
+			return uploadStaged(up, dst, chunk, stages, read)
+		}
 	}
+	buf := make([]float32, chunk*cols)
+	for start := 0; start < rows; start += chunk {
+		n := min(chunk, rows-start)
+		if err := read(start, n, buf[:n*cols]); err != nil {
+			return err
+		}
+		b.Upload(dst.Slice(start, start+n), buf[:n*cols])
+	}
+	return nil
+}
+
+// uploadStaged is UploadRows through the page-locked buffers stages (one
+// per chunk, up to two, used in turn).
+func uploadStaged(up AsyncUploader, dst *Tensor, chunk int, stages []Staging, read func(start, n int, buf []float32) error) error {
+	rows, cols := dst.Rows(), dst.Cols()
 	// The copies run on the uploader's own stream: they start after the
 	// work queued so far, which may still use dst's memory.
 	after, err := up.Record()
 	if err != nil {
 		return err
 	}
-	stages := make([]Staging, 0, 2)
-	defer func() {
-		for _, s := range stages {
-			s.Free()
-		}
-	}()
 	for i, start := 0, 0; start < rows; i, start = i+1, start+chunk {
-		if i < 2 {
-			s, err := up.NewStaging(chunk * cols)
-			if err != nil {
-				return fmt.Errorf("page-locked buffer of %d values: %w", chunk*cols, err)
-			}
-			stages = append(stages, s)
-		}
-		s := stages[i%2]
+		s := stages[i%len(stages)]
 		if err := s.Wait(); err != nil {
 			return err
 		}

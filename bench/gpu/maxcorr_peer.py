@@ -135,16 +135,27 @@ if dev.type == "cuda":
             cases = {k: (a.bfloat16(), b.bfloat16()) for k, (a, b) in cases.items()}
         for layout, (a, b) in cases.items():
             c = torch.empty(n, m, device=dev)
-            for _ in range(3):
-                torch.mm(a, b, out=c) if prec == "tf32" else torch.mm(a, b, out_dtype=torch.float32)
-            times = []
-            for _ in range(20):
-                e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                e0.record()
-                torch.mm(a, b, out=c) if prec == "tf32" else torch.mm(a, b, out_dtype=torch.float32)
-                e1.record()
-                e1.synchronize()
-                times.append(e0.elapsed_time(e1))
+
+            def product():
+                if prec == "tf32":
+                    torch.mm(a, b, out=c)
+                else:
+                    torch.mm(a, b, out_dtype=torch.float32)
+
+            try:
+                for _ in range(3):
+                    product()
+                times = []
+                for _ in range(20):
+                    e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                    e0.record()
+                    product()
+                    e1.record()
+                    e1.synchronize()
+                    times.append(e0.elapsed_time(e1))
+            except (RuntimeError, TypeError) as err:  # bf16 without out_dtype
+                print("torch product %s %s: %s" % (prec, layout, str(err).split("\n")[0][:120]), flush=True)
+                continue
             times.sort()
             ms = times[len(times) // 2]
             print("torch product %-5s %-12s %d x %d x %d: %.3f ms, %.1f TFLOP/s" % (

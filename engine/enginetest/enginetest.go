@@ -161,8 +161,11 @@ func (s *suite) uploadDownload(t *testing.T) {
 // uploadRows checks engine.UploadRows on this backend (page-locked double
 // buffering on an AsyncUploader, a host buffer elsewhere): a matrix of more
 // than three 64 MiB chunks lands exactly in a row view, the rows around it
-// untouched, after work queued before it that reads the old contents; read
-// is asked for consecutive row ranges, and its error is returned.
+// untouched; read is asked for consecutive row ranges, and its error is
+// returned. Work queued before it reads the old contents here too, but on
+// a fast GPU that work ends before the first copy could start anyway:
+// engine's TestUploadRowsContract checks the ordering and the reuse of the
+// page-locked buffers deterministically, with copies that happen late.
 func (s *suite) uploadRows(t *testing.T) {
 	const cols = 4097
 	chunk := (16 << 20) / cols
@@ -201,18 +204,7 @@ func (s *suite) uploadRows(t *testing.T) {
 	if next != rows || calls < 4 {
 		t.Fatalf("read covered rows [0, %d) of %d in %d calls", next, rows, calls)
 	}
-	got := s.f32(t, whole)
-	for i := range rows + 2 {
-		for j := range cols {
-			want := float32(-7)
-			if i >= 1 && i <= rows {
-				want = value(i-1, j)
-			}
-			if g := got[i*cols+j]; g != want {
-				t.Fatalf("row %d col %d of the view (%d rows) = %g, want %g", i-1, j, rows, g, want)
-			}
-		}
-	}
+	CheckFilledView(t, s.f32(t, whole), rows, cols, -7, value)
 	for i, v := range s.f32(t, before) {
 		if v != -7 {
 			t.Fatalf("work queued before UploadRows saw its rows: value %d = %g", i, v)
@@ -228,6 +220,24 @@ func (s *suite) uploadRows(t *testing.T) {
 	})
 	if !errors.Is(err, stop) || calls != 2 {
 		t.Fatalf("a read error on the second chunk gave %v after %d calls", err, calls)
+	}
+}
+
+// CheckFilledView fails t unless got, (rows+2) × cols values, holds
+// value(i, j) at row i+1 for i in [0, rows) (a view of rows [1, rows+1)
+// filled through UploadRows, say) and fill in the rows around it.
+func CheckFilledView(t testing.TB, got []float32, rows, cols int, fill float32, value func(i, j int) float32) {
+	t.Helper()
+	for i := range rows + 2 {
+		for j := range cols {
+			want := fill
+			if i >= 1 && i <= rows {
+				want = value(i-1, j)
+			}
+			if g := got[i*cols+j]; g != want {
+				t.Fatalf("row %d col %d of the view (%d rows) = %g, want %g", i-1, j, rows, g, want)
+			}
+		}
 	}
 }
 
@@ -640,9 +650,10 @@ func (s *suite) moments(t *testing.T) {
 // exact in the precision's input format, within half a unit of that
 // format of Standardize's, and GemmPreRounded of them equals Gemm (which
 // rounds copies itself) up to the order of accumulation; StandardizeRoundedT
-// writes their transpose bit for bit (from a whole matrix and from a row
-// view, 300 × 24: edge tiles), and the neuron-major product of those equals
-// the token-major one up to the order of accumulation.
+// writes their transpose bit for bit (from whole matrices and a row view,
+// 300 × 24 and 300 × 17: edge tiles; 2000 × 70: 189 tiles in 3 columns of
+// them, more than the emulator's grid), and the neuron-major product of
+// those equals the token-major one up to the order of accumulation.
 func (s *suite) preRounded(t *testing.T, pr engine.PreRounded) {
 	r := rng(95)
 	const rows, n, m = 300, 24, 17
@@ -654,6 +665,10 @@ func (s *suite) preRounded(t *testing.T, pr engine.PreRounded) {
 	c1, c2 := s.alloc(t, n, m, engine.Float32), s.alloc(t, n, m, engine.Float32)
 	rta, rtb := s.alloc(t, n, rows, engine.Float32), s.alloc(t, m, rows, engine.Float32)
 	rtv := s.alloc(t, n, rows-5, engine.Float32)
+	const wideRows, wideCols = 2000, 70
+	wide := s.upload(t, wideRows, wideCols, randn(r, wideRows*wideCols, 3))
+	meanW, invW := s.upload(t, 1, wideCols, randn(r, wideCols, 1)), s.upload(t, 1, wideCols, randn(r, wideCols, 1))
+	wideZ, wideT := s.alloc(t, wideRows, wideCols, engine.Float32), s.alloc(t, wideCols, wideRows, engine.Float32)
 	s.b.Standardize(za, ta, meanA, invA)
 	s.b.Standardize(zb, tb, meanB, invB)
 	for _, c := range []struct {
@@ -662,7 +677,7 @@ func (s *suite) preRounded(t *testing.T, pr engine.PreRounded) {
 	}{{engine.FP32, 23}, {engine.TF32, 10}, {engine.BF16, 7}} {
 		pr.StandardizeRounded(ra, ta, meanA, invA, c.p)
 		pr.StandardizeRounded(rb, tb, meanB, invB, c.p)
-		plain, rounded := s.f32(t, za), s.f32(t, ra)
+		plain, rounded, roundedB := s.f32(t, za), s.f32(t, ra), s.f32(t, rb)
 		for i, v := range rounded {
 			_, e := math.Frexp(float64(v))
 			ulp := math.Ldexp(1, e-1-int(c.bits))
@@ -691,6 +706,22 @@ func (s *suite) preRounded(t *testing.T, pr engine.PreRounded) {
 					t.Fatalf("StandardizeRoundedT %v [%d, %d] = %g (of a view: %g), StandardizeRounded [%d, %d] = %g",
 						c.p, j, i, gt[j*rows+i], gv[j*(rows-5)+max(i-5, 0)], i, j, rounded[i*n+j])
 				}
+			}
+		}
+		for i, v := range s.f32(t, rtb) {
+			if j, r := i/rows, i%rows; math.Float32bits(v) != math.Float32bits(roundedB[r*m+j]) {
+				t.Fatalf("StandardizeRoundedT %v of B [%d, %d] = %g, StandardizeRounded [%d, %d] = %g", c.p, j, r, v, r, j, roundedB[r*m+j])
+			}
+		}
+		// More tiles than one column of them, and than a small device has
+		// blocks (the emulator: its grid-stride loop and both barriers).
+		pr.StandardizeRounded(wideZ, wide, meanW, invW, c.p)
+		pr.StandardizeRoundedT(wideT, wide, meanW, invW, c.p)
+		wz, wt := s.f32(t, wideZ), s.f32(t, wideT)
+		for i, v := range wz {
+			if r, j := i/wideCols, i%wideCols; math.Float32bits(wt[j*wideRows+r]) != math.Float32bits(v) {
+				t.Fatalf("StandardizeRoundedT %v of %d × %d [%d, %d] = %g, StandardizeRounded [%d, %d] = %g",
+					c.p, wideRows, wideCols, j, r, wt[j*wideRows+r], r, j, v)
 			}
 		}
 		pr.GemmPreRounded(false, true, 1, rta, rtb, 0, c1, c.p)

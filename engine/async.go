@@ -76,20 +76,21 @@ func UploadRows(b Backend, dst *Tensor, read func(start, n int, buf []float32) e
 	}
 	chunk := max(1, min(rows, uploadChunkValues/cols))
 	if up, ok := b.(AsyncUploader); ok {
-		stages := make([]Staging, 0, 2)
+		want := min(2, (rows+chunk-1)/chunk) // one buffer per chunk, up to two
+		stages := make([]Staging, 0, want)
 		defer func() {
 			for _, s := range stages {
 				s.Free()
 			}
 		}()
-		for range min(2, (rows+chunk-1)/chunk) {
+		for range want {
 			s, err := up.NewStaging(chunk * cols)
 			if err != nil {
 				break
 			}
 			stages = append(stages, s)
 		}
-		if len(stages) == min(2, (rows+chunk-1)/chunk) {
+		if len(stages) == want {
 			return uploadStaged(up, dst, chunk, stages, read)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -370,15 +371,13 @@ func ImportNPY(npyPath string, sentences [][]string, layers int, outPath string,
 func appendDecoded(dst []float32, raw []byte, elem int) []float32 {
 	n := len(raw) / elem
 	at := len(dst)
-	dst = append(dst, make([]float32, n)...)
+	dst = slices.Grow(dst, n)[:at+n]
 	out := dst[at:]
 	switch elem {
 	case 2:
 		decodeHalves(out, raw)
 	case 4:
-		for i := range out {
-			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-		}
+		decodeFloat32s(out, raw)
 	case 8:
 		for i := range out {
 			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:])))

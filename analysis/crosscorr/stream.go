@@ -315,6 +315,7 @@ func (r *runner) planShare(budget, resident, share int64) (*plan, error) {
 // buffer needs: the panels' total width, or neuron-major every input's
 // whole width.
 func (r *runner) layOut(sw *sweep) int {
+	major := r.neuronMajor()
 	used := make([]bool, len(r.in))
 	seen := map[panelKey]bool{}
 	sw.inputs, sw.panels = nil, nil
@@ -322,7 +323,7 @@ func (r *runner) layOut(sw *sweep) int {
 	for _, t := range sw.tiles {
 		used[t.j.a], used[t.j.b] = true, true
 		for _, k := range []panelKey{{t.j.a, t.i0, t.i1}, {t.j.b, t.j0, t.j1}} {
-			if !r.neuronMajor() && (k.lo > 0 || k.hi < r.in[k.in].n) && !seen[k] {
+			if !major && (k.lo > 0 || k.hi < r.in[k.in].n) && !seen[k] {
 				seen[k] = true
 				sw.panels = append(sw.panels, k)
 				cols += k.hi - k.lo
@@ -332,7 +333,7 @@ func (r *runner) layOut(sw *sweep) int {
 	for m, u := range used {
 		if u {
 			sw.inputs = append(sw.inputs, m)
-			if r.neuronMajor() {
+			if major {
 				cols += r.in[m].n
 			}
 		}

@@ -176,12 +176,12 @@ func (rs *resident) neuronMajor(p engine.Precision) bool {
 // engine.PreRounded backend.
 func (rs *resident) standardize(p engine.Precision, t0, k int) (za, zb *engine.Tensor) {
 	b := rs.b
-	za, zb = rs.za.Slice(0, k), rs.zb.Slice(0, k)
+	major := rs.neuronMajor(p)
+	za, zb = rs.buffers(k, major)
 	xa, xb := rs.a.Slice(t0, t0+k), rs.bm.Slice(t0, t0+k)
 	pr, rounded := b.(engine.PreRounded)
 	switch {
-	case rs.neuronMajor(p):
-		za, zb = za.Reshape(rs.n, k), zb.Reshape(rs.m, k)
+	case major:
 		pr.StandardizeRoundedT(za, xa, rs.muA, rs.invA, p)
 		pr.StandardizeRoundedT(zb, xb, rs.muB, rs.invB, p)
 	case rounded:
@@ -192,6 +192,23 @@ func (rs *resident) standardize(p engine.Precision, t0, k int) (za, zb *engine.T
 		b.Standardize(zb, xb, rs.muB, rs.invB)
 	}
 	return za, zb
+}
+
+// buffers returns the chunk buffers of k tokens: k × n and k × m, or
+// neuron-major n × k and m × k.
+func (rs *resident) buffers(k int, neuronMajor bool) (za, zb *engine.Tensor) {
+	za, zb = rs.za.Slice(0, k), rs.zb.Slice(0, k)
+	if neuronMajor {
+		return za.Reshape(rs.n, k), zb.Reshape(rs.m, k)
+	}
+	return za, zb
+}
+
+// eachChunk calls fn for every chunk [t0, t0+k) of the tokens.
+func (rs *resident) eachChunk(fn func(t0, k int)) {
+	for t0 := 0; t0 < rs.tokens; t0 += rs.chunk {
+		fn(t0, min(rs.chunk, rs.tokens-t0))
+	}
 }
 
 // multiply accumulates the chunk's product into rs.c (beta 0 for the
@@ -227,11 +244,10 @@ func (rs *resident) run(p engine.Precision) error {
 		b.Upload(iv, inv)
 	}
 	major := rs.neuronMajor(p)
-	for t0 := 0; t0 < rs.tokens; t0 += rs.chunk {
-		k := min(rs.chunk, rs.tokens-t0)
+	rs.eachChunk(func(t0, k int) {
 		za, zb := rs.standardize(p, t0, k)
 		rs.multiply(p, major, za, zb, float32(min(t0, 1)))
-	}
+	})
 	b.Scale(rs.c, float32(1/float64(rs.tokens)))
 	b.ReduceRows(engine.MaxAbs, rs.c, rs.rv, rs.ri)
 	b.ReduceCols(engine.MaxAbs, rs.c, rs.cv, rs.ci)
@@ -256,22 +272,8 @@ func (rs *resident) timePhases(p engine.Precision) error {
 		err := b.Sync()
 		return since(start), err
 	}
-	each := func(fn func(t0, k int)) func() {
-		return func() {
-			for t0 := 0; t0 < rs.tokens; t0 += rs.chunk {
-				fn(t0, min(rs.chunk, rs.tokens-t0))
-			}
-		}
-	}
+	each := func(fn func(t0, k int)) func() { return func() { rs.eachChunk(fn) } }
 	major := rs.neuronMajor(p)
-	// buffers returns the chunk buffers of k tokens, neuron-major or not.
-	buffers := func(k int, neuronMajor bool) (*engine.Tensor, *engine.Tensor) {
-		za, zb := rs.za.Slice(0, k), rs.zb.Slice(0, k)
-		if neuronMajor {
-			return za.Reshape(rs.n, k), zb.Reshape(rs.m, k)
-		}
-		return za, zb
-	}
 	moments, err := timed(func() {
 		b.ColMoments(rs.a, rs.meanA, rs.m2A)
 		b.ColMoments(rs.bm, rs.meanB, rs.m2B)
@@ -284,7 +286,7 @@ func (rs *resident) timePhases(p engine.Precision) error {
 		return err
 	}
 	products, err := timed(each(func(t0, k int) {
-		za, zb := buffers(k, major)
+		za, zb := rs.buffers(k, major)
 		rs.multiply(p, major, za, zb, float32(min(t0, 1)))
 	}))
 	if err != nil {
@@ -309,13 +311,13 @@ func (rs *resident) timePhases(p engine.Precision) error {
 		fn   func(k int, beta float32)
 	}
 	layouts := []layout{{layoutName[!major], func(k int, beta float32) {
-		za, zb := buffers(k, !major)
+		za, zb := rs.buffers(k, !major)
 		rs.multiply(p, !major, za, zb, beta)
 	}}}
 	if p == engine.BF16 {
 		for _, nm := range []bool{false, true} {
 			layouts = append(layouts, layout{"packed-bf16 " + layoutName[nm], func(k int, beta float32) {
-				za, zb := buffers(k, nm)
+				za, zb := rs.buffers(k, nm)
 				b.Gemm(!nm, nm, 1, za, zb, beta, rs.c, p)
 			}})
 		}

@@ -190,6 +190,13 @@ type Backend interface {
 	// alias src). With a 0/1 vector s this is a column mask: masked columns
 	// become exactly +0.
 	ScaleColumns(dst, src, s *Tensor)
+	// AffineOuter sets t[i, j] ← (rowScale[i]·t[i, j])·colScale[j] −
+	// rowShift[i]·colShift[j], each product rounded to float32 (never
+	// fused into an FMA), with rowScale and rowShift 1×rows and colScale
+	// and colShift 1×cols Float32: a diagonal scaling on both sides and a
+	// rank-one update, which turns the products of shifted and scaled
+	// activations into correlations (package crosscorr).
+	AffineOuter(t, rowScale, colScale, rowShift, colShift *Tensor)
 	// GatherColumns sets dst[i, k] = src[i, idx[k]] for a 1×K Int32 idx.
 	GatherColumns(dst, src, idx *Tensor)
 

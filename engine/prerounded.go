@@ -22,6 +22,13 @@ type PreRounded interface {
 	// GemmPreRounded(true, false, 1, a, b, …) (bench/RESULTS.md, "GPU").
 	// dst must not share storage with src.
 	StandardizeRoundedT(dst, src, mean, invStd *Tensor, p Precision)
+	// StandardizeRoundedTMoments is StandardizeRoundedT(dst, src, mean,
+	// invStd, p) and ColMoments(src, colMean, colM2) with one read of src:
+	// the moments are accumulated in float64 shifted by mean (which is
+	// accurate when mean is near the columns' means) and agree with
+	// ColMoments' to float64 rounding. colMean and colM2 are 1×cols
+	// Float64.
+	StandardizeRoundedTMoments(dst, src, mean, invStd, colMean, colM2 *Tensor, p Precision)
 	// GemmPreRounded is Gemm for inputs whose every element is already
 	// exact in p's input format (rounding is idempotent, so the result
 	// equals Gemm's), without the rounding copies.

@@ -82,42 +82,92 @@ GRAIN_KERNEL grain_standardize_round(float *d, const float *x, const float *mean
 //
 //	d[c, r] = round((x[r, c] − mean[c])·invStd[c])    (d: cols × rows)
 //
-// so that a product over the rows reads d with the rows contiguous. Each
-// block moves 32 × 32 tiles (grid stride over the tiles, row-band major)
-// through shared memory padded to 33 columns: a warp reads 32 consecutive
-// columns of a row and writes 32 consecutive rows of a column, both
-// coalesced, and neither the column reads nor the row writes of the tile
-// hit one bank twice. Blocks must be 32 × 8 threads: 4 elements per
-// thread per tile, the 4 loads issued before the barrier. d must not alias
+// so that a product over the rows reads d with the rows contiguous. When
+// pmean is not NULL it also gives, from the same loads, the moments of
+// every chunk of chunkRows rows (the last may be shorter) of every column,
+// shifted by the standardization's own mean[c] (in double):
+//
+//	s1 = Σ (x − mean[c]),  s2 = Σ (x − mean[c])²
+//	pmean[ch, c] = mean[c] + s1/n,  pm2[ch, c] = max(s2 − s1²/n, 0)
+//
+// as grain_col_moments_part does, for grain_col_moments_merge to combine.
+// The work items are (chunk, band of 32 columns) pairs, grid-strided; a
+// block walks its chunk's 32 × 32 tiles through shared memory padded to 33
+// columns: a warp reads 32 consecutive columns of a row and writes 32
+// consecutive rows of a column, both coalesced, and neither the column
+// reads nor the row writes of the tile hit one bank twice. Blocks must be
+// 32 × 8 threads: 4 elements per thread per tile, the 4 loads issued
+// before the barrier; chunkRows must be a multiple of 32. d must not alias
 // x.
 GRAIN_KERNEL grain_standardize_round_t(float *d, const float *x, const float *mean, const float *invStd,
-                                       long long rows, long long cols, unsigned int drop) {
+                                       long long rows, long long cols, unsigned int drop, long long chunkRows,
+                                       double *pmean, double *pm2) {
 	__shared__ float tile[32][33];
-	long long tilesC = (cols + 31) / 32, tiles = (rows + 31) / 32 * tilesC;
+	__shared__ double part1[8][33], part2[8][33];
+	long long bands = (cols + 31) / 32, chunks = (rows + chunkRows - 1) / chunkRows;
 	int tx = threadIdx.x, ty = threadIdx.y;
-	for (long long t = blockIdx.x; t < tiles; t += gridDim.x) {
-		long long r0 = t / tilesC * 32, c0 = t % tilesC * 32, c = c0 + tx;
+	for (long long w = blockIdx.x; w < bands * chunks; w += gridDim.x) {
+		long long ch = w / bands, c0 = w % bands * 32, c = c0 + tx;
+		long long q0 = ch * chunkRows, q1 = q0 + chunkRows < rows ? q0 + chunkRows : rows;
 		float m = 0.0f, s = 0.0f;
 		if (c < cols) {
 			m = mean[c];
 			s = invStd[c];
 		}
-		for (int i = 0; i < 4; i++) { // unrolled: a constant trip count
-			int k = ty + 8 * i;
-			long long r = r0 + k;
-			if (r < rows && c < cols) {
-				float v = (x[r * cols + c] - m) * s;
-				tile[k][tx] = drop ? grain_round_mantissa(v, drop) : v;
+		double s1 = 0, s2 = 0;
+		for (long long r0 = q0; r0 < q1; r0 += 32) {
+			for (int i = 0; i < 4; i++) { // unrolled: a constant trip count
+				int k = ty + 8 * i;
+				long long r = r0 + k;
+				if (r < q1 && c < cols) {
+					float xv = x[r * cols + c], v = (xv - m) * s;
+					if (pmean) {
+						double dv = (double)xv - (double)m;
+						s1 += dv;
+						s2 += dv * dv;
+					}
+					tile[k][tx] = drop ? grain_round_mantissa(v, drop) : v;
+				}
 			}
+			__syncthreads();
+			long long r = r0 + tx;
+			for (int i = 0; i < 4; i++) {
+				long long cc = c0 + ty + 8 * i;
+				if (cc < cols && r < q1)
+					d[cc * rows + r] = tile[tx][ty + 8 * i];
+			}
+			__syncthreads();
 		}
-		__syncthreads();
-		long long r = r0 + tx;
-		for (int i = 0; i < 4; i++) {
-			long long cc = c0 + ty + 8 * i;
-			if (cc < cols && r < rows)
-				d[cc * rows + r] = tile[tx][ty + 8 * i];
+		if (pmean) {
+			part1[ty][tx] = s1;
+			part2[ty][tx] = s2;
+			__syncthreads();
+			if (ty == 0 && c < cols) {
+				double a = 0, b = 0;
+				for (int k = 0; k < 8; k++) {
+					a += part1[k][tx];
+					b += part2[k][tx];
+				}
+				double n = (double)(q1 - q0), m2 = b - a * a / n;
+				pmean[ch * cols + c] = (double)m + a / n;
+				pm2[ch * cols + c] = m2 > 0 ? m2 : 0;
+			}
+			__syncthreads();
 		}
-		__syncthreads();
+	}
+}
+
+// d[r, c] = (rowScale[r]·d[r, c])·colScale[c] − rowShift[r]·colShift[c],
+// each product rounded to float (no contraction into an FMA), as the CPU
+// backend computes it.
+GRAIN_KERNEL grain_affine_outer(float *d, const float *rowScale, const float *colScale, const float *rowShift,
+                                const float *colShift, long long rows, long long cols) {
+	GRAIN_FOR_COL(c, cols) {
+		float cs = colScale[c], ch = colShift[c];
+		GRAIN_FOR_ROW(r, rows) {
+			float a = __fmul_rn(rowScale[r], d[r * cols + c]);
+			d[r * cols + c] = __fsub_rn(__fmul_rn(a, cs), __fmul_rn(rowShift[r], ch));
+		}
 	}
 }
 

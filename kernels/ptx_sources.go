@@ -8,7 +8,7 @@ const PTXCompiler = "nvcc release 11.8, V11.8.89 -ccbin gcc-12 -allow-unsupporte
 // ptxSourceSHA256 is the SHA-256 of each CUDA source when the PTX was generated.
 var ptxSourceSHA256 = map[string]string{
 	"adam.cu":        "6fc8224965fb8ec5f102d534338b9e7a2a0506d5c91d50f5550e0d7c9eea653e",
-	"elementwise.cu": "594bf58aac258543a0b479ce5fb6780b2d8610e880b0b725a5be20295d9c1e87",
+	"elementwise.cu": "bdb82639119c28211dfd1df29ef623fe1d93d3e148a70dda24ff26777b5ba482",
 	"grain.cuh":      "379ff8c914f424582fc310fd4e6c9839a6a9eced3dcb7d2ef0fe5b6398456abc",
 	"nn.cu":          "331435ff594a8c265ec8e9fbb1db64b0839daa017b42e122645bceac577131f5",
 	"reduce.cu":      "8e26dcb26deaafbfcfa6afab48f227b9e4977d7bca293e8e2962653808ade354",

@@ -245,6 +245,14 @@ func (b *Backend) StandardizeRoundedT(dst, src, mean, invStd *engine.Tensor, p e
 	})
 }
 
+// StandardizeRoundedTMoments is ColMoments and StandardizeRoundedT
+// (engine.PreRounded): on the CPU the second read of the block comes
+// from the cache or memory that the first brought it through.
+func (b *Backend) StandardizeRoundedTMoments(dst, src, mean, invStd, colMean, colM2 *engine.Tensor, p engine.Precision) {
+	b.ColMoments(src, colMean, colM2)
+	b.StandardizeRoundedT(dst, src, mean, invStd, p)
+}
+
 var _ engine.PreRounded = (*Backend)(nil)
 
 // rounding returns the function that rounds float32 values to p's GEMM

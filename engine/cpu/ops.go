@@ -85,6 +85,27 @@ func (b *Backend) AddRowVector(t, v *engine.Tensor) {
 	})
 }
 
+// AffineOuter sets t[i, j] ← (rowScale[i]·t[i, j])·colScale[j] −
+// rowShift[i]·colShift[j], each product rounded to float32.
+func (b *Backend) AffineOuter(t, rowScale, colScale, rowShift, colShift *engine.Tensor) {
+	rows, cols := t.Rows(), t.Cols()
+	t.MustBe("AffineOuter t", rows, cols, engine.Float32)
+	rowScale.MustBe("AffineOuter rowScale", 1, rows, engine.Float32)
+	rowShift.MustBe("AffineOuter rowShift", 1, rows, engine.Float32)
+	colScale.MustBe("AffineOuter colScale", 1, cols, engine.Float32)
+	colShift.MustBe("AffineOuter colShift", 1, cols, engine.Float32)
+	x, rs, cs, rh, ch := Float32s(t), Float32s(rowScale), Float32s(colScale), Float32s(rowShift), Float32s(colShift)
+	parallel(rows, cols, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			a, h := rs[r], rh[r]
+			for j, v := range x[r*cols : (r+1)*cols] {
+				// The conversions round each product, so none is fused.
+				x[r*cols+j] = float32(float32(a*v)*cs[j]) - float32(h*ch[j])
+			}
+		}
+	})
+}
+
 // ScaleColumns multiplies column j of src by s[j] into dst.
 func (b *Backend) ScaleColumns(dst, src, s *engine.Tensor) {
 	sameShape("ScaleColumns", dst, src)

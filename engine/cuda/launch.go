@@ -20,6 +20,7 @@ const (
 	kStandardize
 	kStandardizeRound
 	kStandardizeRoundT
+	kAffineOuter
 	kSoftThreshold
 	kSoftmaxXent
 	kReduceRows
@@ -61,6 +62,7 @@ var kernelNames = [numKernels]string{
 	kStandardize:       "grain_standardize",
 	kStandardizeRound:  "grain_standardize_round",
 	kStandardizeRoundT: "grain_standardize_round_t",
+	kAffineOuter:       "grain_affine_outer",
 	kSoftThreshold:     "grain_soft_threshold",
 	kSoftmaxXent:       "grain_softmax_xent",
 	kReduceRows:        "grain_reduce_rows",

@@ -151,23 +151,92 @@ func (b *Backend) StandardizeRounded(dst, src, mean, invStd *engine.Tensor, p en
 // into dst (src.Cols() × src.Rows()) with grain_standardize_round_t, which
 // moves 32 × 32 tiles through shared memory (engine.PreRounded).
 func (b *Backend) StandardizeRoundedT(dst, src, mean, invStd *engine.Tensor, p engine.Precision) {
+	b.standardizeT("StandardizeRoundedT", dst, src, mean, invStd, nil, nil, p)
+}
+
+// StandardizeRoundedTMoments is StandardizeRoundedT and ColMoments from
+// the same loads: grain_standardize_round_t writes each chunk's moments
+// (shifted by mean) and grain_col_moments_merge combines them
+// (engine.PreRounded).
+func (b *Backend) StandardizeRoundedTMoments(dst, src, mean, invStd, colMean, colM2 *engine.Tensor, p engine.Precision) {
+	colMean.MustBe("StandardizeRoundedTMoments colMean", 1, src.Cols(), engine.Float64)
+	colM2.MustBe("StandardizeRoundedTMoments colM2", 1, src.Cols(), engine.Float64)
+	b.standardizeT("StandardizeRoundedTMoments", dst, src, mean, invStd, colMean, colM2, p)
+}
+
+// standardizeT queues grain_standardize_round_t, with the moments of the
+// columns into colMean and colM2 when they are not nil.
+func (b *Backend) standardizeT(op string, dst, src, mean, invStd, colMean, colM2 *engine.Tensor, p engine.Precision) {
 	rows, cols := int64(src.Rows()), int64(src.Cols())
-	dst.MustBe("StandardizeRoundedT dst", src.Cols(), src.Rows(), engine.Float32)
-	mean.MustBe("StandardizeRoundedT mean", 1, src.Cols(), engine.Float32)
-	invStd.MustBe("StandardizeRoundedT invStd", 1, src.Cols(), engine.Float32)
+	dst.MustBe(op+" dst", src.Cols(), src.Rows(), engine.Float32)
+	mean.MustBe(op+" mean", 1, src.Cols(), engine.Float32)
+	invStd.MustBe(op+" invStd", 1, src.Cols(), engine.Float32)
 	if dst.Storage() == src.Storage() {
-		panic("cuda: StandardizeRoundedT into its own source's storage")
+		panic("cuda: " + op + " into its own source's storage")
 	}
 	drop := dropBits(p)
 	d, x := b.ptr(dst, engine.Float32), b.ptr(src, engine.Float32)
 	m, s := b.ptr(mean, engine.Float32), b.ptr(invStd, engine.Float32)
+	var mp, vp uint64
+	if colMean != nil {
+		mp, vp = b.ptr(colMean, engine.Float64), b.ptr(colM2, engine.Float64)
+	}
+	if cols == 0 {
+		return
+	}
+	b.run(op, func() error {
+		if rows == 0 {
+			if colMean == nil {
+				return nil
+			}
+			if err := memsetZero(b, mp, cols*8); err != nil {
+				return err
+			}
+			return memsetZero(b, vp, cols*8)
+		}
+		bands := (cols + 31) / 32
+		chunks := max(min(int64(b.maxBlocks())/bands, (rows+31)/32), 1)
+		chunkRows := (rows + chunks - 1) / chunks
+		chunkRows = (chunkRows + 31) / 32 * 32
+		chunks = (rows + chunkRows - 1) / chunkRows
+		g := min(bands*chunks, int64(b.maxBlocks()))
+		var pm, pv uint64
+		if colMean != nil {
+			ws, err := b.scratchLocked(2 * chunks * cols * 8)
+			if err != nil {
+				return err
+			}
+			pm, pv = ws, ws+uint64(chunks*cols*8)
+		}
+		if err := b.launch(kStandardizeRoundT, dim3{int(g), 1, 1}, dim3{32, 8, 1}, d, x, m, s, rows, cols, drop, chunkRows, pm, pv); err != nil {
+			return err
+		}
+		if colMean == nil {
+			return nil
+		}
+		g2, b2 := b.grid1(cols)
+		b2.x = colThreads(cols)
+		return b.launch(kColMomentsMerge, g2, b2, pm, pv, rows, cols, chunkRows, mp, vp)
+	})
+}
+
+// AffineOuter sets t[i, j] ← (rowScale[i]·t[i, j])·colScale[j] −
+// rowShift[i]·colShift[j] with grain_affine_outer.
+func (b *Backend) AffineOuter(t, rowScale, colScale, rowShift, colShift *engine.Tensor) {
+	rows, cols := int64(t.Rows()), int64(t.Cols())
+	rowScale.MustBe("AffineOuter rowScale", 1, t.Rows(), engine.Float32)
+	rowShift.MustBe("AffineOuter rowShift", 1, t.Rows(), engine.Float32)
+	colScale.MustBe("AffineOuter colScale", 1, t.Cols(), engine.Float32)
+	colShift.MustBe("AffineOuter colShift", 1, t.Cols(), engine.Float32)
+	d := b.ptr(t, engine.Float32)
+	rs, cs := b.ptr(rowScale, engine.Float32), b.ptr(colScale, engine.Float32)
+	rh, ch := b.ptr(rowShift, engine.Float32), b.ptr(colShift, engine.Float32)
 	if rows*cols == 0 {
 		return
 	}
-	b.run("StandardizeRoundedT", func() error {
-		tiles := (rows + 31) / 32 * ((cols + 31) / 32)
-		g := min(tiles, int64(b.maxBlocks()))
-		return b.launch(kStandardizeRoundT, dim3{int(g), 1, 1}, dim3{32, 8, 1}, d, x, m, s, rows, cols, drop)
+	b.run("AffineOuter", func() error {
+		g, bl := b.grid2(rows, cols)
+		return b.launch(kAffineOuter, g, bl, d, rs, cs, rh, ch, rows, cols)
 	})
 }
 

@@ -39,6 +39,7 @@ func Run(t *testing.T, b engine.Backend) {
 		{"GemmReducedPrecisionAccuracy", s.gemmReducedAccuracy},
 		{"Elementwise", s.elementwise},
 		{"ScaleColumnsMask", s.scaleColumns},
+		{"AffineOuter", s.affineOuter},
 		{"GatherColumns", s.gather},
 		{"ReduceRowsCols", s.reduce},
 		{"SumColsSumSquares", s.sums},
@@ -646,6 +647,25 @@ func (s *suite) moments(t *testing.T) {
 	closeTo(t, "Standardize", s.f32(t, td), want, 1e-5)
 }
 
+// affineOuter checks AffineOuter bit for bit against its definition (each
+// product rounded to float32) on random values, and against float64.
+func (s *suite) affineOuter(t *testing.T) {
+	r := rng(97)
+	const rows, cols = 37, 45
+	x := randn(r, rows*cols, 2)
+	rs, rh, cs, ch := randn(r, rows, 1), randn(r, rows, 1), randn(r, cols, 1), randn(r, cols, 1)
+	tt := s.upload(t, rows, cols, x)
+	s.b.AffineOuter(tt, s.upload(t, 1, rows, rs), s.upload(t, 1, cols, cs), s.upload(t, 1, rows, rh), s.upload(t, 1, cols, ch))
+	for k, g := range s.f32(t, tt) {
+		i, j := k/cols, k%cols
+		want := float32(float32(rs[i]*x[k])*cs[j]) - float32(rh[i]*ch[j])
+		a, b := float64(rs[i])*float64(x[k])*float64(cs[j]), float64(rh[i])*float64(ch[j])
+		if math.Float32bits(g) != math.Float32bits(want) || math.Abs(float64(g)-(a-b)) > 1e-6*(math.Abs(a)+math.Abs(b)) {
+			t.Fatalf("AffineOuter [%d, %d] = %.9g, want %.9g (float64: %.9g)", i, j, g, want, a-b)
+		}
+	}
+}
+
 // preRounded checks engine.PreRounded: StandardizeRounded writes values
 // exact in the precision's input format, within half a unit of that
 // format of Standardize's, and GemmPreRounded of them equals Gemm (which
@@ -653,7 +673,9 @@ func (s *suite) moments(t *testing.T) {
 // writes their transpose bit for bit (from whole matrices and a row view,
 // 300 × 24 and 300 × 17: edge tiles; 2000 × 70: 189 tiles in 3 columns of
 // them, more than the emulator's grid), and the neuron-major product of
-// those equals the token-major one up to the order of accumulation.
+// those equals the token-major one up to the order of accumulation;
+// StandardizeRoundedTMoments writes the same transpose and ColMoments'
+// moments (to float64 rounding), of a matrix and of a row view.
 func (s *suite) preRounded(t *testing.T, pr engine.PreRounded) {
 	r := rng(95)
 	const rows, n, m = 300, 24, 17
@@ -724,6 +746,29 @@ func (s *suite) preRounded(t *testing.T, pr engine.PreRounded) {
 					c.p, wideRows, wideCols, j, r, wt[j*wideRows+r], r, j, v)
 			}
 		}
+		momentsT := func(what string, x, mean, invStd, want *engine.Tensor) {
+			t.Helper()
+			tt := s.alloc(t, want.Rows(), want.Cols(), engine.Float32)
+			gm, gv := s.alloc(t, 1, x.Cols(), engine.Float64), s.alloc(t, 1, x.Cols(), engine.Float64)
+			wm, wv := s.alloc(t, 1, x.Cols(), engine.Float64), s.alloc(t, 1, x.Cols(), engine.Float64)
+			pr.StandardizeRoundedTMoments(tt, x, mean, invStd, gm, gv, c.p)
+			s.b.ColMoments(x, wm, wv)
+			for i, v := range s.f32(t, tt) {
+				if w := s.f32(t, want)[i]; math.Float32bits(v) != math.Float32bits(w) {
+					t.Fatalf("StandardizeRoundedTMoments %v of %s [%d] = %g, StandardizeRoundedT %g", c.p, what, i, v, w)
+				}
+			}
+			gmh, gvh, wmh, wvh := s.f64(t, gm), s.f64(t, gv), s.f64(t, wm), s.f64(t, wv)
+			for j := range gmh {
+				sd := math.Sqrt(wvh[j] / float64(x.Rows()))
+				if math.Abs(gmh[j]-wmh[j]) > 1e-12*(math.Abs(wmh[j])+sd) || math.Abs(gvh[j]-wvh[j]) > 1e-10*wvh[j] {
+					t.Fatalf("StandardizeRoundedTMoments %v of %s: column %d moments (%.17g, %.17g), ColMoments (%.17g, %.17g)",
+						c.p, what, j, gmh[j], gvh[j], wmh[j], wvh[j])
+				}
+			}
+		}
+		momentsT(fmt.Sprintf("%d × %d", wideRows, wideCols), wide, meanW, invW, wideT)
+		momentsT("a row view", ta.Slice(5, rows), meanA, invA, rtv)
 		pr.GemmPreRounded(false, true, 1, rta, rtb, 0, c1, c.p)
 		for i, g := range s.f32(t, c1) {
 			if math.Abs(float64(g-g2[i])) > 1e-5*math.Sqrt(rows)*(1+math.Abs(float64(g2[i]))) {

@@ -41,6 +41,11 @@ using std::fabs;
 using std::log;
 using std::sqrt;
 
+// Round-to-nearest float arithmetic that nvcc does not contract into an
+// FMA (nor does the host compiler here: x86-64 without -mfma).
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fsub_rn(float a, float b) { return a - b; }
+
 // Fibers never run concurrently, so atomics are plain memory operations.
 inline int atomicExch(int *p, int v) {
 	int old = *p;

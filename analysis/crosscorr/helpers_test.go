@@ -152,6 +152,10 @@ func (d *asyncDevice) StandardizeRoundedT(dst, src, mean, invStd *engine.Tensor,
 	d.Backend.(engine.PreRounded).StandardizeRoundedT(dst, src, mean, invStd, p)
 }
 
+func (d *asyncDevice) StandardizeRoundedTMoments(dst, src, mean, invStd, colMean, colM2 *engine.Tensor, p engine.Precision) {
+	d.Backend.(engine.PreRounded).StandardizeRoundedTMoments(dst, src, mean, invStd, colMean, colM2, p)
+}
+
 func (d *asyncDevice) GemmPreRounded(transA, transB bool, alpha float32, a, b *engine.Tensor, beta float32, c *engine.Tensor, p engine.Precision) {
 	for _, t := range []*engine.Tensor{a, b} {
 		if r, v := d.rounded(t, p); !sameBits(r, v) {

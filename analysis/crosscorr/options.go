@@ -28,11 +28,17 @@ const (
 	// maxShareDiv is the smallest fraction 1/maxShareDiv of the available
 	// budget the planner gives the tiles.
 	maxShareDiv = 8
-	// ringMinRows is the number of blocks whose moments the double-buffered
+	// ringMinRows is the fewest blocks whose moments the double-buffered
 	// path keeps room for (within an eighth of the budget left beside the
-	// tiles), so that pass 1 waits for the device at most once per that
+	// tiles; room for all blocks of MaxBlockRows tokens when that allows),
+	// so that the first sweep waits for the device at most once per that
 	// many blocks even when the blocks take most of the budget.
 	ringMinRows = 16
+	// sampleRows is the most rows, spread evenly over the tokens, whose
+	// mean and standard deviation standardize the blocks before the exact
+	// moments are known: the means' offset from them is then about
+	// σ/√sampleRows, which the final correction removes exactly.
+	sampleRows = 1024
 )
 
 // Options configures Correlate and Rank. The zero value is valid.

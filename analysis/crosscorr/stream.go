@@ -13,10 +13,15 @@ type input struct {
 	name      string
 	src       Source
 	view      RowViewer // nil when src cannot expose rows in place
-	n         int
-	stats     *engine.ColumnStats
-	mean, inv *engine.Tensor // 1×n Float32: column means and 1/σ (0 for constant columns)
-	constant  []int
+	n        int
+	stats    *engine.ColumnStats
+	constant []int
+	// shift and scale (1×n Float32) standardize the blocks, y = (x −
+	// shift)·scale, from the mean and 1/σ of a sample of rows (see
+	// sample); w and g (n×1 Float32) turn the products of y into
+	// correlations once the exact moments are known (see finish).
+	shift, scale, w, g   *engine.Tensor
+	shiftHost, scaleHost []float32 // shift's and scale's values
 	// The token block buffers of the input's path (see the package
 	// documentation): B×n blocks, one or, double-buffered, two; beside
 	// each of those the double-buffered path's page-locked buffer; the
@@ -65,7 +70,7 @@ type sweep struct {
 // plan is how a computation fits the memory budget.
 type plan struct {
 	blockRows  int
-	ringRows   int // rows of pass 1's ring of block moments
+	ringRows   int // rows of the first sweep's ring of block moments
 	sweeps     []sweep
 	arenaElems int // largest Σ tile elements held in the backend by one sweep
 	stageElems int // largest Σ tile elements staged on the host by one sweep
@@ -74,7 +79,7 @@ type plan struct {
 	maxCols    int // largest tile width
 }
 
-// runner executes the two passes for a set of jobs.
+// runner executes the sweeps for a set of jobs.
 type runner struct {
 	be     engine.Backend
 	hm     engine.HostMemory    // non-nil when tensors can wrap host memory
@@ -280,10 +285,10 @@ func (r *runner) planShare(budget, resident, share int64) (*plan, error) {
 		p.panelCols = max(p.panelCols, cols)
 		tileBytes = max(tileBytes, bytes)
 	}
-	// Pass 1 holds the blocks and, double-buffered, the ring of block
-	// moments (ringBytes per row: float64 mean and m2 of every neuron on
-	// the device and on the host); pass 2 the blocks, the gathered panels
-	// and the tiles.
+	// A sweep holds the blocks, the gathered panels and the tiles, and the
+	// first, double-buffered, the ring of block moments (ringBytes per
+	// row: float64 mean and m2 of every neuron on the device and on the
+	// host).
 	var blockBytes, ringBytes int64
 	for _, in := range r.in {
 		blockBytes += 4 * int64(in.n) * r.rowFactor(in)
@@ -294,7 +299,8 @@ func (r *runner) planShare(budget, resident, share int64) (*plan, error) {
 	rowBytes := blockBytes + 4*int64(p.panelCols)
 	var ring int64 // room kept for the ring beside the tiles
 	if r.up != nil {
-		ring = max(ringBytes, min(ringMinRows*ringBytes, (avail-tileBytes)/8))
+		want := max(ringMinRows, int64(r.tokens+MaxBlockRows-1)/MaxBlockRows)
+		ring = max(ringBytes, min(want*ringBytes, (avail-tileBytes)/8))
 	}
 	rows := (avail - tileBytes - ring) / rowBytes
 	p.blockRows = int(min(rows, int64(min(r.tokens, MaxBlockRows))))
@@ -305,7 +311,7 @@ func (r *runner) planShare(budget, resident, share int64) (*plan, error) {
 	p.ringRows = 1
 	if r.up != nil {
 		blocks := (r.tokens + p.blockRows - 1) / p.blockRows
-		p.ringRows = int(min(int64(blocks), (avail-int64(p.blockRows)*blockBytes)/ringBytes))
+		p.ringRows = int(min(int64(blocks), ring/ringBytes))
 	}
 	return p, nil
 }
@@ -397,23 +403,20 @@ func (r *runner) execute() error {
 	return r.run(p)
 }
 
-// run executes both passes with plan p.
+// run executes the sweeps of plan p.
 func (r *runner) run(p *plan) error {
 	defer r.free()
 	B := p.blockRows
 	if err := r.allocBlocks(B); err != nil {
 		return err
 	}
-	rep := r.opt.reporter()
-	bar := rep.Start("crosscorr: means and variances", int64(r.tokens)*int64(len(r.in)))
-	err := r.moments(B, p.ringRows, bar)
-	bar.Finish()
-	if err != nil {
+	if err := r.sample(); err != nil {
 		return err
 	}
-	bar = rep.Start("crosscorr: correlations", int64(r.tokens)*int64(len(p.sweeps)))
+	bar := r.opt.reporter().Start("crosscorr: correlations", int64(r.tokens)*int64(len(p.sweeps)))
 	defer bar.Finish()
 	w := &workspace{}
+	var err error
 	if p.arenaElems > 0 {
 		if w.arena, w.arenaHost, err = r.alloc(p.arenaElems, 1); err != nil {
 			return err
@@ -439,7 +442,17 @@ func (r *runner) run(p *plan) error {
 	}
 	for s := range p.sweeps {
 		bar.SetStatus(fmt.Sprintf("sweep %d/%d", s+1, len(p.sweeps)))
-		if err := r.sweep(&p.sweeps[s], B, w, bar); err != nil {
+		var ring *momentRing
+		if s == 0 {
+			if ring, err = r.newRing(B, p.ringRows); err != nil {
+				return err
+			}
+		}
+		err := r.sweep(&p.sweeps[s], ring, B, w, bar)
+		if ring != nil {
+			ring.free()
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -574,94 +587,181 @@ func (r *runner) fill(in *input, k, t0, b int) error {
 	return nil
 }
 
-// moments is pass 1: the float64 mean and variance of every neuron, the
-// standardization vectors, and the check that every value is finite.
-// Backend.ColMoments writes block i's moments into row i mod R of a ring of
-// R rows per input (R = plan.ringRows: 1, or on the double-buffered path as
-// many blocks as the budget allows), which is downloaded when full, so the
-// block loop waits for the device only once per R blocks; the rows are
-// merged in block order, so R does not change the result. A non-finite
-// moment is traced to its value by re-reading the block on the host.
-func (r *runner) moments(B, R int, bar progress.Bar) error {
-	type ring struct {
-		mean, m2   *engine.Tensor // R×n Float64
-		hmean, hm2 []float64      // their host copies
-	}
-	rings := make([]ring, len(r.in))
-	all := make([]int, len(r.in))
-	for m, in := range r.in {
-		all[m] = m
-		rg := &rings[m]
+// sample sets every input's shift and scale from the float64 mean and
+// standard deviation of up to sampleRows rows spread evenly over the
+// tokens (rows ⌊k·T/S⌋, k < S): the values that the sweeps standardize
+// with, y = (x − shift)·scale, before the exact moments are known (see
+// finish). A neuron whose sample is constant gets scale 1. A NaN or ±Inf
+// in the sample is an error that names its row and neuron.
+func (r *runner) sample() error {
+	S := min(r.tokens, sampleRows)
+	for _, in := range r.in {
+		row, first := make([]float32, in.n), make([]float64, in.n)
+		s1, s2 := make([]float64, in.n), make([]float64, in.n)
+		for k := range S {
+			t := int(int64(k) * int64(r.tokens) / int64(S))
+			if err := in.src.ReadRows(t, 1, row); err != nil {
+				return fmt.Errorf("crosscorr: model %q: %w", in.name, err)
+			}
+			for j, v := range row {
+				if !finite(float64(v)) {
+					return nonFinite(in, t, row)
+				}
+				if k == 0 {
+					first[j] = float64(v) // the sums' shift
+				}
+				d := float64(v) - first[j]
+				s1[j] += d
+				s2[j] += d * d
+			}
+		}
+		shift, scale := make([]float32, in.n), make([]float32, in.n)
+		for j := range shift {
+			m := s1[j] / float64(S)
+			mean, sd := first[j]+m, math.Sqrt(max(s2[j]/float64(S)-m*m, 0))
+			shift[j], scale[j] = float32(mean), 1
+			if c := float32(1 / sd); sd > 1e-7*math.Abs(mean) && c > 0 && !math.IsInf(float64(c), 0) {
+				scale[j] = c
+			}
+		}
+		in.shiftHost, in.scaleHost = shift, scale
 		var err error
-		if rg.mean, err = r.be.Alloc(R, in.n, engine.Float64); err != nil {
+		if in.shift, err = r.upload(shift, 1, in.n); err != nil {
 			return err
 		}
-		defer r.be.Free(rg.mean)
-		if rg.m2, err = r.be.Alloc(R, in.n, engine.Float64); err != nil {
+		if in.scale, err = r.upload(scale, 1, in.n); err != nil {
 			return err
 		}
-		defer r.be.Free(rg.m2)
-		rg.hmean, rg.hm2 = make([]float64, R*in.n), make([]float64, R*in.n)
 		in.stats = engine.NewColumnStats(in.n)
 	}
-	filled, first := 0, 0 // ring rows filled; the token row of the block in row 0
-	flush := func() error {
-		for m, in := range r.in {
-			rg := &rings[m]
-			if err := r.be.Download(rg.hmean[:filled*in.n], rg.mean.Slice(0, filled)); err != nil {
-				return err
-			}
-			if err := r.be.Download(rg.hm2[:filled*in.n], rg.m2.Slice(0, filled)); err != nil {
-				return err
-			}
+	return nil
+}
+
+// momentRing holds the moments of the first sweep's blocks: block i's go
+// into row i mod R of an R×n ring per input (R = plan.ringRows: 1, or on
+// the double-buffered path as many blocks as the budget allows), which is
+// downloaded when full, so the block loop waits for the device only once
+// per R blocks. The rows are merged into the inputs' ColumnStats in block
+// order, so R does not change the result. A non-finite moment is traced
+// to its value by re-reading the block on the host.
+type momentRing struct {
+	r            *runner
+	B, R         int
+	mean, m2     []*engine.Tensor // per input, R×n Float64
+	hmean, hm2   [][]float64      // their host copies
+	filled, next int              // rows filled; the token row of the block in row 0
+}
+
+func (r *runner) newRing(B, R int) (*momentRing, error) {
+	g := &momentRing{r: r, B: B, R: R}
+	for _, in := range r.in {
+		mean, err := r.be.Alloc(R, in.n, engine.Float64)
+		if err != nil {
+			g.free()
+			return nil, err
 		}
-		for s := range filled {
-			t0 := first + s*B
-			b := min(B, r.tokens-t0)
-			for m, in := range r.in {
-				mean, m2 := rings[m].hmean[s*in.n:(s+1)*in.n], rings[m].hm2[s*in.n:(s+1)*in.n]
-				for j := range mean {
-					if !finite(mean[j]) || !finite(m2[j]) {
-						return locate(in, t0, b)
-					}
-				}
-				in.stats.Merge(int64(b), mean, m2)
-			}
+		g.mean = append(g.mean, mean)
+		m2, err := r.be.Alloc(R, in.n, engine.Float64)
+		if err != nil {
+			g.free()
+			return nil, err
 		}
-		first, filled = first+filled*B, 0
+		g.m2 = append(g.m2, m2)
+		g.hmean, g.hm2 = append(g.hmean, make([]float64, R*in.n)), append(g.hm2, make([]float64, R*in.n))
+	}
+	return g, nil
+}
+
+func (g *momentRing) free() {
+	for _, t := range append(g.mean, g.m2...) {
+		g.r.be.Free(t)
+	}
+	g.mean, g.m2 = nil, nil
+}
+
+// row returns the ring row that receives input m's moments of the current
+// block.
+func (g *momentRing) row(m int) (mean, m2 *engine.Tensor) {
+	return g.mean[m].Slice(g.filled, g.filled+1), g.m2[m].Slice(g.filled, g.filled+1)
+}
+
+// advance ends the current block, and flushes the ring when it is full.
+func (g *momentRing) advance() error {
+	if g.filled++; g.filled < g.R {
 		return nil
 	}
-	err := r.stream(all, B, func(t0, b int) error {
+	return g.flush()
+}
+
+// flush downloads the filled rows, checks them and merges them in block
+// order.
+func (g *momentRing) flush() error {
+	r := g.r
+	if g.filled == 0 {
+		return nil
+	}
+	for m, in := range r.in {
+		if err := r.be.Download(g.hmean[m][:g.filled*in.n], g.mean[m].Slice(0, g.filled)); err != nil {
+			return err
+		}
+		if err := r.be.Download(g.hm2[m][:g.filled*in.n], g.m2[m].Slice(0, g.filled)); err != nil {
+			return err
+		}
+	}
+	for s := range g.filled {
+		t0 := g.next + s*g.B
+		b := min(g.B, r.tokens-t0)
 		for m, in := range r.in {
-			r.be.ColMoments(in.x, rings[m].mean.Slice(filled, filled+1), rings[m].m2.Slice(filled, filled+1))
-			bar.Add(int64(b))
+			mean, m2 := g.hmean[m][s*in.n:(s+1)*in.n], g.hm2[m][s*in.n:(s+1)*in.n]
+			for j := range mean {
+				if !finite(mean[j]) || !finite(m2[j]) {
+					return locate(in, t0, b)
+				}
+			}
+			in.stats.Merge(int64(b), mean, m2)
 		}
-		if filled++; filled < R {
-			return nil
-		}
-		return flush()
-	})
-	if err == nil && filled > 0 {
-		err = flush()
 	}
-	if err != nil {
-		return err
-	}
+	g.next, g.filled = g.next+g.filled*g.B, 0
+	return nil
+}
+
+// finish sets, from every input's exact moments μ and σ, the constant
+// neurons and the vectors w and g with which AffineOuter turns a tile of
+// products P = Σ_t y_a·y_b of the standardized blocks y = (x − s)·c into
+// correlations:
+//
+//	r(a, b) = w_a·w_b·P(a, b) − g_a·g_b,  w = 1/(c·σ·√T),  g = (μ − s)/σ
+//
+// (z = (x − μ)/σ = y/(c·σ) − g and Σ_t y = c·T·(μ − s)); w = g = 0 for a
+// constant neuron, whose r is then exactly 0.
+func (r *runner) finish() error {
+	sqrtT := math.Sqrt(float64(r.tokens))
 	for _, in := range r.in {
 		inv, constant := in.stats.InvStd()
 		in.constant = constant
-		if in.mean, err = r.upload(in.stats.MeanFloat32()); err != nil {
+		w, g := make([]float32, in.n), make([]float32, in.n)
+		for j, v := range inv {
+			if v != 0 {
+				is := 1 / math.Sqrt(in.stats.Variance(j))
+				w[j] = float32(is / (float64(in.scaleHost[j]) * sqrtT))
+				g[j] = float32((in.stats.Mean[j] - float64(in.shiftHost[j])) * is)
+			}
+		}
+		var err error
+		if in.w, err = r.upload(w, in.n, 1); err != nil {
 			return err
 		}
-		if in.inv, err = r.upload(inv); err != nil {
+		if in.g, err = r.upload(g, in.n, 1); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *runner) upload(v []float32) (*engine.Tensor, error) {
-	t, err := engine.AllocFrom(r.be, 1, len(v), v)
+// upload allocates a rows×cols tensor that the runner frees at the end,
+// holding v.
+func (r *runner) upload(v []float32, rows, cols int) (*engine.Tensor, error) {
+	t, err := engine.AllocFrom(r.be, rows, cols, v)
 	if err != nil {
 		return nil, err
 	}
@@ -709,12 +809,16 @@ type liveTile struct {
 	host []float32 // c's values on the host, when c lives in host memory
 }
 
-// sweep is pass 2 for one set of tiles: standardize every block of tokens
-// and accumulate Z_aᵀ·Z_b into each tile, then scale by 1/T and reduce. In
-// TF32 and BF16 on an engine.PreRounded backend the blocks are rounded as
-// they are standardized and the GEMMs skip their rounding copies (the
-// same products).
-func (r *runner) sweep(s *sweep, B int, w *workspace, bar progress.Bar) error {
+// sweep streams all tokens once for one set of tiles: it standardizes
+// every block, y = (x − shift)·scale, and accumulates Y_aᵀ·Y_b into each
+// tile, then turns the tiles into correlations with AffineOuter (see
+// finish) and reduces them. The first sweep (ring non-nil) also reads the
+// inputs that its tiles do not use, and gives every input's moments,
+// from the same loads as the standardization where the backend can
+// (StandardizeRoundedTMoments). In TF32 and BF16 on an engine.PreRounded
+// backend the blocks are rounded as they are standardized and the GEMMs
+// skip their rounding copies (the same products).
+func (r *runner) sweep(s *sweep, ring *momentRing, B int, w *workspace, bar progress.Bar) error {
 	live := make([]liveTile, len(s.tiles))
 	off := 0
 	for k, t := range s.tiles {
@@ -778,16 +882,39 @@ func (r *runner) sweep(s *sweep, B int, w *workspace, bar progress.Bar) error {
 	if rounded {
 		gemm = r.pr.GemmPreRounded
 	}
-	err := r.stream(s.inputs, B, func(t0, b int) error {
-		for _, m := range s.inputs {
+	used := make([]bool, len(r.in))
+	for _, m := range s.inputs {
+		used[m] = true
+	}
+	read := s.inputs
+	if ring != nil {
+		read = make([]int, len(r.in))
+		for m := range read {
+			read[m] = m
+		}
+	}
+	err := r.stream(read, B, func(t0, b int) error {
+		for _, m := range read {
 			in := r.in[m]
+			var mean, m2 *engine.Tensor
+			if ring != nil {
+				mean, m2 = ring.row(m)
+			}
 			switch {
+			case major && used[m] && ring != nil:
+				r.pr.StandardizeRoundedTMoments(operand(m, 0, in.n, b), in.x, in.shift, in.scale, mean, m2, p)
+				continue
+			case ring != nil: // before the block is standardized in place
+				r.be.ColMoments(in.x, mean, m2)
+			}
+			switch {
+			case !used[m]:
 			case major:
-				r.pr.StandardizeRoundedT(operand(m, 0, in.n, b), in.x, in.mean, in.inv, p)
+				r.pr.StandardizeRoundedT(operand(m, 0, in.n, b), in.x, in.shift, in.scale, p)
 			case rounded:
-				r.pr.StandardizeRounded(in.z, in.x, in.mean, in.inv, p)
+				r.pr.StandardizeRounded(in.z, in.x, in.shift, in.scale, p)
 			default:
-				r.be.Standardize(in.z, in.x, in.mean, in.inv)
+				r.be.Standardize(in.z, in.x, in.shift, in.scale)
 			}
 		}
 		for _, k := range s.panels {
@@ -801,14 +928,24 @@ func (r *runner) sweep(s *sweep, B int, w *workspace, bar progress.Bar) error {
 			gemm(!major, major, 1, operand(lt.j.a, lt.i0, lt.i1, b), operand(lt.j.b, lt.j0, lt.j1, b), beta, lt.c, p)
 		}
 		bar.Add(int64(b))
+		if ring != nil {
+			return ring.advance()
+		}
 		return nil
 	})
+	if err == nil && ring != nil {
+		if err = ring.flush(); err == nil {
+			err = r.finish()
+		}
+	}
 	if err != nil {
 		return err
 	}
 	soff := 0
 	for _, lt := range live {
-		r.be.Scale(lt.c, float32(1/float64(r.tokens)))
+		a, b := r.in[lt.j.a], r.in[lt.j.b]
+		vec := func(v *engine.Tensor, lo, hi int) *engine.Tensor { return v.Slice(lo, hi).Reshape(1, hi-lo) }
+		r.be.AffineOuter(lt.c, vec(a.w, lt.i0, lt.i1), vec(b.w, lt.j0, lt.j1), vec(a.g, lt.i0, lt.i1), vec(b.g, lt.j0, lt.j1))
 		if lt.j.reduce {
 			if err := r.reduceTile(lt, w); err != nil {
 				return err

@@ -190,14 +190,20 @@ func closeExtremes(a, b []Extremes, tol float64) bool {
 // TestDoubleBufferedNonFinite: on the double-buffered path, where block
 // moments are checked only after the ring's download, a NaN or Inf is
 // still named by model, token row and neuron, and no staging buffer is
-// left behind.
+// left behind; so it is when the rows sampled for the shifts hold it
+// (row 1234 of 2000 is, ⌊632·2000/1024⌋; row 1235 is not).
 func TestDoubleBufferedNonFinite(t *testing.T) {
 	const T, N, M = 2000, 5, 7
 	r := rng(13)
-	a, b := randomActs(r, T, N), randomActs(r, T, M)
-	b[1234*M+4] = float32(math.Inf(-1))
+	a := randomActs(r, T, N)
 	be := newAsyncDevice()
-	for _, budget := range []int64{0, 32 << 10} {
+	for _, c := range []struct {
+		budget int64
+		row    int
+	}{{0, 1235}, {32 << 10, 1235}, {0, 1234}} {
+		budget, row := c.budget, c.row
+		b := randomActs(r, T, M)
+		b[row*M+4] = float32(math.Inf(-1))
 		ma, mb := Model{"a", mem(t, a, T, N)}, Model{"b", readOnly{mem(t, b, T, M)}}
 		if p := planFor(t, be, ma, mb, Options{Memory: budget}); budget != 0 && p.ringRows >= (T+p.blockRows-1)/p.blockRows {
 			t.Errorf("budget %d: the ring holds all %d-row blocks", budget, p.blockRows)
@@ -206,7 +212,7 @@ func TestDoubleBufferedNonFinite(t *testing.T) {
 		if err == nil {
 			t.Fatalf("budget %d: -Inf accepted", budget)
 		}
-		for _, want := range []string{`"b"`, "token row 1234", "neuron 4", "not finite"} {
+		for _, want := range []string{`"b"`, fmt.Sprintf("token row %d,", row), "neuron 4", "not finite"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("budget %d: error %q lacks %q", budget, err, want)
 			}

@@ -10,9 +10,9 @@ import (
 
 // input is one model during a computation.
 type input struct {
-	name      string
-	src       Source
-	view      RowViewer // nil when src cannot expose rows in place
+	name     string
+	src      Source
+	view     RowViewer // nil when src cannot expose rows in place
 	n        int
 	stats    *engine.ColumnStats
 	constant []int

@@ -191,7 +191,7 @@ func closeExtremes(a, b []Extremes, tol float64) bool {
 // moments are checked only after the ring's download, a NaN or Inf is
 // still named by model, token row and neuron, and no staging buffer is
 // left behind; so it is when the rows sampled for the shifts hold it
-// (row 1234 of 2000 is, ⌊632·2000/1024⌋; row 1235 is not).
+// (row 1234 of 2000 is, ⌊158·2000/256⌋; row 1235 is not).
 func TestDoubleBufferedNonFinite(t *testing.T) {
 	const T, N, M = 2000, 5, 7
 	r := rng(13)

@@ -38,7 +38,7 @@ const (
 	// mean and standard deviation standardize the blocks before the exact
 	// moments are known: the means' offset from them is then about
 	// σ/√sampleRows, which the final correction removes exactly.
-	sampleRows = 1024
+	sampleRows = 256
 )
 
 // Options configures Correlate and Rank. The zero value is valid.

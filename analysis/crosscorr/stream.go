@@ -16,12 +16,12 @@ type input struct {
 	n        int
 	stats    *engine.ColumnStats
 	constant []int
-	// shift and scale (1×n Float32) standardize the blocks, y = (x −
-	// shift)·scale, from the mean and 1/σ of a sample of rows (see
-	// sample); w and g (n×1 Float32) turn the products of y into
-	// correlations once the exact moments are known (see finish).
-	shift, scale, w, g   *engine.Tensor
-	shiftHost, scaleHost []float32 // shift's and scale's values
+	// std standardizes the blocks, with its Shift and Scale uploaded
+	// (1×n Float32); w and g (n×1 Float32) are its Correction, which
+	// turns the products of the blocks into correlations once the exact
+	// moments are known.
+	std                Standardization
+	shift, scale, w, g *engine.Tensor
 	// The token block buffers of the input's path (see the package
 	// documentation): B×n blocks, one or, double-buffered, two; beside
 	// each of those the double-buffered path's page-locked buffer; the
@@ -587,49 +587,18 @@ func (r *runner) fill(in *input, k, t0, b int) error {
 	return nil
 }
 
-// sample sets every input's shift and scale from the float64 mean and
-// standard deviation of up to sampleRows rows spread evenly over the
-// tokens (rows ⌊k·T/S⌋, k < S): the values that the sweeps standardize
-// with, y = (x − shift)·scale, before the exact moments are known (see
-// finish). A neuron whose sample is constant gets scale 1. A NaN or ±Inf
-// in the sample is an error that names its row and neuron.
+// sample sets every input's standardization from a sample of its rows
+// (SampleStandardization) and uploads it.
 func (r *runner) sample() error {
-	S := min(r.tokens, sampleRows)
 	for _, in := range r.in {
-		row, first := make([]float32, in.n), make([]float64, in.n)
-		s1, s2 := make([]float64, in.n), make([]float64, in.n)
-		for k := range S {
-			t := int(int64(k) * int64(r.tokens) / int64(S))
-			if err := in.src.ReadRows(t, 1, row); err != nil {
-				return fmt.Errorf("crosscorr: model %q: %w", in.name, err)
-			}
-			for j, v := range row {
-				if !finite(float64(v)) {
-					return nonFinite(in, t, row)
-				}
-				if k == 0 {
-					first[j] = float64(v) // the sums' shift
-				}
-				d := float64(v) - first[j]
-				s1[j] += d
-				s2[j] += d * d
-			}
-		}
-		shift, scale := make([]float32, in.n), make([]float32, in.n)
-		for j := range shift {
-			m := s1[j] / float64(S)
-			mean, sd := first[j]+m, math.Sqrt(max(s2[j]/float64(S)-m*m, 0))
-			shift[j], scale[j] = float32(mean), 1
-			if c := float32(1 / sd); sd > 1e-7*math.Abs(mean) && c > 0 && !math.IsInf(float64(c), 0) {
-				scale[j] = c
-			}
-		}
-		in.shiftHost, in.scaleHost = shift, scale
 		var err error
-		if in.shift, err = r.upload(shift, 1, in.n); err != nil {
+		if in.std, err = SampleStandardization(in.src); err != nil {
+			return fmt.Errorf("crosscorr: model %q: %w", in.name, err)
+		}
+		if in.shift, err = r.upload(in.std.Shift, 1, in.n); err != nil {
 			return err
 		}
-		if in.scale, err = r.upload(scale, 1, in.n); err != nil {
+		if in.scale, err = r.upload(in.std.Scale, 1, in.n); err != nil {
 			return err
 		}
 		in.stats = engine.NewColumnStats(in.n)
@@ -725,28 +694,12 @@ func (g *momentRing) flush() error {
 	return nil
 }
 
-// finish sets, from every input's exact moments μ and σ, the constant
-// neurons and the vectors w and g with which AffineOuter turns a tile of
-// products P = Σ_t y_a·y_b of the standardized blocks y = (x − s)·c into
-// correlations:
-//
-//	r(a, b) = w_a·w_b·P(a, b) − g_a·g_b,  w = 1/(c·σ·√T),  g = (μ − s)/σ
-//
-// (z = (x − μ)/σ = y/(c·σ) − g and Σ_t y = c·T·(μ − s)); w = g = 0 for a
-// constant neuron, whose r is then exactly 0.
+// finish sets every input's constant neurons and the vectors w and g of
+// its Correction, from its exact moments.
 func (r *runner) finish() error {
-	sqrtT := math.Sqrt(float64(r.tokens))
 	for _, in := range r.in {
-		inv, constant := in.stats.InvStd()
-		in.constant = constant
-		w, g := make([]float32, in.n), make([]float32, in.n)
-		for j, v := range inv {
-			if v != 0 {
-				is := 1 / math.Sqrt(in.stats.Variance(j))
-				w[j] = float32(is / (float64(in.scaleHost[j]) * sqrtT))
-				g[j] = float32((in.stats.Mean[j] - float64(in.shiftHost[j])) * is)
-			}
-		}
+		var w, g []float32
+		w, g, in.constant = in.std.Correction(in.stats)
 		var err error
 		if in.w, err = r.upload(w, in.n, 1); err != nil {
 			return err

@@ -1,0 +1,91 @@
+package crosscorr
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/grainlab/grain/engine"
+)
+
+// Standardization is how the sweeps standardize a model's token blocks
+// before the model's exact moments are known, y = (x − Shift)·Scale
+// (rounded to float32 as engine.Backend.Standardize computes it), with
+// Shift and Scale the mean and 1/σ of a sample of the model's rows. One
+// streaming pass then gives both the exact moments and the products
+// P(a, b) = Σ_t y_a·y_b, which Correction turns into correlations.
+type Standardization struct {
+	Shift, Scale []float32
+}
+
+// SampleStandardization reads up to sampleRows rows of src spread evenly
+// over its tokens (rows ⌊k·T/S⌋, k < S) and returns their float64 mean
+// and 1/σ per neuron, rounded to float32; a neuron that is constant in
+// the sample (σ ≤ 1e-7·|mean|) gets Scale 1. A NaN or ±Inf in the sample
+// is an error that names its token row and neuron.
+func SampleStandardization(src Source) (Standardization, error) {
+	T, n := src.NumTokens(), src.NumNeurons()
+	S := min(T, sampleRows)
+	row, first := make([]float32, n), make([]float64, n)
+	s1, s2 := make([]float64, n), make([]float64, n)
+	for k := range S {
+		t := int(int64(k) * int64(T) / int64(S))
+		if err := src.ReadRows(t, 1, row); err != nil {
+			return Standardization{}, err
+		}
+		if k == 0 {
+			for j, v := range row {
+				first[j] = float64(v) // the sums' shift
+			}
+		}
+		var bad float64 // NaN once a value is NaN or ±Inf
+		for j, v := range row {
+			d := float64(v) - first[j]
+			bad += d * 0
+			s1[j] += d
+			s2[j] += d * d
+		}
+		if bad != 0 {
+			for j, v := range row {
+				if !finite(float64(v)) {
+					return Standardization{}, fmt.Errorf("token row %d, neuron %d: activation %v is not finite", t, j, v)
+				}
+			}
+		}
+	}
+	s := Standardization{Shift: make([]float32, n), Scale: make([]float32, n)}
+	for j := range n {
+		m := s1[j] / float64(max(S, 1))
+		mean, sd := first[j]+m, math.Sqrt(max(s2[j]/float64(max(S, 1))-m*m, 0))
+		s.Shift[j], s.Scale[j] = float32(mean), 1
+		if c := float32(1 / sd); sd > 1e-7*math.Abs(mean) && c > 0 && !math.IsInf(float64(c), 0) {
+			s.Scale[j] = c
+		}
+	}
+	return s, nil
+}
+
+// Correction returns, from a model's exact moments μ and σ over its T
+// tokens (st), the vectors w and g that turn the products P(a, b) = Σ_t
+// y_a·y_b of two standardized models (y = (x − s)·c, s and c this
+// Standardization's) into correlations, with engine.Backend.AffineOuter:
+//
+//	r(a, b) = w_a·w_b·P(a, b) − g_a·g_b,  w = 1/(c·σ·√T),  g = (μ − s)/σ
+//
+// (z = (x − μ)/σ = w·√T·y − g, and Σ_t y = c·T·(μ − s)), and the
+// constant neurons (engine.ColumnStats.InvStd), whose w = g = 0 give r = 0
+// exactly. The rounding of y enters r in proportion to (1 + |g_a|)·(1 +
+// |g_b|), and |g| is about 1/√sampleRows where the sample is typical of
+// the tokens.
+func (s Standardization) Correction(st *engine.ColumnStats) (w, g []float32, constant []int) {
+	inv, constant := st.InvStd()
+	sqrtT := math.Sqrt(float64(st.N))
+	w, g = make([]float32, len(inv)), make([]float32, len(inv))
+	for j, v := range inv {
+		if v != 0 {
+			is := 1 / math.Sqrt(st.Variance(j))
+			w[j] = float32(is / (float64(s.Scale[j]) * sqrtT))
+			g[j] = float32((st.Mean[j] - float64(s.Shift[j])) * is)
+		}
+	}
+	return w, g, constant
+}

@@ -5,25 +5,34 @@ import (
 	"math"
 	"time"
 
+	"github.com/grainlab/grain/analysis/crosscorr"
 	"github.com/grainlab/grain/engine"
 )
 
 // resident holds two models' activations in device memory and the buffers
-// of one MaxCorr computation.
+// of one MaxCorr computation as analysis/crosscorr does it (see run).
 type resident struct {
-	b                engine.Backend
-	n, m, tokens     int
-	chunk            int
-	a, bm            *engine.Tensor // tokens × n, tokens × m
-	za, zb           *engine.Tensor // chunk × n, chunk × m: standardized chunks
-	meanA, m2A       *engine.Tensor // 1×n float64
-	meanB, m2B       *engine.Tensor
-	muA, invA        *engine.Tensor // 1×n float32
-	muB, invB        *engine.Tensor
-	c                *engine.Tensor // n × m correlations
-	rv, cv           *engine.Tensor // per-row and per-column max |r|
-	ri, ci           *engine.Tensor
-	hostMean, hostM2 [2][]float64
+	b            engine.Backend
+	tokens       int
+	chunk        int
+	in           [2]*residentModel
+	c            *engine.Tensor // n × m correlations
+	rv, cv       *engine.Tensor // per-row and per-column max |r|
+	ri, ci       *engine.Tensor
+	ringMean     [2][]float64 // the rings' host copies
+	ringM2       [2][]float64
+	shift, scale [2]*engine.Tensor
+}
+
+// residentModel is one model of a resident computation.
+type residentModel struct {
+	n              int
+	src            crosscorr.Source // the data's host rows, for the sample
+	x              *engine.Tensor   // tokens × n
+	z              *engine.Tensor   // chunk × n: a standardized chunk (n × chunk neuron-major)
+	ringMean, ring *engine.Tensor   // chunks × n Float64: every chunk's mean and m2
+	shift, scale   *engine.Tensor   // 1×n Float32
+	w, g           *engine.Tensor   // n×1 Float32: the Correction
 }
 
 func maxcorrCmd(args []string) error {
@@ -37,7 +46,7 @@ func maxcorrCmd(args []string) error {
 	chunk := fs.Int("chunk", 32768, "tokens standardized and multiplied per GEMM")
 	reps := fs.Int("reps", 3, "timed runs per case (after one warm-up)")
 	sample := fs.Int("sample", 16, "neurons of A checked against float64")
-	phases := fs.Bool("phases", true, "also time the phases alone (moments, standardization, products)")
+	phases := fs.Bool("phases", true, "also time the phases alone (sample, standardization, products, finish)")
 	fs.Parse(args)
 	tokens, err := ints(*tokenList)
 	if err != nil {
@@ -106,7 +115,8 @@ func maxcorrCmd(args []string) error {
 }
 
 func newResident(b engine.Backend, pa, pb []float32, pool, n, m, tokens, chunk int) (*resident, error) {
-	rs := &resident{b: b, n: n, m: m, tokens: tokens, chunk: chunk}
+	rs := &resident{b: b, tokens: tokens, chunk: chunk}
+	chunks := (tokens + chunk - 1) / chunk
 	var err error
 	alloc := func(r, c int, dt engine.DType) *engine.Tensor {
 		if err != nil {
@@ -116,12 +126,16 @@ func newResident(b engine.Backend, pa, pb []float32, pool, n, m, tokens, chunk i
 		t, err = b.Alloc(r, c, dt)
 		return t
 	}
-	rs.a, rs.bm = alloc(tokens, n, engine.Float32), alloc(tokens, m, engine.Float32)
-	rs.za, rs.zb = alloc(chunk, n, engine.Float32), alloc(chunk, m, engine.Float32)
-	rs.meanA, rs.m2A = alloc(1, n, engine.Float64), alloc(1, n, engine.Float64)
-	rs.meanB, rs.m2B = alloc(1, m, engine.Float64), alloc(1, m, engine.Float64)
-	rs.muA, rs.invA = alloc(1, n, engine.Float32), alloc(1, n, engine.Float32)
-	rs.muB, rs.invB = alloc(1, m, engine.Float32), alloc(1, m, engine.Float32)
+	for k, host := range [][]float32{pa, pb} {
+		w := []int{n, m}[k]
+		rm := &residentModel{n: w, src: &poolSource{data: host, pool: pool, tokens: tokens, cols: w}}
+		rm.x, rm.z = alloc(tokens, w, engine.Float32), alloc(chunk, w, engine.Float32)
+		rm.ringMean, rm.ring = alloc(chunks, w, engine.Float64), alloc(chunks, w, engine.Float64)
+		rm.shift, rm.scale = alloc(1, w, engine.Float32), alloc(1, w, engine.Float32)
+		rm.w, rm.g = alloc(w, 1, engine.Float32), alloc(w, 1, engine.Float32)
+		rs.in[k] = rm
+		rs.ringMean[k], rs.ringM2[k] = make([]float64, chunks*w), make([]float64, chunks*w)
+	}
 	rs.c = alloc(n, m, engine.Float32)
 	rs.rv, rs.ri = alloc(n, 1, engine.Float32), alloc(n, 1, engine.Int32)
 	rs.cv, rs.ci = alloc(1, m, engine.Float32), alloc(1, m, engine.Int32)
@@ -130,31 +144,30 @@ func newResident(b engine.Backend, pa, pb []float32, pool, n, m, tokens, chunk i
 		return nil, err
 	}
 	// Fill T tokens with the pool, repeated: device-to-device copies.
-	ppa, err := engine.AllocFrom(b, pool, n, pa)
-	if err != nil {
-		rs.free()
-		return nil, err
+	for k, host := range [][]float32{pa, pb} {
+		rm := rs.in[k]
+		pp, err := engine.AllocFrom(b, pool, rm.n, host)
+		if err != nil {
+			rs.free()
+			return nil, err
+		}
+		for t0 := 0; t0 < tokens; t0 += pool {
+			k := min(pool, tokens-t0)
+			b.Copy(rm.x.Slice(t0, t0+k), pp.Slice(0, k))
+		}
+		b.Free(pp)
 	}
-	defer b.Free(ppa)
-	ppb, err := engine.AllocFrom(b, pool, m, pb)
-	if err != nil {
-		rs.free()
-		return nil, err
-	}
-	defer b.Free(ppb)
-	for t0 := 0; t0 < tokens; t0 += pool {
-		k := min(pool, tokens-t0)
-		b.Copy(rs.a.Slice(t0, t0+k), ppa.Slice(0, k))
-		b.Copy(rs.bm.Slice(t0, t0+k), ppb.Slice(0, k))
-	}
-	rs.hostMean = [2][]float64{make([]float64, n), make([]float64, m)}
-	rs.hostM2 = [2][]float64{make([]float64, n), make([]float64, m)}
 	return rs, b.Sync()
 }
 
 func (rs *resident) free() {
-	for _, t := range []*engine.Tensor{rs.a, rs.bm, rs.za, rs.zb, rs.meanA, rs.m2A, rs.meanB, rs.m2B,
-		rs.muA, rs.invA, rs.muB, rs.invB, rs.c, rs.rv, rs.ri, rs.cv, rs.ci} {
+	ts := []*engine.Tensor{rs.c, rs.rv, rs.ri, rs.cv, rs.ci}
+	for _, rm := range rs.in {
+		if rm != nil {
+			ts = append(ts, rm.x, rm.z, rm.ringMean, rm.ring, rm.shift, rm.scale, rm.w, rm.g)
+		}
+	}
+	for _, t := range ts {
 		if t != nil {
 			rs.b.Free(t)
 		}
@@ -170,26 +183,51 @@ func (rs *resident) neuronMajor(p engine.Precision) bool {
 	return rounded && !host && p != engine.FP32
 }
 
-// standardize writes chunk [t0, t0+k) of both inputs standardized into
-// the chunk buffers, as crosscorr's sweep does: neuron-major (n × k, m ×
-// k) when neuronMajor, else token-major, rounded to p's input format on an
-// engine.PreRounded backend.
-func (rs *resident) standardize(p engine.Precision, t0, k int) (za, zb *engine.Tensor) {
+// sample sets both models' standardization from a sample of their host
+// rows (crosscorr.SampleStandardization) and uploads it, and returns it.
+func (rs *resident) sample() ([2]crosscorr.Standardization, error) {
+	var std [2]crosscorr.Standardization
+	for k, rm := range rs.in {
+		var err error
+		if std[k], err = crosscorr.SampleStandardization(rm.src); err != nil {
+			return std, err
+		}
+		rs.b.Upload(rm.shift, std[k].Shift)
+		rs.b.Upload(rm.scale, std[k].Scale)
+	}
+	return std, nil
+}
+
+// standardize writes chunk i = [t0, t0+k) of both models standardized into
+// the chunk buffers, as crosscorr's first sweep does: neuron-major (n × k,
+// m × k) when neuronMajor, with the chunk's moments from the same loads
+// into ring row i, else token-major, after ColMoments, rounded to p's
+// input format on an engine.PreRounded backend. Without moments (the
+// phase timing) it only standardizes.
+func (rs *resident) standardize(p engine.Precision, i, t0, k int, moments bool) (za, zb *engine.Tensor) {
 	b := rs.b
 	major := rs.neuronMajor(p)
 	za, zb = rs.buffers(k, major)
-	xa, xb := rs.a.Slice(t0, t0+k), rs.bm.Slice(t0, t0+k)
 	pr, rounded := b.(engine.PreRounded)
-	switch {
-	case major:
-		pr.StandardizeRoundedT(za, xa, rs.muA, rs.invA, p)
-		pr.StandardizeRoundedT(zb, xb, rs.muB, rs.invB, p)
-	case rounded:
-		pr.StandardizeRounded(za, xa, rs.muA, rs.invA, p)
-		pr.StandardizeRounded(zb, xb, rs.muB, rs.invB, p)
-	default:
-		b.Standardize(za, xa, rs.muA, rs.invA)
-		b.Standardize(zb, xb, rs.muB, rs.invB)
+	for m, z := range []*engine.Tensor{za, zb} {
+		rm := rs.in[m]
+		x := rm.x.Slice(t0, t0+k)
+		mean, m2 := rm.ringMean.Slice(i, i+1), rm.ring.Slice(i, i+1)
+		switch {
+		case major && moments:
+			pr.StandardizeRoundedTMoments(z, x, rm.shift, rm.scale, mean, m2, p)
+			continue
+		case moments:
+			b.ColMoments(x, mean, m2)
+		}
+		switch {
+		case major:
+			pr.StandardizeRoundedT(z, x, rm.shift, rm.scale, p)
+		case rounded:
+			pr.StandardizeRounded(z, x, rm.shift, rm.scale, p)
+		default:
+			b.Standardize(z, x, rm.shift, rm.scale)
+		}
 	}
 	return za, zb
 }
@@ -197,17 +235,17 @@ func (rs *resident) standardize(p engine.Precision, t0, k int) (za, zb *engine.T
 // buffers returns the chunk buffers of k tokens: k × n and k × m, or
 // neuron-major n × k and m × k.
 func (rs *resident) buffers(k int, neuronMajor bool) (za, zb *engine.Tensor) {
-	za, zb = rs.za.Slice(0, k), rs.zb.Slice(0, k)
+	za, zb = rs.in[0].z.Slice(0, k), rs.in[1].z.Slice(0, k)
 	if neuronMajor {
-		return za.Reshape(rs.n, k), zb.Reshape(rs.m, k)
+		return za.Reshape(rs.in[0].n, k), zb.Reshape(rs.in[1].n, k)
 	}
 	return za, zb
 }
 
-// eachChunk calls fn for every chunk [t0, t0+k) of the tokens.
-func (rs *resident) eachChunk(fn func(t0, k int)) {
-	for t0 := 0; t0 < rs.tokens; t0 += rs.chunk {
-		fn(t0, min(rs.chunk, rs.tokens-t0))
+// eachChunk calls fn for every chunk i = [t0, t0+k) of the tokens.
+func (rs *resident) eachChunk(fn func(i, t0, k int)) {
+	for i, t0 := 0, 0; t0 < rs.tokens; i, t0 = i+1, t0+rs.chunk {
+		fn(i, t0, min(rs.chunk, rs.tokens-t0))
 	}
 }
 
@@ -221,91 +259,104 @@ func (rs *resident) multiply(p engine.Precision, major bool, za, zb *engine.Tens
 	rs.b.Gemm(!major, major, 1, za, zb, beta, rs.c, p)
 }
 
-// run is one MaxCorr: moments, standardization, the accumulated product,
-// 1/T, and the abs-max reductions, waited for.
-func (rs *resident) run(p engine.Precision) error {
+// finish merges the chunks' moments on the host (one download per ring,
+// as crosscorr's ring when it holds every block), uploads the Correction
+// and turns the products into correlations, and reduces them.
+func (rs *resident) finish(std [2]crosscorr.Standardization) error {
 	b := rs.b
-	b.ColMoments(rs.a, rs.meanA, rs.m2A)
-	b.ColMoments(rs.bm, rs.meanB, rs.m2B)
-	for k, t := range [][2]*engine.Tensor{{rs.meanA, rs.m2A}, {rs.meanB, rs.m2B}} {
-		if err := b.Download(rs.hostMean[k], t[0]); err != nil {
+	for k, rm := range rs.in {
+		if err := b.Download(rs.ringMean[k], rm.ringMean); err != nil {
 			return err
 		}
-		if err := b.Download(rs.hostM2[k], t[1]); err != nil {
+		if err := b.Download(rs.ringM2[k], rm.ring); err != nil {
 			return err
 		}
-		st := &engine.ColumnStats{N: int64(rs.tokens), Mean: rs.hostMean[k], M2: rs.hostM2[k]}
-		inv, _ := st.InvStd()
-		mu, iv := rs.muA, rs.invA
-		if k == 1 {
-			mu, iv = rs.muB, rs.invB
-		}
-		b.Upload(mu, st.MeanFloat32())
-		b.Upload(iv, inv)
+		st := engine.NewColumnStats(rm.n)
+		rs.eachChunk(func(i, _, n int) {
+			st.Merge(int64(n), rs.ringMean[k][i*rm.n:(i+1)*rm.n], rs.ringM2[k][i*rm.n:(i+1)*rm.n])
+		})
+		w, g, _ := std[k].Correction(st)
+		b.Upload(rm.w, w)
+		b.Upload(rm.g, g)
 	}
-	major := rs.neuronMajor(p)
-	rs.eachChunk(func(t0, k int) {
-		za, zb := rs.standardize(p, t0, k)
-		rs.multiply(p, major, za, zb, float32(min(t0, 1)))
-	})
-	b.Scale(rs.c, float32(1/float64(rs.tokens)))
+	a, bm := rs.in[0], rs.in[1]
+	b.AffineOuter(rs.c, a.w.Reshape(1, a.n), bm.w.Reshape(1, bm.n), a.g.Reshape(1, a.n), bm.g.Reshape(1, bm.n))
 	b.ReduceRows(engine.MaxAbs, rs.c, rs.rv, rs.ri)
 	b.ReduceCols(engine.MaxAbs, rs.c, rs.cv, rs.ci)
 	return b.Sync()
 }
 
-// timePhases times run's phases alone, each waited for: the column
-// moments of both inputs, the standardization of every chunk (bytes read
-// and written), the products of every chunk (on the last standardized
-// chunk: same shapes and work), and the scaling and reductions; then the
-// products alone with the chunk buffers read in the other layout
-// (neuron-major ↔ token-major), and for BF16 through Gemm's packed
-// bfloat16 copies (conversion included) in both.
+// run is one MaxCorr as crosscorr computes it in one streaming pass: the
+// standardization sampled from the host rows, every chunk standardized
+// with its moments and multiplied, then the moments merged, the
+// correction and the abs-max reductions, waited for.
+func (rs *resident) run(p engine.Precision) error {
+	std, err := rs.sample()
+	if err != nil {
+		return err
+	}
+	major := rs.neuronMajor(p)
+	rs.eachChunk(func(i, t0, k int) {
+		za, zb := rs.standardize(p, i, t0, k, true)
+		rs.multiply(p, major, za, zb, float32(min(t0, 1)))
+	})
+	return rs.finish(std)
+}
+
+// timePhases times run's phases alone, each waited for: the sample, the
+// standardization of every chunk with its moments and without them (bytes
+// read and written), the products of every chunk (on the last
+// standardized chunk: same shapes and work), and the finish (moments
+// merged, correction, reductions); then the products alone with the chunk
+// buffers read in the other layout (neuron-major ↔ token-major), and for
+// BF16 through Gemm's packed bfloat16 copies (conversion included) in
+// both.
 func (rs *resident) timePhases(p engine.Precision) error {
 	b := rs.b
-	timed := func(fn func()) (float64, error) {
+	timed := func(fn func() error) (float64, error) {
 		if err := b.Sync(); err != nil {
 			return 0, err
 		}
 		start := time.Now()
-		fn()
+		if err := fn(); err != nil {
+			return 0, err
+		}
 		err := b.Sync()
 		return since(start), err
 	}
-	each := func(fn func(t0, k int)) func() { return func() { rs.eachChunk(fn) } }
+	each := func(fn func(i, t0, k int)) func() error { return func() error { rs.eachChunk(fn); return nil } }
 	major := rs.neuronMajor(p)
-	moments, err := timed(func() {
-		b.ColMoments(rs.a, rs.meanA, rs.m2A)
-		b.ColMoments(rs.bm, rs.meanB, rs.m2B)
-	})
+	var std [2]crosscorr.Standardization
+	sample, err := timed(func() (err error) { std, err = rs.sample(); return err })
 	if err != nil {
 		return err
 	}
-	standardize, err := timed(each(func(t0, k int) { rs.standardize(p, t0, k) }))
+	withMoments, err := timed(each(func(i, t0, k int) { rs.standardize(p, i, t0, k, true) }))
 	if err != nil {
 		return err
 	}
-	products, err := timed(each(func(t0, k int) {
+	standardize, err := timed(each(func(i, t0, k int) { rs.standardize(p, i, t0, k, false) }))
+	if err != nil {
+		return err
+	}
+	products, err := timed(each(func(_, t0, k int) {
 		za, zb := rs.buffers(k, major)
 		rs.multiply(p, major, za, zb, float32(min(t0, 1)))
 	}))
 	if err != nil {
 		return err
 	}
-	reductions, err := timed(func() {
-		b.Scale(rs.c, float32(1/float64(rs.tokens)))
-		b.ReduceRows(engine.MaxAbs, rs.c, rs.rv, rs.ri)
-		b.ReduceCols(engine.MaxAbs, rs.c, rs.cv, rs.ci)
-	})
+	finish, err := timed(func() error { return rs.finish(std) })
 	if err != nil {
 		return err
 	}
 	layoutName := map[bool]string{true: "neuron-major", false: "token-major"}
-	flops := 2 * float64(rs.n) * float64(rs.m) * float64(rs.tokens)
-	values := float64(rs.tokens) * float64(rs.n+rs.m)
-	fmt.Printf("  phases alone (%s): moments %.2f ms (%.0f GB/s read), standardize %.2f ms (%.0f GB/s read+written), products %.2f ms (%.1f TFLOP/s), scale+reductions %.2f ms\n",
-		layoutName[major], 1e3*moments, 4*values/moments/1e9, 1e3*standardize, 8*values/standardize/1e9,
-		1e3*products, flops/products/1e12, 1e3*reductions)
+	n, m := float64(rs.in[0].n), float64(rs.in[1].n)
+	flops := 2 * n * m * float64(rs.tokens)
+	values := float64(rs.tokens) * (n + m)
+	fmt.Printf("  phases alone (%s): sample %.2f ms, standardize with moments %.2f ms (%.0f GB/s read+written), without %.2f ms (%.0f GB/s), products %.2f ms (%.1f TFLOP/s), finish %.2f ms\n",
+		layoutName[major], 1e3*sample, 1e3*withMoments, 8*values/withMoments/1e9, 1e3*standardize, 8*values/standardize/1e9,
+		1e3*products, flops/products/1e12, 1e3*finish)
 	type layout struct {
 		name string
 		fn   func(k int, beta float32)
@@ -323,7 +374,7 @@ func (rs *resident) timePhases(p engine.Precision) error {
 		}
 	}
 	for _, l := range layouts {
-		secs, err := timed(each(func(t0, k int) { l.fn(k, float32(min(t0, 1))) }))
+		secs, err := timed(each(func(_, t0, k int) { l.fn(k, float32(min(t0, 1))) }))
 		if err != nil {
 			return err
 		}
@@ -335,8 +386,9 @@ func (rs *resident) timePhases(p engine.Precision) error {
 // maxDelta compares the sampled rows of the last result and their max |r|
 // with the float64 reference.
 func (rs *resident) maxDelta(rows []int, ref []float64) (float64, error) {
-	row := make([]float32, rs.m)
-	rv := make([]float32, rs.n)
+	n, m := rs.in[0].n, rs.in[1].n
+	row := make([]float32, m)
+	rv := make([]float32, n)
 	if err := rs.b.Download(rv, rs.rv); err != nil {
 		return 0, err
 	}
@@ -347,7 +399,7 @@ func (rs *resident) maxDelta(rows []int, ref []float64) (float64, error) {
 		}
 		var best float64
 		for j, g := range row {
-			want := ref[k*rs.m+j]
+			want := ref[k*m+j]
 			worst = math.Max(worst, math.Abs(float64(g)-want))
 			best = math.Max(best, math.Abs(want))
 		}

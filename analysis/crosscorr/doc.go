@@ -13,43 +13,59 @@
 //	z_ti = (x_ti − μ_i) / σ_i
 //	r(i, j) = Σ_t z_ti·z'_tj / T
 //
-// in two streaming passes over blocks of tokens on an engine.Backend, so the
-// same code runs on every device:
+// in one streaming pass over blocks of tokens on an engine.Backend (one per
+// sweep of tiles, see the budget), so the same code runs on every device:
 //
-//  1. Per block, Backend.ColMoments gives each neuron's mean and centred sum
-//     of squares in float64, written into a row of a ring of block moments
-//     on the device that is downloaded when full (see the paths below);
-//     engine.ColumnStats.Merge combines the blocks in order (Chan et al.).
-//     Every value is checked: a NaN or ±Inf is an error that names the
-//     model, the token row and the neuron (the block whose moments are not
-//     finite is read again on the host to find it).
-//  2. Per block, Backend.Standardize turns the rows into z in the block
-//     buffer, and Backend.Gemm accumulates Z_Aᵀ·Z_B (β = 1) into N×M
-//     float32 tiles, in Options.Precision. Each finished tile is scaled by
-//     1/T and reduced per neuron with Backend.ReduceRows / ReduceCols
+//  1. Before the pass, SampleStandardization reads up to 256 rows of each
+//     model spread evenly over the tokens, and takes their mean and 1/σ
+//     as a shift s and a scale c per neuron.
+//  2. Per block, Backend.Standardize writes y = (x − s)·c into the block
+//     buffer, and Backend.Gemm accumulates P = Y_Aᵀ·Y_B (β = 1) into N×M
+//     float32 tiles, in Options.Precision. In the first sweep
+//     Backend.ColMoments also gives each neuron's mean and centred sum of
+//     squares over the block in float64, written into a row of a ring of
+//     block moments that is downloaded when full (see the paths below);
+//     engine.ColumnStats.Merge combines the blocks in order (Chan et al.)
+//     into the exact μ and σ. Every value is checked: a NaN or ±Inf is an
+//     error that names the model, the token row and the neuron (the block
+//     whose moments are not finite is read again on the host to find it).
+//  3. Each finished tile becomes correlations with Backend.AffineOuter,
+//     r(i, j) = w_i·w'_j·P(i, j) − g_i·g'_j with w = 1/(c·σ·√T) and g =
+//     (μ − s)/σ (Standardization.Correction: since z = (x − μ)/σ =
+//     y/(c·σ) − g and Σ_t y = c·T·(μ − s), this is exactly Σ_t z·z'/T),
+//     and is reduced per neuron with Backend.ReduceRows / ReduceCols
 //     (MaxAbs, MinAbs): the partner with the largest |r| (with its sign),
 //     the one with the smallest, and, with Options.TopK, the k largest.
-//     In TF32 and BF16 on a backend that implements engine.PreRounded,
-//     StandardizeRounded rounds z to the GEMM's input format as it writes
-//     it and GemmPreRounded multiplies without making rounded copies of
-//     its inputs: the same products, with less memory traffic. On such a
-//     backend without host memory (CUDA), z is written neuron-major
-//     instead (StandardizeRoundedT: a row of B tokens per neuron, into the
-//     panel buffer) and the products read both operands contiguous along
-//     the tokens, Z_Aᵀ·Z_B = GemmPreRounded(false, true, Z_Aᵀ, Z_Bᵀ): on an
-//     H100 those ran at 390 TFLOP/s in TF32 against 258 token-major (the
-//     same values up to the order of summation).
+//
+// Reading every value once, where a pass for the moments and one for the
+// products read it twice, is what makes the GPU computation fast: on an
+// H100 the moments pass took 11 ms of about 160 at T = 10^6 (bench/RESULTS.md,
+// "GPU"). Since the sample's mean is within about σ/16 of μ where the
+// sample is typical, g is small and the correction costs no accuracy
+// (TestShiftedBlocks checks means 1000σ from 0 with a 3σ step half way
+// through the tokens); and s, unlike a float32 μ, is subtracted exactly,
+// so nearly constant neurons keep their accuracy too (σ = 1e-6·|μ|: 1.3e-8
+// in FP32, where subtracting float32(μ) gave 3.7e-5).
+//
+// In TF32 and BF16 on a backend that implements engine.PreRounded,
+// StandardizeRounded rounds y to the GEMM's input format as it writes it
+// and GemmPreRounded multiplies without making rounded copies of its
+// inputs: the same products, with less memory traffic. On such a backend
+// without host memory (CUDA), y is written neuron-major instead
+// (StandardizeRoundedT: a row of B tokens per neuron, into the panel
+// buffer; in the first sweep StandardizeRoundedTMoments, which gives the
+// block's moments from the same loads) and the products read both operands
+// contiguous along the tokens, Y_Aᵀ·Y_B = GemmPreRounded(false, true, Y_Aᵀ,
+// Y_Bᵀ): on an H100 those ran at 390 TFLOP/s in TF32 against 258
+// token-major (the same values up to the order of summation).
 //
 // Neither the stacked (N+M)×(N+M) matrix nor all tokens are ever in memory,
 // and the N×M matrix itself only when Options.Matrix asks for it. A constant
-// neuron (σ ≤ 1e-7·|μ|, see engine.ColumnStats.InvStd) standardizes to 0, so
+// neuron (σ ≤ 1e-7·|μ|, see engine.ColumnStats.InvStd) has w = g = 0, so
 // its r is exactly 0 with every neuron, never NaN; the results list such
 // neurons and warn about them. Ties between partners go to the lowest index.
 // With float32 accumulation r agrees with float64 to about 1e-6; TF32 and
-// BF16 GEMMs to about 1e-3 and 1e-2. The means are subtracted in float32,
-// which shifts z by (μ − float32(μ))/σ: for a nearly constant neuron (σ
-// below about 3e-5·|μ|) r can be off by more, e.g. 1.4e-4 for two neurons
-// of σ = 1e-6·|μ| (none of grain's real activations came close).
+// BF16 GEMMs to about 1e-3 and 1e-2.
 //
 // # Paths of the token blocks
 //
@@ -60,7 +76,8 @@
 //
 //   - Host memory (the backend implements engine.HostMemory: the CPU): rows
 //     of a RowViewer are used in place, other sources are read into the
-//     block itself. Moments are downloaded after every block (a copy).
+//     block itself. The first sweep downloads the moments after every
+//     block (a copy).
 //   - Double-buffered (no host memory, engine.AsyncUploader: CUDA): two
 //     device blocks and two page-locked buffers per model. Block i goes
 //     through buffers k = i mod 2: wait for buffer k's previous copy, read
@@ -72,7 +89,7 @@
 //     blocks (R = ⌈T/B⌉, one download, when the budget allows).
 //   - Uploading (no host memory, no AsyncUploader): rows are viewed or read
 //     into a host buffer and copied with Backend.Upload into one device
-//     block; moments are downloaded after every block.
+//     block; the first sweep downloads the moments after every block.
 //
 // # The memory budget
 //
@@ -115,11 +132,12 @@
 //     the largest S that leaves at least 16 tokens per block is used, and a
 //     budget that leaves fewer is an error.
 //   - Ring (double-buffered path; W = 0 on the others): a row of block
-//     moments takes w = 32·Σ_m n_m bytes (float64 mean and m2 of every
-//     neuron, on the device and on the host). W = max(w, min(16·w,
-//     (A − S_used)/8)) keeps room for up to 16 rows, and pass 1, which
-//     holds no tiles or panels, gives the ring
-//     R = min(⌈T/B⌉, ⌊(A − 4·B·Σ_m h_m·n_m) / w⌋) ≥ 1 rows.
+//     moments takes q = 32·Σ_m n_m bytes (float64 mean and m2 of every
+//     neuron, on the device and on the host). W = max(q, min(k·q,
+//     (A − S_used)/8)) with k = max(16, ⌈T/MaxBlockRows⌉) keeps room for
+//     the moments of every block of MaxBlockRows tokens when an eighth of
+//     what the tiles leave allows it, and for at least one block's, and
+//     the first sweep's ring has R = min(⌈T/B⌉, ⌊W/q⌋) ≥ 1 rows.
 //
 // Vectors of O(Σ_m n_m) values (statistics, reductions, top-k lists) come on
 // top.

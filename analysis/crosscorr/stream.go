@@ -347,10 +347,10 @@ func (r *runner) layOut(sw *sweep) int {
 	return cols
 }
 
-// neuronMajor reports whether pass 2 standardizes each block neuron-major
-// (engine.PreRounded's StandardizeRoundedT, into the panel buffer: a row
-// of every neuron) and multiplies the blocks as Z_aᵀ·Z_b =
-// GemmPreRounded(false, true, Z_aᵀ, Z_bᵀ), both operands contiguous along
+// neuronMajor reports whether the sweeps standardize each block
+// neuron-major (engine.PreRounded's StandardizeRoundedT, into the panel
+// buffer: a row of every neuron) and multiply the blocks as Y_aᵀ·Y_b =
+// GemmPreRounded(false, true, Y_aᵀ, Y_bᵀ), both operands contiguous along
 // the tokens. It does on device backends in TF32 and BF16, where the
 // token-major products ran 1.5× slower on an H100 (FP32 products were not
 // slower; bench/RESULTS.md, "GPU"). Column panels are then row slices, and
@@ -507,7 +507,7 @@ func (r *runner) allocBlocks(B int) error {
 // engine.AsyncUploader describes: while the device computes on block i,
 // the host reads block i+1 and the copy engine uploads it, and the host
 // waits only for a buffer's copy of block i−1 before refilling it (work
-// may wait for the device too: pass 1's ring downloads).
+// may wait for the device too: the first sweep's ring downloads).
 func (r *runner) stream(ins []int, B int, work func(t0, b int) error) error {
 	for i, t0 := 0, 0; t0 < r.tokens; i, t0 = i+1, t0+B {
 		b, k := min(B, r.tokens-t0), i%2

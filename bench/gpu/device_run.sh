@@ -8,7 +8,9 @@
 # then the benchmarks against PyTorch on the same GPU in the same run:
 #
 #   maxcorr    MaxCorr, N = M = 4096, T = 10^5 and 10^6, activations in GPU
-#              memory, fp32/tf32/bf16: grain (and its phases alone; then
+#              memory, fp32/tf32/bf16: grain (crosscorr's one pass:
+#              sampled standardization, moments from the standardizing
+#              loads, products, AffineOuter; and its phases alone; then
 #              TF32 at the largest T with 4× larger chunks), then torch;
 #              max |Δr| vs float64
 #   probe50k   probe time-to-accuracy, 50,000 × 2,048 × 45: torch (NeuroX

@@ -475,7 +475,9 @@ func TestProgressAndJSON(t *testing.T) {
 // nearly constant neurons (σ = 1e-6·|μ|, a few float32 steps) that share
 // a signal (with the means subtracted in float32, as grain did before the
 // sampled shift, FP32 was off by 3.7e-5 here). Every backend path, FP32
-// within 1e-5 of float64 and TF32 within 3e-3.
+// within 1e-5 of float64 and TF32 within 3e-3, the double-buffered path
+// included (TF32 there: neuron-major, the moments from
+// StandardizeRoundedTMoments).
 func TestShiftedBlocks(t *testing.T) {
 	const T, N, M = 3000, 7, 6
 	r := rng(21)
@@ -508,7 +510,8 @@ func TestShiftedBlocks(t *testing.T) {
 	if w := want[(N-1)*M+M-1]; w < 0.85 {
 		t.Fatalf("the nearly constant neurons correlate by %.3f only", w)
 	}
-	for _, s := range setups() {
+	all := append(setups(), setup{"async/read", newAsyncDevice(), func(m *Memory) Source { return readOnly{m} }})
+	for _, s := range all {
 		for _, c := range []struct {
 			p   engine.Precision
 			tol float64

@@ -474,7 +474,9 @@ func TestProgressAndJSON(t *testing.T) {
 // 3σ in every neuron's mean half way through the tokens, and a pair of
 // nearly constant neurons (σ = 1e-6·|μ|, a few float32 steps) that share
 // a signal (with the means subtracted in float32, as grain did before the
-// sampled shift, FP32 was off by 3.7e-5 here). Every backend path, FP32
+// sampled shift, FP32 was off by 3.7e-5 here), and a neuron that is
+// constant on the sampled rows (scale 1) but not elsewhere. Every backend
+// path, FP32
 // within 1e-5 of float64 and TF32 within 3e-3, the double-buffered path
 // included (TF32 there: neuron-major, the moments from
 // StandardizeRoundedTMoments).
@@ -506,6 +508,23 @@ func TestShiftedBlocks(t *testing.T) {
 	}
 	fill(a, N, 1)
 	fill(b, M, -1)
+	sampled := map[int]bool{}
+	for k := range sampleRows {
+		sampled[k*T/sampleRows] = true
+	}
+	for tk := range T { // 7 on the sampled rows, spikes on a third of the others
+		a[tk*N+2] = 7
+		if !sampled[tk] && tk%3 == 0 {
+			a[tk*N+2] += float32(shared[tk] + 0.5*r.NormFloat64())
+		}
+	}
+	std, err := SampleStandardization(mem(t, a, T, N))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if std.Scale[2] != 1 || std.Shift[2] != 7 {
+		t.Fatalf("sparse neuron: the sample gives shift %v, scale %v, want 7 and 1", std.Shift[2], std.Scale[2])
+	}
 	want := refCorr(a, N, b, M, T)
 	if w := want[(N-1)*M+M-1]; w < 0.85 {
 		t.Fatalf("the nearly constant neurons correlate by %.3f only", w)

@@ -104,7 +104,7 @@ func FuzzTokens(f *testing.F) {
 	f.Add([]byte("a  b\r\nc\u00a0d\x1fe"))
 	f.Add([]byte("a\n\nb\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := parseTokens(bytes.NewReader(data), "fuzz.tok")
+		c, err := ParseTokens(bytes.NewReader(data), "fuzz.tok")
 		if err != nil {
 			fuzzError(t, err, "fuzz.tok")
 			return
@@ -115,7 +115,7 @@ func FuzzTokens(f *testing.F) {
 		for _, s := range c.Tokens() {
 			b.WriteString(strings.Join(s, " ") + "\n")
 		}
-		back, err := parseTokens(&b, "fuzz.tok")
+		back, err := ParseTokens(&b, "fuzz.tok")
 		if err != nil || !slices.EqualFunc(back.Tokens(), c.Tokens(), slices.Equal) {
 			t.Fatalf("round trip: %v", err)
 		}

@@ -98,11 +98,12 @@ func parseNeuroX(tr io.Reader, tokensPath string, lr io.Reader, labelsPath strin
 // before it dropped); a lone "\r" inside a line separates tokens, where
 // Python's universal newlines would end the line.
 func ReadTokens(path string) (*Corpus, error) {
-	return readFile(path, parseTokens)
+	return readFile(path, ParseTokens)
 }
 
-// parseTokens reads a NeuroX tokens file from r, named path in errors.
-func parseTokens(r io.Reader, path string) (*Corpus, error) {
+// ParseTokens is ReadTokens of r (standard input, say), named path in
+// errors.
+func ParseTokens(r io.Reader, path string) (*Corpus, error) {
 	lr, err := newLineReader(r, path)
 	if err != nil {
 		return nil, err

@@ -6,11 +6,9 @@
 package vocab
 
 import (
-	"bufio"
 	"cmp"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -141,45 +139,26 @@ func Parse(s, what string) (*Vocab, error) {
 
 // ReadTokenized reads a tokenized text file, one sentence per line, tokens
 // separated by white space (single spaces in Multi30k's tok files; any of
-// Python's str.split() white space, corpus.IsSpace, as in the corpora). An empty line
-// is an error naming the file and line: it would be a sentence without
-// tokens.
+// Python's str.split() white space, corpus.IsSpace, as in the corpora),
+// as corpus.ReadTokens reads it (gzipped or not, a byte order mark
+// skipped). An empty line is an error naming the file and line: it would
+// be a sentence without tokens.
 func ReadTokenized(path string) ([][]string, error) {
-	f, err := os.Open(path)
+	c, err := corpus.ReadTokens(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	return ParseTokenized(f, path)
+	return c.Tokens(), nil
 }
 
 // ParseTokenized is ReadTokenized of r (standard input, say), named name in
 // errors.
 func ParseTokenized(r io.Reader, name string) ([][]string, error) {
-	var out [][]string
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for line := 1; sc.Scan(); line++ {
-		s := strings.TrimRight(sc.Text(), "\r")
-		if line == 1 {
-			s = strings.TrimPrefix(s, "\ufeff") // a byte order mark is not text
-		}
-		if !utf8.ValidString(s) {
-			return nil, fmt.Errorf("%s:%d: not valid UTF-8", name, line)
-		}
-		toks := strings.FieldsFunc(s, corpus.IsSpace)
-		if len(toks) == 0 {
-			return nil, fmt.Errorf("%s:%d: empty line", name, line)
-		}
-		out = append(out, toks)
+	c, err := corpus.ParseTokens(r, name)
+	if err != nil {
+		return nil, err
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no sentences", name)
-	}
-	return out, nil
+	return c.Tokens(), nil
 }
 
 // mosesEscapes are the XML escapes of the Moses tokenizer that remain in

@@ -44,7 +44,7 @@ func TestReadTokenized(t *testing.T) {
 	}
 	bad := filepath.Join(dir, "bad")
 	os.WriteFile(bad, []byte("a\n\nb\n"), 0o644)
-	if _, err := ReadTokenized(bad); err == nil || !strings.Contains(err.Error(), "bad:2: empty line") {
+	if _, err := ReadTokenized(bad); err == nil || !strings.Contains(err.Error(), "bad:2: empty sentence") {
 		t.Fatalf("empty line: %v", err)
 	}
 	// A stream (standard input) is read as a file is: long lines, invalid
@@ -56,7 +56,7 @@ func TestReadTokenized(t *testing.T) {
 	if s, err := ParseTokenized(strings.NewReader("\ufeffa b\n"), "standard input"); err != nil || s[0][0] != "a" {
 		t.Fatalf("a byte order mark: %q, %v", s, err)
 	}
-	for in, want := range map[string]string{"a\n\xff b\n": "standard input:2: not valid UTF-8", "": "standard input: no sentences"} {
+	for in, want := range map[string]string{"a\n\xff b\n": "standard input:2: invalid UTF-8", "": "standard input: no sentences"} {
 		if _, err := ParseTokenized(strings.NewReader(in), "standard input"); err == nil || err.Error() != want {
 			t.Errorf("%q: error %v, want %q", in, err, want)
 		}

@@ -691,6 +691,10 @@ func (s *suite) preRounded(t *testing.T, pr engine.PreRounded) {
 	wide := s.upload(t, wideRows, wideCols, randn(r, wideRows*wideCols, 3))
 	meanW, invW := s.upload(t, 1, wideCols, randn(r, wideCols, 1)), s.upload(t, 1, wideCols, randn(r, wideCols, 1))
 	wideZ, wideT := s.alloc(t, wideRows, wideCols, engine.Float32), s.alloc(t, wideCols, wideRows, engine.Float32)
+	const vwideRows, vwideCols = 70, 2100
+	vwide := s.upload(t, vwideRows, vwideCols, randn(r, vwideRows*vwideCols, 3))
+	meanV, invV := s.upload(t, 1, vwideCols, randn(r, vwideCols, 1)), s.upload(t, 1, vwideCols, randn(r, vwideCols, 1))
+	vwideZ, vwideT := s.alloc(t, vwideRows, vwideCols, engine.Float32), s.alloc(t, vwideCols, vwideRows, engine.Float32)
 	s.b.Standardize(za, ta, meanA, invA)
 	s.b.Standardize(zb, tb, meanB, invB)
 	for _, c := range []struct {
@@ -753,8 +757,9 @@ func (s *suite) preRounded(t *testing.T, pr engine.PreRounded) {
 			wm, wv := s.alloc(t, 1, x.Cols(), engine.Float64), s.alloc(t, 1, x.Cols(), engine.Float64)
 			pr.StandardizeRoundedTMoments(tt, x, mean, invStd, gm, gv, c.p)
 			s.b.ColMoments(x, wm, wv)
+			wt := s.f32(t, want)
 			for i, v := range s.f32(t, tt) {
-				if w := s.f32(t, want)[i]; math.Float32bits(v) != math.Float32bits(w) {
+				if w := wt[i]; math.Float32bits(v) != math.Float32bits(w) {
 					t.Fatalf("StandardizeRoundedTMoments %v of %s [%d] = %g, StandardizeRoundedT %g", c.p, what, i, v, w)
 				}
 			}
@@ -769,6 +774,17 @@ func (s *suite) preRounded(t *testing.T, pr engine.PreRounded) {
 		}
 		momentsT(fmt.Sprintf("%d × %d", wideRows, wideCols), wide, meanW, invW, wideT)
 		momentsT("a row view", ta.Slice(5, rows), meanA, invA, rtv)
+		// More bands of 32 columns than a small device has blocks (the
+		// emulator's 64: each block then walks several work items).
+		pr.StandardizeRoundedT(vwideT, vwide, meanV, invV, c.p)
+		pr.StandardizeRounded(vwideZ, vwide, meanV, invV, c.p)
+		vt := s.f32(t, vwideT)
+		for i, v := range s.f32(t, vwideZ) {
+			if r, j := i/vwideCols, i%vwideCols; math.Float32bits(vt[j*vwideRows+r]) != math.Float32bits(v) {
+				t.Fatalf("StandardizeRoundedT %v of %d × %d [%d, %d] differs from StandardizeRounded", c.p, vwideRows, vwideCols, j, r)
+			}
+		}
+		momentsT(fmt.Sprintf("%d × %d", vwideRows, vwideCols), vwide, meanV, invV, vwideT)
 		pr.GemmPreRounded(false, true, 1, rta, rtb, 0, c1, c.p)
 		for i, g := range s.f32(t, c1) {
 			if math.Abs(float64(g-g2[i])) > 1e-5*math.Sqrt(rows)*(1+math.Abs(float64(g2[i]))) {

@@ -191,16 +191,21 @@ func closeExtremes(a, b []Extremes, tol float64) bool {
 // moments are checked only after the ring's download, a NaN or Inf is
 // still named by model, token row and neuron, and no staging buffer is
 // left behind; so it is when the rows sampled for the shifts hold it
-// (row 1234 of 2000 is, ⌊158·2000/256⌋; row 1235 is not).
+// (SampleRow(158, 2000) is 1238; row 1235 is not sampled).
 func TestDoubleBufferedNonFinite(t *testing.T) {
 	const T, N, M = 2000, 5, 7
 	r := rng(13)
 	a := randomActs(r, T, N)
+	for k := range sampleRows {
+		if SampleRow(k, T) == 1235 {
+			t.Fatal("row 1235 is sampled")
+		}
+	}
 	be := newAsyncDevice()
 	for _, c := range []struct {
 		budget int64
 		row    int
-	}{{0, 1235}, {32 << 10, 1235}, {0, 1234}} {
+	}{{0, 1235}, {32 << 10, 1235}, {0, SampleRow(158, T)}} {
 		budget, row := c.budget, c.row
 		b := randomActs(r, T, M)
 		b[row*M+4] = float32(math.Inf(-1))

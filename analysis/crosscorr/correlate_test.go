@@ -510,7 +510,7 @@ func TestShiftedBlocks(t *testing.T) {
 	fill(b, M, -1)
 	sampled := map[int]bool{}
 	for k := range sampleRows {
-		sampled[k*T/sampleRows] = true
+		sampled[SampleRow(k, T)] = true
 	}
 	for tk := range T { // 7 on the sampled rows, spikes on a third of the others
 		a[tk*N+2] = 7
@@ -545,6 +545,150 @@ func TestShiftedBlocks(t *testing.T) {
 				t.Errorf("%s, %v: max |r − float64| = %.2g > %g", s.name, c.p, d, c.tol)
 			}
 			t.Logf("%s, %v: max |r − float64| = %.2g", s.name, c.p, d)
+		}
+	}
+}
+
+// TestSampleRow: one row from each stretch of the tokens, in order, every
+// row when there are at most sampleRows, and, for tokens in sentences of
+// 40 tokens, 256·40·3 of them (each stretch three sentences long), rows at
+// many positions within their sentences.
+func TestSampleRow(t *testing.T) {
+	for _, T := range []int{1, 7, sampleRows, sampleRows + 1, 2000, 3 * sampleRows * 40, 1<<31 - 1} {
+		S, prev, positions := min(T, sampleRows), -1, map[int]bool{}
+		for k := range S {
+			row := SampleRow(k, T)
+			lo, hi := (k*T+S-1)/S, ((k+1)*T+S-1)/S
+			if row <= prev || row < lo || row >= hi {
+				t.Fatalf("T = %d: row %d of stretch %d is outside [%d, %d) or not after %d", T, row, k, lo, hi, prev)
+			}
+			prev = row
+			positions[row%40] = true
+		}
+		if T <= sampleRows && prev != T-1 {
+			t.Errorf("T = %d: the sample is not every row", T)
+		}
+		if T == 3*sampleRows*40 && len(positions) < 30 {
+			t.Errorf("T = %d: the sample has only %d of 40 positions in a sentence", T, len(positions))
+		}
+	}
+}
+
+// TestAtypicalSample: when the sampled rows are not typical of the tokens
+// (a neuron far from its mean there, one whose spread there is 1e-20 of
+// its spread elsewhere, which would overflow float32 products), the first
+// sweep is made again with the exact moments, reported by a second
+// progress bar, and r keeps float64's accuracy, on every path and with
+// several blocks; typical data take one pass.
+func TestAtypicalSample(t *testing.T) {
+	const T, N, M = 3000, 6, 5
+	r := rng(31)
+	a, b := randomActs(r, T, N), randomActs(r, T, M)
+	sampled := map[int]bool{}
+	for k := range sampleRows {
+		sampled[SampleRow(k, T)] = true
+	}
+	for tk := range T {
+		v := r.NormFloat64()
+		b[tk*M+1] = float32(v + 0.5*r.NormFloat64())
+		a[tk*N+2], a[tk*N+4] = float32(v), float32(v+r.NormFloat64())
+		if sampled[tk] {
+			a[tk*N+2] = float32(1e-20 * v) // a spread of 1e-20
+			a[tk*N+4] += 40                // 40σ from the rest
+		}
+	}
+	want := refCorr(a, N, b, M, T)
+	typical := randomActs(r, T, N)
+	for _, s := range append(setups(), setup{"async/read", newAsyncDevice(), func(m *Memory) Source { return readOnly{m} }}) {
+		for _, budget := range []int64{0, 24 << 10} {
+			for _, c := range []struct {
+				name string
+				x    []float32
+			}{{"atypical", a}, {"typical", typical}} {
+				rep := &countingReporter{t: t}
+				got, err := Correlate(s.be, Model{"a", s.src(mem(t, c.x, T, N))}, Model{"b", s.src(mem(t, b, T, M))},
+					Options{Matrix: true, Memory: budget, Progress: rep})
+				if err != nil {
+					t.Fatal(err)
+				}
+				rep.check()
+				again := len(rep.bars) > 1 && strings.Contains(rep.bars[1].label, "again")
+				if again != (c.name == "atypical") {
+					t.Errorf("%s, budget %d, %s data: first sweep made again: %v", s.name, budget, c.name, again)
+				}
+				if c.name == "atypical" {
+					if d := maxDiff(got.R, want); d > 1e-5 {
+						t.Errorf("%s, budget %d: max |r − float64| = %.2g", s.name, budget, d)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestFirstSweepReadsEveryModel: under budgets that split the MaxCorr
+// products of three models into sweeps whose first uses two of the
+// models only, the third model's moments still come from the first
+// sweep, and the later sweeps, standardized with the exact moments, give
+// the scores of one sweep (within 1e-5), on every backend path, with
+// typical data and with a sample that is not typical.
+func TestFirstSweepReadsEveryModel(t *testing.T) {
+	const T, n = 600, 200
+	r := rng(41)
+	acts := [][]float32{randomActs(r, T, n), randomActs(r, T, n), randomActs(r, T, n)}
+	for tk := range T {
+		acts[2][tk*n+3] = acts[0][tk*n+5] + 0.3*acts[1][tk*n+7]
+	}
+	atypical := slices.Clone(acts[2])
+	for k := range sampleRows {
+		atypical[SampleRow(k, T)*n+3] += 1000
+	}
+	for _, be := range []engine.Backend{cpu.New(), deviceOnly{cpu.New()}, newAsyncDevice()} {
+		for _, third := range [][]float32{acts[2], atypical} {
+			var models []Model
+			for m, x := range [][]float32{acts[0], acts[1], third} {
+				models = append(models, Model{string(rune('a' + m)), mem(t, x, T, n)})
+			}
+			one, err := Rank(be, models, MaxCorr, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for budget := int64(256 << 10); budget <= 1<<20; budget += 32 << 10 {
+				rn, err := newRunner(be, models, Options{Memory: budget})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for a := range 3 {
+					for b := a + 1; b < 3; b++ {
+						rn.addJob(a, b, false, true)
+					}
+				}
+				p, err := rn.plan()
+				if err != nil || len(p.sweeps) < 2 || len(p.sweeps[0].inputs) == 3 {
+					continue
+				}
+				found = true
+				got, err := Rank(be, models, MaxCorr, Options{Memory: budget})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for m := range models {
+					want := map[int]float64{}
+					for _, nr := range one.Models[m].Ranking {
+						want[nr.Neuron] = nr.Score
+					}
+					for _, nr := range got.Models[m].Ranking {
+						if d := math.Abs(nr.Score - want[nr.Neuron]); d > 1e-5 {
+							t.Fatalf("%T, budget %d (%d sweeps, the first reads models %v): model %d neuron %d scores %g, one sweep %g",
+								be, budget, len(p.sweeps), p.sweeps[0].inputs, m, nr.Neuron, nr.Score, want[nr.Neuron])
+						}
+					}
+				}
+			}
+			if !found {
+				t.Errorf("%T: no budget gave several sweeps whose first leaves a model out", be)
+			}
 		}
 	}
 }

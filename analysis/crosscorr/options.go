@@ -39,6 +39,10 @@ const (
 	// moments are known: the means' offset from them is then about
 	// σ/√sampleRows, which the final correction removes exactly.
 	sampleRows = 256
+	// maxSampleShift is the largest |μ − shift|/σ of a sampled
+	// standardization that the first sweep's products are kept with
+	// (Standardization.Fits).
+	maxSampleShift = 0.5
 )
 
 // Options configures Correlate and Rank. The zero value is valid.

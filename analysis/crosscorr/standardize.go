@@ -17,18 +17,18 @@ type Standardization struct {
 	Shift, Scale []float32
 }
 
-// SampleStandardization reads up to sampleRows rows of src spread evenly
-// over its tokens (rows ⌊k·T/S⌋, k < S) and returns their float64 mean
-// and 1/σ per neuron, rounded to float32; a neuron that is constant in
-// the sample (σ ≤ 1e-7·|mean|) gets Scale 1. A NaN or ±Inf in the sample
-// is an error that names its token row and neuron.
+// SampleStandardization reads S = min(T, sampleRows) rows of src, one from
+// each of S equal stretches of its T tokens (SampleRow), and returns their
+// float64 mean and 1/σ per neuron, rounded to float32; a neuron that is
+// constant in the sample (σ ≤ 1e-7·|mean|) gets Scale 1. A NaN or ±Inf in
+// the sample is an error that names its token row and neuron.
 func SampleStandardization(src Source) (Standardization, error) {
 	T, n := src.NumTokens(), src.NumNeurons()
 	S := min(T, sampleRows)
 	row, first := make([]float32, n), make([]float64, n)
 	s1, s2 := make([]float64, n), make([]float64, n)
 	for k := range S {
-		t := int(int64(k) * int64(T) / int64(S))
+		t := SampleRow(k, T)
 		if err := src.ReadRows(t, 1, row); err != nil {
 			return Standardization{}, err
 		}
@@ -64,6 +64,52 @@ func SampleStandardization(src Source) (Standardization, error) {
 	return s, nil
 }
 
+// SampleRow is the row that SampleStandardization reads from the k-th of
+// S = min(T, sampleRows) stretches of T tokens, rows [⌈k·T/S⌉,
+// ⌈(k+1)·T/S⌉): the row at the fraction u_k ∈ [0, 1) of it, a fixed
+// pseudo-random offset (SplitMix64 of k), so that the sample does not fall
+// on the same position of every sentence when the tokens come in
+// sentences of one length (whose first tokens are often atypical).
+func SampleRow(k, T int) int {
+	S := int64(min(T, sampleRows))
+	lo, hi := (int64(k)*int64(T)+S-1)/S, (int64(k+1)*int64(T)+S-1)/S
+	z := uint64(k+1) * 0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return int(lo + int64(float64(z>>11)/(1<<53)*float64(hi-lo)))
+}
+
+// Fits reports whether s suits the exact moments st of its model, that is
+// whether products of rows standardized with it lose no accuracy and
+// cannot overflow in float32: for every neuron that is not constant, |g| =
+// |μ − Shift|/σ ≤ maxSampleShift (the correction's rounding then grows by
+// at most (1 + |g|)² ≤ 2.25 times) and Scale·σ, the standardized rows'
+// spread, lies in [2^-40, 2^40]. A sample that is not typical of the
+// tokens can fail it; crosscorr then runs its first sweep again with the
+// exact moments.
+func (s Standardization) Fits(st *engine.ColumnStats) bool {
+	inv, _ := st.InvStd()
+	for j, v := range inv {
+		if v == 0 {
+			continue // constant: r = 0 whatever the standardization
+		}
+		sd := math.Sqrt(st.Variance(j))
+		g, spread := (st.Mean[j]-float64(s.Shift[j]))/sd, float64(s.Scale[j])*sd
+		if !(math.Abs(g) <= maxSampleShift) || !(spread >= 0x1p-40 && spread <= 0x1p40) {
+			return false
+		}
+	}
+	return true
+}
+
+// Exact is the standardization by st's exact moments: Shift = float32(μ),
+// Scale = float32(1/σ), 0 for constant neurons (engine.ColumnStats.InvStd).
+func Exact(st *engine.ColumnStats) Standardization {
+	inv, _ := st.InvStd()
+	return Standardization{Shift: st.MeanFloat32(), Scale: inv}
+}
+
 // Correction returns, from a model's exact moments μ and σ over its T
 // tokens (st), the vectors w and g that turn the products P(a, b) = Σ_t
 // y_a·y_b of two standardized models (y = (x − s)·c, s and c this
@@ -75,7 +121,7 @@ func SampleStandardization(src Source) (Standardization, error) {
 // constant neurons (engine.ColumnStats.InvStd), whose w = g = 0 give r = 0
 // exactly. The rounding of y enters r in proportion to (1 + |g_a|)·(1 +
 // |g_b|), and |g| is about 1/√sampleRows where the sample is typical of
-// the tokens.
+// the tokens (see Fits).
 func (s Standardization) Correction(st *engine.ColumnStats) (w, g []float32, constant []int) {
 	inv, constant := st.InvStd()
 	sqrtT := math.Sqrt(float64(st.N))

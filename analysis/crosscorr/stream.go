@@ -1,6 +1,7 @@
 package crosscorr
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -440,6 +441,9 @@ func (r *runner) run(p *plan) error {
 	if w.ci, err = r.allocDT(p.maxCols, 1, engine.Int32); err != nil {
 		return err
 	}
+	// The first sweep standardizes with the sample and gathers the exact
+	// moments; the others standardize with those. If the sample does not
+	// fit them, the first sweep's products are made again with them.
 	for s := range p.sweeps {
 		bar.SetStatus(fmt.Sprintf("sweep %d/%d", s+1, len(p.sweeps)))
 		var ring *momentRing
@@ -451,6 +455,15 @@ func (r *runner) run(p *plan) error {
 		err := r.sweep(&p.sweeps[s], ring, B, w, bar)
 		if ring != nil {
 			ring.free()
+		}
+		if errors.Is(err, errNotTypical) {
+			if err = r.exact(); err == nil {
+				again := r.opt.reporter().Start("crosscorr: correlations again, standardized with the exact moments (the sampled rows were not typical of the tokens)", int64(r.tokens))
+				err = r.sweep(&p.sweeps[s], nil, B, w, again)
+				again.Finish()
+			}
+		} else if err == nil && s == 0 && len(p.sweeps) > 1 {
+			err = r.exact()
 		}
 		if err != nil {
 			return err
@@ -700,6 +713,11 @@ func (r *runner) finish() error {
 	for _, in := range r.in {
 		var w, g []float32
 		w, g, in.constant = in.std.Correction(in.stats)
+		if in.w != nil {
+			r.be.Upload(in.w, w)
+			r.be.Upload(in.g, g)
+			continue
+		}
 		var err error
 		if in.w, err = r.upload(w, in.n, 1); err != nil {
 			return err
@@ -710,6 +728,32 @@ func (r *runner) finish() error {
 	}
 	return nil
 }
+
+// fits reports whether every input's sampled standardization Fits its
+// exact moments.
+func (r *runner) fits() bool {
+	for _, in := range r.in {
+		if !in.std.Fits(in.stats) {
+			return false
+		}
+	}
+	return true
+}
+
+// exact standardizes every input by its exact moments from now on
+// (Exact), with w and g to match.
+func (r *runner) exact() error {
+	for _, in := range r.in {
+		in.std = Exact(in.stats)
+		r.be.Upload(in.shift, in.std.Shift)
+		r.be.Upload(in.scale, in.std.Scale)
+	}
+	return r.finish()
+}
+
+// errNotTypical is the first sweep's report that its sampled
+// standardization does not fit the exact moments (runner.fits).
+var errNotTypical = errors.New("crosscorr: the sampled rows are not typical of the tokens")
 
 // upload allocates a rows×cols tensor that the runner frees at the end,
 // holding v.
@@ -889,6 +933,9 @@ func (r *runner) sweep(s *sweep, ring *momentRing, B int, w *workspace, bar prog
 	if err == nil && ring != nil {
 		if err = ring.flush(); err == nil {
 			err = r.finish()
+		}
+		if err == nil && !r.fits() {
+			return errNotTypical // before any tile is reduced or kept
 		}
 	}
 	if err != nil {

@@ -16,9 +16,9 @@
 // in one streaming pass over blocks of tokens on an engine.Backend (one per
 // sweep of tiles, see the budget), so the same code runs on every device:
 //
-//  1. Before the pass, SampleStandardization reads up to 256 rows of each
-//     model spread evenly over the tokens, and takes their mean and 1/σ
-//     as a shift s and a scale c per neuron.
+//  1. Before the pass, SampleStandardization reads 256 rows of each model,
+//     one from each of 256 stretches of the tokens (SampleRow), and takes
+//     their mean and 1/σ as a shift s and a scale c per neuron.
 //  2. Per block, Backend.Standardize writes y = (x − s)·c into the block
 //     buffer, and Backend.Gemm accumulates P = Y_Aᵀ·Y_B (β = 1) into N×M
 //     float32 tiles, in Options.Precision. In the first sweep
@@ -40,12 +40,17 @@
 // Reading every value once, where a pass for the moments and one for the
 // products read it twice, is what makes the GPU computation fast: on an
 // H100 the moments pass took 11 ms of about 160 at T = 10^6 (bench/RESULTS.md,
-// "GPU"). Since the sample's mean is within about σ/16 of μ where the
-// sample is typical, g is small and the correction costs no accuracy
+// "GPU"). Where the sample is typical of the tokens its mean is within
+// about σ/16 of μ, so g is small and the correction costs no accuracy
 // (TestShiftedBlocks checks means 1000σ from 0 with a 3σ step half way
 // through the tokens); and s, unlike a float32 μ, is subtracted exactly,
 // so nearly constant neurons keep their accuracy too (σ = 1e-6·|μ|: 1.3e-8
-// in FP32, where subtracting float32(μ) gave 3.7e-5).
+// in FP32, where subtracting float32(μ) gave 3.7e-5). Where it is not
+// (Standardization.Fits: |g| > 0.5, or c·σ outside [2^-40, 2^40], where
+// products could overflow), the first sweep is made again, standardized
+// with the exact moments (Exact), before any of its tiles is used: one
+// more pass over the tokens, which a second progress bar reports. Sweeps
+// after the first always standardize with the exact moments.
 //
 // In TF32 and BF16 on a backend that implements engine.PreRounded,
 // StandardizeRounded rounds y to the GEMM's input format as it writes it

@@ -275,6 +275,9 @@ func (rs *resident) finish(std [2]crosscorr.Standardization) error {
 		rs.eachChunk(func(i, _, n int) {
 			st.Merge(int64(n), rs.ringMean[k][i*rm.n:(i+1)*rm.n], rs.ringM2[k][i*rm.n:(i+1)*rm.n])
 		})
+		if !std[k].Fits(st) { // crosscorr would make the products again
+			return fmt.Errorf("model %d: the sampled standardization does not fit the benchmark's data", k)
+		}
 		w, g, _ := std[k].Correction(st)
 		b.Upload(rm.w, w)
 		b.Upload(rm.g, g)

@@ -56,18 +56,19 @@ func (s *ColumnStats) Variance(j int) float64 {
 
 // InvStd returns 1/sqrt(population variance) per column as float32, with 0
 // for constant columns (so a standardized constant column is all zeros) and
-// the list of those columns.
+// the list of those columns. A column is constant when its standard
+// deviation is at most 1e-7 of its mean's magnitude (float32's resolution)
+// or so small (below about 3e-39) that its inverse overflows float32.
 func (s *ColumnStats) InvStd() (inv []float32, constant []int) {
 	inv = make([]float32, len(s.Mean))
 	for j := range inv {
 		v := s.Variance(j)
-		// A column is constant when its spread is below float32 resolution
-		// of its mean.
-		if v <= 0 || math.Sqrt(v) <= 1e-7*math.Abs(s.Mean[j]) || math.IsNaN(v) {
+		c := float32(1 / math.Sqrt(v))
+		if v <= 0 || math.Sqrt(v) <= 1e-7*math.Abs(s.Mean[j]) || math.IsNaN(v) || math.IsInf(float64(c), 0) {
 			constant = append(constant, j)
 			continue
 		}
-		inv[j] = float32(1 / math.Sqrt(v))
+		inv[j] = c
 	}
 	return inv, constant
 }

@@ -2,6 +2,7 @@ package crosscorr
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -575,50 +576,86 @@ func TestSampleRow(t *testing.T) {
 }
 
 // TestAtypicalSample: when the sampled rows are not typical of the tokens
-// (a neuron far from its mean there, one whose spread there is 1e-20 of
-// its spread elsewhere, which would overflow float32 products), the first
-// sweep is made again with the exact moments, reported by a second
-// progress bar, and r keeps float64's accuracy, on every path and with
-// several blocks; typical data take one pass.
+// (one neuron whose spread there is 1e-20 of its spread elsewhere, which
+// would overflow float32 products; or one 40σ from its mean there), the
+// first sweep is made again with the exact moments, reported by a second
+// progress bar, and r keeps float64's accuracy, on every path (TF32 on
+// the double-buffered one: neuron-major) and with several blocks. Typical
+// data take one pass: Gaussian neurons, and a sparse one (2 of 200,000
+// tokens non-zero, one of them sampled: |g| ≈ 1.2).
 func TestAtypicalSample(t *testing.T) {
-	const T, N, M = 3000, 6, 5
+	const N, M = 6, 5
 	r := rng(31)
-	a, b := randomActs(r, T, N), randomActs(r, T, M)
-	sampled := map[int]bool{}
-	for k := range sampleRows {
-		sampled[SampleRow(k, T)] = true
+	type dataset struct {
+		name     string
+		T        int
+		a, b     []float32
+		atypical bool
 	}
-	for tk := range T {
-		v := r.NormFloat64()
-		b[tk*M+1] = float32(v + 0.5*r.NormFloat64())
-		a[tk*N+2], a[tk*N+4] = float32(v), float32(v+r.NormFloat64())
-		if sampled[tk] {
-			a[tk*N+2] = float32(1e-20 * v) // a spread of 1e-20
-			a[tk*N+4] += 40                // 40σ from the rest
+	build := func(name string, T int, atypical bool, edit func(a []float32, sampled map[int]bool, v []float64)) dataset {
+		a, b := randomActs(r, T, N), randomActs(r, T, M)
+		v := make([]float64, T)
+		for tk := range T {
+			v[tk] = r.NormFloat64()
+			b[tk*M+1] = float32(v[tk] + 0.5*r.NormFloat64())
 		}
+		sampled := map[int]bool{}
+		for k := range min(T, sampleRows) {
+			sampled[SampleRow(k, T)] = true
+		}
+		edit(a, sampled, v)
+		return dataset{name, T, a, b, atypical}
 	}
-	want := refCorr(a, N, b, M, T)
-	typical := randomActs(r, T, N)
-	for _, s := range append(setups(), setup{"async/read", newAsyncDevice(), func(m *Memory) Source { return readOnly{m} }}) {
-		for _, budget := range []int64{0, 24 << 10} {
+	sets := []dataset{
+		build("spread 1e-20 on the sample", 3000, true, func(a []float32, sampled map[int]bool, v []float64) {
+			for tk := range v {
+				a[tk*N+2] = float32(v[tk])
+				if sampled[tk] {
+					a[tk*N+2] *= 1e-20
+				}
+			}
+		}),
+		build("40σ off on the sample", 3000, true, func(a []float32, sampled map[int]bool, v []float64) {
+			for tk := range v {
+				a[tk*N+4] = float32(v[tk] + r.NormFloat64())
+				if sampled[tk] {
+					a[tk*N+4] += 40
+				}
+			}
+		}),
+		build("Gaussian", 3000, false, func([]float32, map[int]bool, []float64) {}),
+		build("sparse", 200000, false, func(a []float32, sampled map[int]bool, v []float64) {
+			hit := SampleRow(100, len(v))
+			for tk := range v {
+				a[tk*N+3] = 0
+			}
+			a[hit*N+3], a[(hit+1)*N+3] = 3, 5
+			if sampled[hit+1] {
+				t.Fatal("the sparse neuron's second row is sampled")
+			}
+		}),
+	}
+	for _, d := range sets {
+		want := refCorr(d.a, N, d.b, M, d.T)
+		for _, s := range append(setups(), setup{"async/read", newAsyncDevice(), func(m *Memory) Source { return readOnly{m} }}) {
 			for _, c := range []struct {
-				name string
-				x    []float32
-			}{{"atypical", a}, {"typical", typical}} {
-				rep := &countingReporter{t: t}
-				got, err := Correlate(s.be, Model{"a", s.src(mem(t, c.x, T, N))}, Model{"b", s.src(mem(t, b, T, M))},
-					Options{Matrix: true, Memory: budget, Progress: rep})
-				if err != nil {
-					t.Fatal(err)
-				}
-				rep.check()
-				again := len(rep.bars) > 1 && strings.Contains(rep.bars[1].label, "again")
-				if again != (c.name == "atypical") {
-					t.Errorf("%s, budget %d, %s data: first sweep made again: %v", s.name, budget, c.name, again)
-				}
-				if c.name == "atypical" {
-					if d := maxDiff(got.R, want); d > 1e-5 {
-						t.Errorf("%s, budget %d: max |r − float64| = %.2g", s.name, budget, d)
+				p   engine.Precision
+				tol float64
+			}{{engine.FP32, 1e-5}, {engine.TF32, 3e-3}} {
+				for _, budget := range []int64{0, 24 << 10} {
+					rep := &countingReporter{t: t}
+					got, err := Correlate(s.be, Model{"a", s.src(mem(t, d.a, d.T, N))}, Model{"b", s.src(mem(t, d.b, d.T, M))},
+						Options{Matrix: true, Memory: budget, Precision: c.p, Progress: rep})
+					if err != nil {
+						t.Fatal(err)
+					}
+					rep.check()
+					what := fmt.Sprintf("%s: %s, %v, budget %d", d.name, s.name, c.p, budget)
+					if again := len(rep.bars) > 1 && strings.Contains(rep.bars[1].label, "again"); again != d.atypical {
+						t.Errorf("%s: first sweep made again: %v", what, again)
+					}
+					if dr := maxDiff(got.R, want); dr > c.tol {
+						t.Errorf("%s: max |r − float64| = %.2g", what, dr)
 					}
 				}
 			}
@@ -690,5 +727,40 @@ func TestFirstSweepReadsEveryModel(t *testing.T) {
 				t.Errorf("%T: no budget gave several sweeps whose first leaves a model out", be)
 			}
 		}
+	}
+}
+
+// TestExactFits: the exact standardization fits, also for a neuron whose
+// σ is near the constant threshold (1.3e-7·|μ|, 4 float32 steps), where
+// rounding μ to float32 alone moves the shift by 0.45σ; so does a sample
+// of every row.
+func TestExactFits(t *testing.T) {
+	const T = 200
+	r := rng(51)
+	x := randomActs(r, T, 3)
+	one := math.Float32frombits(math.Float32bits(1) + 1) // just above 1: ulps of 2^-23
+	for tk := range T {
+		x[tk*3+1] = math.Float32frombits(math.Float32bits(one) + uint32(tk%4))
+	}
+	std, err := SampleStandardization(mem(t, x, T, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := engine.NewColumnStats(3)
+	for tk := range T {
+		row := make([]float64, 3)
+		for j := range row {
+			row[j] = float64(x[tk*3+j])
+		}
+		st.Merge(1, row, make([]float64, 3))
+	}
+	if inv, _ := st.InvStd(); inv[1] == 0 {
+		t.Fatalf("the near-constant neuron counts as constant (σ/μ = %.3g)", math.Sqrt(st.Variance(1))/st.Mean[1])
+	}
+	if !Exact(st).Fits(st) {
+		t.Error("the exact standardization does not fit")
+	}
+	if !std.Fits(st) { // the sample is every row
+		t.Error("the sample of every row does not fit")
 	}
 }

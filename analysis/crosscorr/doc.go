@@ -46,7 +46,7 @@
 // through the tokens); and s, unlike a float32 μ, is subtracted exactly,
 // so nearly constant neurons keep their accuracy too (σ = 1e-6·|μ|: 1.3e-8
 // in FP32, where subtracting float32(μ) gave 3.7e-5). Where it is not
-// (Standardization.Fits: |g| > 0.5, or c·σ outside [2^-40, 2^40], where
+// (Standardization.Fits: |g| > 2, or c·σ outside [2^-40, 2^40], where
 // products could overflow), the first sweep is made again, standardized
 // with the exact moments (Exact), before any of its tiles is used: one
 // more pass over the tokens, which a second progress bar reports. Sweeps

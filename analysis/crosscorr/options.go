@@ -34,15 +34,19 @@ const (
 	// so that the first sweep waits for the device at most once per that
 	// many blocks even when the blocks take most of the budget.
 	ringMinRows = 16
-	// sampleRows is the most rows, spread evenly over the tokens, whose
-	// mean and standard deviation standardize the blocks before the exact
-	// moments are known: the means' offset from them is then about
-	// σ/√sampleRows, which the final correction removes exactly.
+	// sampleRows is the most rows, one from each of as many stretches of
+	// the tokens (SampleRow), whose mean and standard deviation
+	// standardize the blocks before the exact moments are known: the
+	// means' offset from them is then about σ/√sampleRows, which the final
+	// correction removes exactly.
 	sampleRows = 256
 	// maxSampleShift is the largest |μ − shift|/σ of a sampled
 	// standardization that the first sweep's products are kept with
-	// (Standardization.Fits).
-	maxSampleShift = 0.5
+	// (Standardization.Fits): the correction multiplies the products'
+	// accumulated rounding by about 1 + |g_a·g_b| ≤ 5. A sparse neuron
+	// that one sampled row happens to hit has |g| ≈ 1/(256·√p) for a
+	// firing rate p, below 2 down to p ≈ 4e-6.
+	maxSampleShift = 2
 )
 
 // Options configures Correlate and Rank. The zero value is valid.

@@ -64,7 +64,8 @@ func SampleStandardization(src Source) (Standardization, error) {
 	return s, nil
 }
 
-// SampleRow is the row that SampleStandardization reads from the k-th of
+// SampleRow is the row that SampleStandardization reads from the k-th (0 ≤
+// k < min(T, sampleRows)) of
 // S = min(T, sampleRows) stretches of T tokens, rows [⌈k·T/S⌉,
 // ⌈(k+1)·T/S⌉): the row at the fraction u_k ∈ [0, 1) of it, a fixed
 // pseudo-random offset (SplitMix64 of k), so that the sample does not fall
@@ -81,13 +82,14 @@ func SampleRow(k, T int) int {
 }
 
 // Fits reports whether s suits the exact moments st of its model, that is
-// whether products of rows standardized with it lose no accuracy and
+// whether products of rows standardized with it keep their accuracy and
 // cannot overflow in float32: for every neuron that is not constant, |g| =
-// |μ − Shift|/σ ≤ maxSampleShift (the correction's rounding then grows by
-// at most (1 + |g|)² ≤ 2.25 times) and Scale·σ, the standardized rows'
-// spread, lies in [2^-40, 2^40]. A sample that is not typical of the
-// tokens can fail it; crosscorr then runs its first sweep again with the
-// exact moments.
+// |μ − Shift|/σ ≤ maxSampleShift (the correction then multiplies the
+// products' accumulated rounding by at most about 1 + |g_a·g_b| ≤ 5; Exact
+// always fits, as rounding μ to float32 moves it by less than 0.6σ when σ
+// > 1e-7·|μ|) and Scale·σ, the standardized rows' spread, lies in [2^-40,
+// 2^40] (then |P| ≤ 5·T·2^80 by Cauchy–Schwarz). A sample that is not typical of the tokens can fail
+// it; crosscorr then runs its first sweep again with the exact moments.
 func (s Standardization) Fits(st *engine.ColumnStats) bool {
 	inv, _ := st.InvStd()
 	for j, v := range inv {

@@ -86,7 +86,7 @@ $(CUDA_LIB)/libcuda.a: $(CUDA_INC)/cuda.h engine/cuda/stub/loader.c engine/cuda/
 
 $(CUDA_LIB)/libgrainemu.so: $(CUDA_INC)/cuda.h engine/cuda/emu/emu.cpp engine/cuda/emu/emu.h $(KERNEL_SRC)
 	@mkdir -p $(CUDA)/gen $(CUDA_LIB)
-	sed -n 's/^GRAIN_KERNEL \([a-z0-9_]*\)(.*/K(\1)/p' $(wildcard kernels/*.cu) >$(CUDA)/gen/kernels.inc
+	sed -n 's/^GRAIN_KERNEL\(_BOUNDED([0-9, ]*)\)\{0,1\} \([a-z0-9_]*\)(.*/K(\2)/p' $(wildcard kernels/*.cu) >$(CUDA)/gen/kernels.inc
 	$(CXX) -std=c++17 -O1 -fPIC -shared -Wall -I$(CUDA_INC) -I$(CUDA)/gen engine/cuda/emu/emu.cpp -o $@
 
 cuda: deps $(CUDA_LIB)/libcuda.a $(CUDA_LIB)/libgrainemu.so

@@ -82,10 +82,11 @@ GRAIN_KERNEL grain_standardize_round(float *d, const float *x, const float *mean
 //
 //	d[c, r] = round((x[r, c] − mean[c])·invStd[c])    (d: cols × rows)
 //
-// so that a product over the rows reads d with the rows contiguous. When
-// pmean is not NULL it also gives, from the same loads, the moments of
-// every chunk of chunkRows rows (the last may be shorter) of every column,
-// shifted by the standardization's own mean[c] (in double):
+// so that a product over the rows reads d with the rows contiguous, and,
+// with moments (grain_standardize_round_t_moments), from the same loads
+// the moments of every chunk of chunkRows rows (the last may be shorter)
+// of every column, shifted by the standardization's own mean[c] (in
+// double):
 //
 //	s1 = Σ (x − mean[c]),  s2 = Σ (x − mean[c])²
 //	pmean[ch, c] = mean[c] + s1/n,  pm2[ch, c] = max(s2 − s1²/n, 0)
@@ -98,10 +99,15 @@ GRAIN_KERNEL grain_standardize_round(float *d, const float *x, const float *mean
 // reads nor the row writes of the tile hit one bank twice. Blocks must be
 // 32 × 8 threads: 4 elements per thread per tile, the 4 loads issued
 // before the barrier; chunkRows must be a multiple of 32. d must not alias
-// x.
-GRAIN_KERNEL grain_standardize_round_t(float *d, const float *x, const float *mean, const float *invStd,
-                                       long long rows, long long cols, unsigned int drop, long long chunkRows,
-                                       double *pmean, double *pm2) {
+// x. The two kernels are one template, so that the one without moments
+// does no double arithmetic (sm_90: 40 registers, 6 blocks of 256 threads
+// per multiprocessor; bounded to 8 blocks it would spill). The one with
+// moments is bounded to 8 blocks, full occupancy (31 registers, no spills;
+// unbounded it took 55 registers, 4 blocks).
+template <bool moments>
+__device__ __forceinline__ void grain_standardize_t(float *d, const float *x, const float *mean, const float *invStd,
+                                                    long long rows, long long cols, unsigned int drop,
+                                                    long long chunkRows, double *pmean, double *pm2) {
 	__shared__ float tile[32][33];
 	__shared__ double part1[8][33], part2[8][33];
 	long long bands = (cols + 31) / 32, chunks = (rows + chunkRows - 1) / chunkRows;
@@ -121,7 +127,7 @@ GRAIN_KERNEL grain_standardize_round_t(float *d, const float *x, const float *me
 				long long r = r0 + k;
 				if (r < q1 && c < cols) {
 					float xv = x[r * cols + c], v = (xv - m) * s;
-					if (pmean) {
+					if (moments) {
 						double dv = (double)xv - (double)m;
 						s1 += dv;
 						s2 += dv * dv;
@@ -138,7 +144,7 @@ GRAIN_KERNEL grain_standardize_round_t(float *d, const float *x, const float *me
 			}
 			__syncthreads();
 		}
-		if (pmean) {
+		if (moments) {
 			part1[ty][tx] = s1;
 			part2[ty][tx] = s2;
 			__syncthreads();
@@ -155,6 +161,17 @@ GRAIN_KERNEL grain_standardize_round_t(float *d, const float *x, const float *me
 			__syncthreads();
 		}
 	}
+}
+
+GRAIN_KERNEL grain_standardize_round_t(float *d, const float *x, const float *mean, const float *invStd,
+                                       long long rows, long long cols, unsigned int drop, long long chunkRows) {
+	grain_standardize_t<false>(d, x, mean, invStd, rows, cols, drop, chunkRows, nullptr, nullptr);
+}
+
+GRAIN_KERNEL_BOUNDED(256, 8) grain_standardize_round_t_moments(float *d, const float *x, const float *mean, const float *invStd,
+                                               long long rows, long long cols, unsigned int drop,
+                                               long long chunkRows, double *pmean, double *pm2) {
+	grain_standardize_t<true>(d, x, mean, invStd, rows, cols, drop, chunkRows, pmean, pm2);
 }
 
 // d[r, c] = (rowScale[r]·d[r, c])·colScale[c] − rowShift[r]·colShift[c],

@@ -22,6 +22,11 @@
 #define GRAIN_CUH
 
 #define GRAIN_KERNEL extern "C" __global__ void
+// GRAIN_KERNEL_BOUNDED(threads, blocks) is GRAIN_KERNEL for a kernel that is
+// always launched with `threads` threads per block, asking the compiler to
+// fit `blocks` blocks on a multiprocessor (__launch_bounds__: at most
+// 65536/(threads·blocks) registers per thread).
+#define GRAIN_KERNEL_BOUNDED(threads, blocks) extern "C" __global__ void __launch_bounds__(threads, blocks)
 
 // Flag slots in the host-mapped error word array (engine/cuda/flags.go).
 #define GRAIN_FLAG_GATHER_INDEX 0

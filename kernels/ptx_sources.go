@@ -8,8 +8,8 @@ const PTXCompiler = "nvcc release 11.8, V11.8.89 -ccbin gcc-12 -allow-unsupporte
 // ptxSourceSHA256 is the SHA-256 of each CUDA source when the PTX was generated.
 var ptxSourceSHA256 = map[string]string{
 	"adam.cu":        "6fc8224965fb8ec5f102d534338b9e7a2a0506d5c91d50f5550e0d7c9eea653e",
-	"elementwise.cu": "bdb82639119c28211dfd1df29ef623fe1d93d3e148a70dda24ff26777b5ba482",
-	"grain.cuh":      "379ff8c914f424582fc310fd4e6c9839a6a9eced3dcb7d2ef0fe5b6398456abc",
+	"elementwise.cu": "79d871b9d39238e2305ecaeb2b355336aa27072e91f9710e66cf35c5f1fb97a4",
+	"grain.cuh":      "7fd9321db5e37cb1a0b83a87d132e818ec0007903eddaeaf27f2e1cd286018ed",
 	"nn.cu":          "331435ff594a8c265ec8e9fbb1db64b0839daa017b42e122645bceac577131f5",
 	"reduce.cu":      "8e26dcb26deaafbfcfa6afab48f227b9e4977d7bca293e8e2962653808ade354",
 	"round.cu":       "ce26a104453bb0e00652c9450fff42216f3bd43643b1a82484a2bfae784cc977",

@@ -35,7 +35,7 @@ func TestPTXUpToDate(t *testing.T) {
 		t.Errorf("ptx_sources.go records %d sources, the folder has %d: run `make kernels`", len(ptxSourceSHA256), len(files))
 	}
 	mods := PTXModules()
-	kernel := regexp.MustCompile(`(?m)^GRAIN_KERNEL (\w+)\(`)
+	kernel := regexp.MustCompile(`(?m)^GRAIN_KERNEL(?:_BOUNDED\([0-9, ]*\))? (\w+)\(`)
 	for _, f := range srcs {
 		name := strings.TrimSuffix(f, ".cu")
 		ptx, ok := mods[name]

@@ -155,8 +155,8 @@ func (b *Backend) StandardizeRoundedT(dst, src, mean, invStd *engine.Tensor, p e
 }
 
 // StandardizeRoundedTMoments is StandardizeRoundedT and ColMoments from
-// the same loads: grain_standardize_round_t writes each chunk's moments
-// (shifted by mean) and grain_col_moments_merge combines them
+// the same loads: grain_standardize_round_t_moments writes each chunk's
+// moments (shifted by mean) and grain_col_moments_merge combines them
 // (engine.PreRounded).
 func (b *Backend) StandardizeRoundedTMoments(dst, src, mean, invStd, colMean, colM2 *engine.Tensor, p engine.Precision) {
 	colMean.MustBe("StandardizeRoundedTMoments colMean", 1, src.Cols(), engine.Float64)
@@ -164,8 +164,9 @@ func (b *Backend) StandardizeRoundedTMoments(dst, src, mean, invStd, colMean, co
 	b.standardizeT("StandardizeRoundedTMoments", dst, src, mean, invStd, colMean, colM2, p)
 }
 
-// standardizeT queues grain_standardize_round_t, with the moments of the
-// columns into colMean and colM2 when they are not nil.
+// standardizeT queues grain_standardize_round_t, or with the moments of
+// the columns into colMean and colM2 when they are not nil
+// grain_standardize_round_t_moments.
 func (b *Backend) standardizeT(op string, dst, src, mean, invStd, colMean, colM2 *engine.Tensor, p engine.Precision) {
 	rows, cols := int64(src.Rows()), int64(src.Cols())
 	dst.MustBe(op+" dst", src.Cols(), src.Rows(), engine.Float32)
@@ -200,19 +201,17 @@ func (b *Backend) standardizeT(op string, dst, src, mean, invStd, colMean, colM2
 		chunkRows = (chunkRows + 31) / 32 * 32
 		chunks = (rows + chunkRows - 1) / chunkRows
 		g := min(bands*chunks, int64(b.maxBlocks()))
-		var pm, pv uint64
-		if colMean != nil {
-			ws, err := b.scratchLocked(2 * chunks * cols * 8)
-			if err != nil {
-				return err
-			}
-			pm, pv = ws, ws+uint64(chunks*cols*8)
+		grid, block := dim3{int(g), 1, 1}, dim3{32, 8, 1}
+		if colMean == nil {
+			return b.launch(kStandardizeRoundT, grid, block, d, x, m, s, rows, cols, drop, chunkRows)
 		}
-		if err := b.launch(kStandardizeRoundT, dim3{int(g), 1, 1}, dim3{32, 8, 1}, d, x, m, s, rows, cols, drop, chunkRows, pm, pv); err != nil {
+		ws, err := b.scratchLocked(2 * chunks * cols * 8)
+		if err != nil {
 			return err
 		}
-		if colMean == nil {
-			return nil
+		pm, pv := ws, ws+uint64(chunks*cols*8)
+		if err := b.launch(kStandardizeRoundTMoments, grid, block, d, x, m, s, rows, cols, drop, chunkRows, pm, pv); err != nil {
+			return err
 		}
 		g2, b2 := b.grid1(cols)
 		b2.x = colThreads(cols)

@@ -35,6 +35,7 @@ void emu_syncthreads();
 #define __host__
 #define __forceinline__ inline
 #define __shared__ static
+#define __launch_bounds__(...)
 
 using std::exp;
 using std::fabs;

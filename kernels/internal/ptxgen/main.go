@@ -12,7 +12,8 @@
 // With -check, the PTX is compiled into a temporary folder and compared
 // with the committed files instead (kernels' tests do this when nvcc is
 // present). Either way every PTX file is then assembled for sm_90 with the
-// toolkit's ptxas, as the driver's JIT does on an H100.
+// toolkit's ptxas, as the driver's JIT does on an H100, and a kernel that
+// spills registers to local memory there is an error.
 package main
 
 import (
@@ -24,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -65,8 +67,12 @@ func run(dir, nvcc, ptxas string, check bool) error {
 		if msg, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("%s: %v\n%s", src, err, msg)
 		}
-		if msg, err := exec.Command(ptxas, "-arch=sm_90", "-o", os.DevNull, ptx).CombinedOutput(); err != nil {
+		msg, err := exec.Command(ptxas, "-arch=sm_90", "-v", "-o", os.DevNull, ptx).CombinedOutput()
+		if err != nil {
 			return fmt.Errorf("%s does not assemble for sm_90: %v\n%s", ptx, err, msg)
+		}
+		if err := noSpills(string(msg)); err != nil {
+			return fmt.Errorf("%s: %v", ptx, err)
 		}
 		if check {
 			got, _ := os.ReadFile(ptx)
@@ -134,4 +140,32 @@ func release(s string) string {
 		}
 	}
 	return "(unknown version)"
+}
+
+// entryLine and spillLine are ptxas -v's reports of a kernel and of its
+// (or a function's it calls) local memory.
+var (
+	entryLine = regexp.MustCompile(`Compiling entry function '(\w+)'`)
+	spillLine = regexp.MustCompile(`(\d+) bytes spill stores, (\d+) bytes spill loads`)
+)
+
+// noSpills returns an error naming the first kernel in ptxas -v output
+// that spills registers.
+func noSpills(verbose string) error {
+	kernel, reports := "", 0
+	for _, line := range strings.Split(verbose, "\n") {
+		if m := entryLine.FindStringSubmatch(line); m != nil {
+			kernel = m[1]
+		}
+		if m := spillLine.FindStringSubmatch(line); m != nil {
+			reports++
+			if m[1] != "0" || m[2] != "0" {
+				return fmt.Errorf("kernel %s spills registers on sm_90 (%s bytes stored, %s loaded)", kernel, m[1], m[2])
+			}
+		}
+	}
+	if reports == 0 {
+		return fmt.Errorf("no spill report in ptxas -v output:\n%s", verbose)
+	}
+	return nil
 }

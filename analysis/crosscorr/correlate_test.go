@@ -668,7 +668,8 @@ func TestAtypicalSample(t *testing.T) {
 // models only, the third model's moments still come from the first
 // sweep, and the later sweeps, standardized with the exact moments, give
 // the scores of one sweep (within 1e-5), on every backend path, with
-// typical data and with a sample that is not typical.
+// typical data and with a sample that is not typical; after such a run
+// every model's standardization is the exact one.
 func TestFirstSweepReadsEveryModel(t *testing.T) {
 	const T, n = 600, 200
 	r := rng(41)
@@ -706,6 +707,14 @@ func TestFirstSweepReadsEveryModel(t *testing.T) {
 					continue
 				}
 				found = true
+				if err := rn.run(p); err != nil {
+					t.Fatal(err)
+				}
+				for m, in := range rn.in {
+					if ex := Exact(in.stats); !slices.Equal(in.std.Shift, ex.Shift) || !slices.Equal(in.std.Scale, ex.Scale) {
+						t.Fatalf("%T, budget %d: model %d is not standardized exactly after %d sweeps", be, budget, m, len(p.sweeps))
+					}
+				}
 				got, err := Rank(be, models, MaxCorr, Options{Memory: budget})
 				if err != nil {
 					t.Fatal(err)

@@ -11,7 +11,8 @@
 #              memory, fp32/tf32/bf16: grain (crosscorr's one pass:
 #              sampled standardization, moments from the standardizing
 #              loads, products, AffineOuter; and its phases alone; then
-#              TF32 at the largest T with 4× larger chunks), then torch;
+#              TF32 at the largest T with 4× larger chunks and with
+#              crosscorr's 8192-token blocks), then torch;
 #              max |Δr| vs float64
 #   probe50k   probe time-to-accuracy, 50,000 × 2,048 × 45: torch (NeuroX
 #              protocol), grain fast and neurox modes
@@ -62,6 +63,7 @@ summary=$OUT/summary.txt
 log=$OUT/run.log
 : >"$summary"
 : >"$log"
+: >"$OUT/tests.log"
 t_start=$(date +%s)
 bin=$(realpath -m "${BIN:-/tmp/grain-gpu-bin}") # absolute: the tests run in engine/cuda
 data=build/gpu/data
@@ -145,8 +147,11 @@ for s in "${sections[@]}"; do
   case $s in
     maxcorr)
       run maxcorr-grain 90 "$log" "$bin/gpubench" maxcorr -n "$MC_N" -m "$MC_N" -tokens "$MC_TOKENS" -prec fp32,tf32,bf16 -reps 3
-      # the chunk of tokens per product (default 32768), 4× larger
+      # the chunk of tokens per product (default 32768), 4× larger, and
+      # crosscorr's largest block (MaxBlockRows, 8192) for its
+      # host-streamed path
       run maxcorr-grain-chunk 60 "$log" "$bin/gpubench" maxcorr -n "$MC_N" -m "$MC_N" -tokens "${MC_TOKENS##*,}" -prec tf32 -reps 3 -chunk 131072
+      run maxcorr-grain-chunk8k 60 "$log" "$bin/gpubench" maxcorr -n "$MC_N" -m "$MC_N" -tokens "${MC_TOKENS##*,}" -prec tf32 -reps 3 -chunk 8192
       run maxcorr-torch 90 "$log" "$PYTHON" bench/gpu/maxcorr_peer.py "$MC_N" "$MC_N" "$MC_TOKENS" fp32,tf32,bf16 3
       ;;
     probe50k) run probe50k 120 "$log" "$bin/gpubench" probe -rows "$PS_ROWS" -neurons "$PS_N" -labels 45 -python "$PYTHON" ${PROBE_ARGS:-} ;;

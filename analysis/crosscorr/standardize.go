@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/grainlab/grain/engine"
+	"github.com/grainlab/grain/kernels"
 )
 
 // Standardization is how the sweeps standardize a model's token blocks
@@ -18,47 +19,40 @@ type Standardization struct {
 }
 
 // SampleStandardization reads S = min(T, sampleRows) rows of src, one from
-// each of S equal stretches of its T tokens (SampleRow), and returns their
-// float64 mean and 1/σ per neuron, rounded to float32; a neuron that is
-// constant in the sample (σ ≤ 1e-7·|mean|) gets Scale 1. A NaN or ±Inf in
-// the sample is an error that names its token row and neuron.
+// each of S equal stretches of its T tokens (SampleRow), and returns the
+// Exact standardization of their moments (kernels.ColMoments of batches of
+// rows, merged by engine.ColumnStats), except that a neuron constant in
+// the sample gets Scale 1. A NaN or ±Inf in the sample is an error that
+// names its token row and neuron.
 func SampleStandardization(src Source) (Standardization, error) {
 	T, n := src.NumTokens(), src.NumNeurons()
 	S := min(T, sampleRows)
-	row, first := make([]float32, n), make([]float64, n)
-	s1, s2 := make([]float64, n), make([]float64, n)
-	for k := range S {
-		t := SampleRow(k, T)
-		if err := src.ReadRows(t, 1, row); err != nil {
-			return Standardization{}, err
-		}
-		if k == 0 {
-			for j, v := range row {
-				first[j] = float64(v) // the sums' shift
+	const batch = 32 // rows per ColMoments
+	buf := make([]float32, batch*n)
+	mean, m2 := make([]float64, n), make([]float64, n)
+	st := engine.NewColumnStats(n)
+	for k0 := 0; k0 < S; k0 += batch {
+		b := min(batch, S-k0)
+		for k := range b {
+			if err := src.ReadRows(SampleRow(k0+k, T), 1, buf[k*n:(k+1)*n]); err != nil {
+				return Standardization{}, err
 			}
 		}
-		var bad float64 // NaN once a value is NaN or ±Inf
-		for j, v := range row {
-			d := float64(v) - first[j]
-			bad += d * 0
-			s1[j] += d
-			s2[j] += d * d
-		}
-		if bad != 0 {
-			for j, v := range row {
-				if !finite(float64(v)) {
-					return Standardization{}, fmt.Errorf("token row %d, neuron %d: activation %v is not finite", t, j, v)
+		kernels.ColMoments(buf[:b*n], b, n, 0, n, mean, m2)
+		for j := range mean {
+			if !finite(mean[j]) || !finite(m2[j]) {
+				if err := firstNonFinite(buf[:b*n], n, func(k int) int { return SampleRow(k0+k, T) }); err != nil {
+					return Standardization{}, err
 				}
+				return Standardization{}, fmt.Errorf("neuron %d: non-finite moments of the sampled rows", j)
 			}
 		}
+		st.Merge(int64(b), mean, m2)
 	}
-	s := Standardization{Shift: make([]float32, n), Scale: make([]float32, n)}
-	for j := range n {
-		m := s1[j] / float64(max(S, 1))
-		mean, sd := first[j]+m, math.Sqrt(max(s2[j]/float64(max(S, 1))-m*m, 0))
-		s.Shift[j], s.Scale[j] = float32(mean), 1
-		if c := float32(1 / sd); sd > 1e-7*math.Abs(mean) && c > 0 && !math.IsInf(float64(c), 0) {
-			s.Scale[j] = c
+	s := Exact(st)
+	for j, c := range s.Scale {
+		if c == 0 { // constant in the sample
+			s.Scale[j] = 1
 		}
 	}
 	return s, nil

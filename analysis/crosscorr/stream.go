@@ -781,12 +781,21 @@ func locate(in *input, t0, b int) error {
 // nonFinite names the first NaN or ±Inf in the block h of in starting at
 // token row t0.
 func nonFinite(in *input, t0 int, h []float32) error {
-	for k, v := range h {
-		if f := float64(v); !finite(f) {
-			return fmt.Errorf("crosscorr: model %q: token row %d, neuron %d: activation %v is not finite", in.name, t0+k/in.n, k%in.n, v)
-		}
+	if err := firstNonFinite(h, in.n, func(k int) int { return t0 + k }); err != nil {
+		return fmt.Errorf("crosscorr: model %q: %w", in.name, err)
 	}
 	return fmt.Errorf("crosscorr: model %q: non-finite statistics in rows [%d, %d)", in.name, t0, t0+len(h)/in.n)
+}
+
+// firstNonFinite names the first NaN or ±Inf in the rows h of n values,
+// row k being token row tokenRow(k); nil when every value is finite.
+func firstNonFinite(h []float32, n int, tokenRow func(k int) int) error {
+	for i, v := range h {
+		if !finite(float64(v)) {
+			return fmt.Errorf("token row %d, neuron %d: activation %v is not finite", tokenRow(i/n), i%n, v)
+		}
+	}
+	return nil
 }
 
 // workspace holds the buffers that sweeps reuse.

@@ -12,27 +12,25 @@ import (
 // resident holds two models' activations in device memory and the buffers
 // of one MaxCorr computation as analysis/crosscorr does it (see run).
 type resident struct {
-	b            engine.Backend
-	tokens       int
-	chunk        int
-	in           [2]*residentModel
-	c            *engine.Tensor // n × m correlations
-	rv, cv       *engine.Tensor // per-row and per-column max |r|
-	ri, ci       *engine.Tensor
-	ringMean     [2][]float64 // the rings' host copies
-	ringM2       [2][]float64
-	shift, scale [2]*engine.Tensor
+	b      engine.Backend
+	tokens int
+	chunk  int
+	in     [2]*residentModel
+	c      *engine.Tensor // n × m correlations
+	rv, cv *engine.Tensor // per-row and per-column max |r|
+	ri, ci *engine.Tensor
 }
 
 // residentModel is one model of a resident computation.
 type residentModel struct {
-	n              int
-	src            crosscorr.Source // the data's host rows, for the sample
-	x              *engine.Tensor   // tokens × n
-	z              *engine.Tensor   // chunk × n: a standardized chunk (n × chunk neuron-major)
-	ringMean, ring *engine.Tensor   // chunks × n Float64: every chunk's mean and m2
-	shift, scale   *engine.Tensor   // 1×n Float32
-	w, g           *engine.Tensor   // n×1 Float32: the Correction
+	n                int
+	src              crosscorr.Source // the data's host rows, for the sample
+	x                *engine.Tensor   // tokens × n
+	z                *engine.Tensor   // chunk × n: a standardized chunk (n × chunk neuron-major)
+	ringMean, ringM2 *engine.Tensor   // chunks × n Float64: every chunk's mean and m2
+	hostMean, hostM2 []float64        // their host copies
+	shift, scale     *engine.Tensor   // 1×n Float32
+	w, g             *engine.Tensor   // n×1 Float32: the Correction
 }
 
 func maxcorrCmd(args []string) error {
@@ -130,11 +128,11 @@ func newResident(b engine.Backend, pa, pb []float32, pool, n, m, tokens, chunk i
 		w := []int{n, m}[k]
 		rm := &residentModel{n: w, src: &poolSource{data: host, pool: pool, tokens: tokens, cols: w}}
 		rm.x, rm.z = alloc(tokens, w, engine.Float32), alloc(chunk, w, engine.Float32)
-		rm.ringMean, rm.ring = alloc(chunks, w, engine.Float64), alloc(chunks, w, engine.Float64)
+		rm.ringMean, rm.ringM2 = alloc(chunks, w, engine.Float64), alloc(chunks, w, engine.Float64)
+		rm.hostMean, rm.hostM2 = make([]float64, chunks*w), make([]float64, chunks*w)
 		rm.shift, rm.scale = alloc(1, w, engine.Float32), alloc(1, w, engine.Float32)
 		rm.w, rm.g = alloc(w, 1, engine.Float32), alloc(w, 1, engine.Float32)
 		rs.in[k] = rm
-		rs.ringMean[k], rs.ringM2[k] = make([]float64, chunks*w), make([]float64, chunks*w)
 	}
 	rs.c = alloc(n, m, engine.Float32)
 	rs.rv, rs.ri = alloc(n, 1, engine.Float32), alloc(n, 1, engine.Int32)
@@ -164,7 +162,7 @@ func (rs *resident) free() {
 	ts := []*engine.Tensor{rs.c, rs.rv, rs.ri, rs.cv, rs.ci}
 	for _, rm := range rs.in {
 		if rm != nil {
-			ts = append(ts, rm.x, rm.z, rm.ringMean, rm.ring, rm.shift, rm.scale, rm.w, rm.g)
+			ts = append(ts, rm.x, rm.z, rm.ringMean, rm.ringM2, rm.shift, rm.scale, rm.w, rm.g)
 		}
 	}
 	for _, t := range ts {
@@ -212,7 +210,7 @@ func (rs *resident) standardize(p engine.Precision, i, t0, k int, moments bool) 
 	for m, z := range []*engine.Tensor{za, zb} {
 		rm := rs.in[m]
 		x := rm.x.Slice(t0, t0+k)
-		mean, m2 := rm.ringMean.Slice(i, i+1), rm.ring.Slice(i, i+1)
+		mean, m2 := rm.ringMean.Slice(i, i+1), rm.ringM2.Slice(i, i+1)
 		switch {
 		case major && moments:
 			pr.StandardizeRoundedTMoments(z, x, rm.shift, rm.scale, mean, m2, p)
@@ -265,15 +263,15 @@ func (rs *resident) multiply(p engine.Precision, major bool, za, zb *engine.Tens
 func (rs *resident) finish(std [2]crosscorr.Standardization) error {
 	b := rs.b
 	for k, rm := range rs.in {
-		if err := b.Download(rs.ringMean[k], rm.ringMean); err != nil {
+		if err := b.Download(rm.hostMean, rm.ringMean); err != nil {
 			return err
 		}
-		if err := b.Download(rs.ringM2[k], rm.ring); err != nil {
+		if err := b.Download(rm.hostM2, rm.ringM2); err != nil {
 			return err
 		}
 		st := engine.NewColumnStats(rm.n)
 		rs.eachChunk(func(i, _, n int) {
-			st.Merge(int64(n), rs.ringMean[k][i*rm.n:(i+1)*rm.n], rs.ringM2[k][i*rm.n:(i+1)*rm.n])
+			st.Merge(int64(n), rm.hostMean[i*rm.n:(i+1)*rm.n], rm.hostM2[i*rm.n:(i+1)*rm.n])
 		})
 		if !std[k].Fits(st) { // crosscorr would make the products again
 			return fmt.Errorf("model %d: the sampled standardization does not fit the benchmark's data", k)

@@ -14,6 +14,15 @@ import (
 	"github.com/grainlab/grain/engine/atomicfile"
 )
 
+// The files grain lca writes into --out (checked before the run, written
+// by saveLCA).
+const (
+	lcaProbeFile   = "probe.safetensors"
+	lcaRankingFile = "ranking.json"
+	lcaReportFile  = "report.json"
+	lcaPlotFile    = "ablation.png"
+)
+
 func init() {
 	register(command{"lca", "Linguistic Correlation Analysis end to end: probe, scores, ranking, focus, ablation", runLCA})
 }
@@ -36,7 +45,7 @@ func runLCA(c *cli, args []string) error {
 		return err
 	}
 	if *out != "" {
-		for _, name := range []string{"probe.safetensors", "ranking.json", "report.json", "ablation.png"} {
+		for _, name := range []string{lcaProbeFile, lcaRankingFile, lcaReportFile, lcaPlotFile} {
 			if err := checkDirOutputs(fs, filepath.Join(*out, name)); err != nil {
 				return err
 			}
@@ -88,21 +97,21 @@ func saveLCA(dir string, rep *lca.Report, p *probe.Probe, property string) error
 		return err
 	}
 	p.Meta["property"] = property
-	if err := probe.Save(filepath.Join(dir, "probe.safetensors"), p); err != nil {
+	if err := probe.Save(filepath.Join(dir, lcaProbeFile), p); err != nil {
 		return err
 	}
 	rf := &ranking.File{Version: ranking.FormatVersion, Method: ranking.MethodOrdering,
 		Parameters: params("stride", ranking.DefaultStride), NumNeurons: rep.Neurons, Columns: rep.Columns, Model: p.Meta["model"],
 		Labels: p.Labels, Ordering: rep.Ordering.Neurons, Cutoffs: rep.Ordering.Cutoffs}
-	if err := ranking.WriteFile(filepath.Join(dir, "ranking.json"), rf); err != nil {
+	if err := ranking.WriteFile(filepath.Join(dir, lcaRankingFile), rf); err != nil {
 		return err
 	}
 	if len(rep.Ablation) > 0 {
-		if err := plotAblation(rep.Ablation, rep.Test.Accuracy, "classifier ablation: "+property, filepath.Join(dir, "ablation.png")); err != nil {
+		if err := plotAblation(rep.Ablation, rep.Test.Accuracy, "classifier ablation: "+property, filepath.Join(dir, lcaPlotFile)); err != nil {
 			return err
 		}
 	}
-	f, err := atomicfile.Create(filepath.Join(dir, "report.json"))
+	f, err := atomicfile.Create(filepath.Join(dir, lcaReportFile))
 	if err != nil {
 		return err
 	}

@@ -614,7 +614,6 @@ func (r *runner) sample() error {
 		if in.scale, err = r.upload(in.std.Scale, 1, in.n); err != nil {
 			return err
 		}
-		in.stats = engine.NewColumnStats(in.n)
 	}
 	return nil
 }
@@ -623,8 +622,8 @@ func (r *runner) sample() error {
 // into row i mod R of an R×n ring per input (R = plan.ringRows: 1, or on
 // the double-buffered path as many blocks as the budget allows), which is
 // downloaded when full, so the block loop waits for the device only once
-// per R blocks. The rows are merged into the inputs' ColumnStats in block
-// order, so R does not change the result. A non-finite moment is traced
+// per R blocks. The rows are merged into the inputs' ColumnStats (fresh
+// ones, made by newRing) in block order, so R does not change the result. A non-finite moment is traced
 // to its value by re-reading the block on the host.
 type momentRing struct {
 	r            *runner
@@ -637,6 +636,7 @@ type momentRing struct {
 func (r *runner) newRing(B, R int) (*momentRing, error) {
 	g := &momentRing{r: r, B: B, R: R}
 	for _, in := range r.in {
+		in.stats = engine.NewColumnStats(in.n)
 		mean, err := r.be.Alloc(R, in.n, engine.Float64)
 		if err != nil {
 			g.free()

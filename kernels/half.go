@@ -56,6 +56,26 @@ func Float32ToHalf(f float32) uint16 {
 	return sign | uint16(r)
 }
 
+// Float32RoundToOdd rounds x to float32 "to odd": toward zero, and when
+// that loses anything, with the lowest mantissa bit set. Rounding its result
+// to nearest in a format of at most 22 significant bits (half: 11, bfloat16:
+// 8) gives the same value as rounding x there directly, because the odd bit
+// stands for the discarded part: no tie is made or lost (Boldo & Melquiond,
+// "Emulation of FMA and correctly rounded sums", IEEE TC 2008). Plain
+// float32(x) followed by Float32ToHalf rounds twice and can be one half
+// unit off at a tie. x beyond ±MaxFloat32 gives ±MaxFloat32 (outside every
+// such format's finite range); NaN stays NaN and ±Inf stays ±Inf.
+func Float32RoundToOdd(x float64) float32 {
+	f := float32(x)
+	if float64(f) == x || math.IsNaN(x) || math.IsInf(x, 0) {
+		return f
+	}
+	if math.Abs(float64(f)) > math.Abs(x) { // rounded away from zero: step back
+		f = math.Nextafter32(f, 0)
+	}
+	return math.Float32frombits(math.Float32bits(f) | 1)
+}
+
 // HalfToFloat32 converts an IEEE 754 binary16 bit pattern to float32. Every
 // half value is exactly representable, so the conversion is exact; NaN
 // payloads and signs are preserved.

@@ -50,8 +50,7 @@ func TestHalfToFloat32AllValues(t *testing.T) {
 
 // refHalf rounds x to half precision by searching the sorted finite halves
 // in float64, ties to even: an independent reference for Float32ToHalf.
-func refHalf(x float32, pos []float64) uint16 {
-	v := float64(x)
+func refHalf(v float64, pos []float64) uint16 {
 	var sign uint16
 	if math.Signbit(v) {
 		sign, v = 0x8000, -v
@@ -88,7 +87,7 @@ func TestFloat32ToHalfAgainstFloat64(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	check := func(x float32) {
 		t.Helper()
-		if got, want := Float32ToHalf(x), refHalf(x, pos); got != want {
+		if got, want := Float32ToHalf(x), refHalf(float64(x), pos); got != want {
 			t.Fatalf("Float32ToHalf(%g = %#08x) = %#04x, want %#04x", x, math.Float32bits(x), got, want)
 		}
 	}
@@ -119,6 +118,67 @@ func TestFloat32ToHalfAgainstFloat64(t *testing.T) {
 		float32(math.Ldexp(1, -24)), float32(math.Ldexp(1, -14)), math.SmallestNonzeroFloat32} {
 		check(x)
 		check(-x)
+	}
+}
+
+// TestFloat32RoundToOdd: float64 → float32 to odd → half to nearest is the
+// float64 rounded to half directly (refHalf), on random values and on
+// values a hair off a tie between two halves, where rounding to nearest
+// twice is wrong; exact float32 values pass unchanged.
+func TestFloat32RoundToOdd(t *testing.T) {
+	pos := make([]float64, 0x7c00)
+	for h := range pos {
+		pos[h] = halfValue(uint16(h))
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	twice := 0
+	for i := range 1_000_000 {
+		var x float64
+		switch i % 3 {
+		case 0: // the half range, uniformly in exponent
+			x = math.Ldexp(rng.Float64()+0.5, rng.IntN(46)-30)
+		case 1: // a tie between adjacent halves, moved by far less than a float32 ulp
+			h := uint16(rng.IntN(0x7bff))
+			mid := (pos[h] + pos[h+1]) / 2
+			x = mid * (1 + float64(rng.IntN(3)-1)*0x1p-40)
+		case 2: // any float64 that float32 holds
+			x = float64(math.Float32frombits(rng.Uint32() & 0x7f7fffff))
+		}
+		if rng.IntN(2) == 0 {
+			x = -x
+		}
+		odd := Float32RoundToOdd(x)
+		if got, want := Float32ToHalf(odd), refHalf(x, pos); got != want {
+			t.Fatalf("Float32ToHalf(Float32RoundToOdd(%v)) = %#04x, want %#04x", x, got, want)
+		}
+		if Float32ToHalf(float32(x)) != refHalf(x, pos) {
+			twice++
+		}
+		// odd is x, or the one of the two float32 values around x whose last bit is set.
+		other := math.Nextafter32(odd, float32(math.Inf(1))) // the other neighbour when odd ≠ x
+		if float64(odd) > x {
+			other = math.Nextafter32(odd, float32(math.Inf(-1)))
+		}
+		exact := float64(float32(x)) == x
+		around := (float64(odd) < x) != (float64(other) < x)
+		if exact && float64(odd) != x || !exact && (!around || math.Float32bits(odd)&1 == 0) {
+			t.Fatalf("Float32RoundToOdd(%v) = %v: not x rounded to odd", x, odd)
+		}
+	}
+	if twice == 0 {
+		t.Fatal("no value in the test is rounded wrongly by float32 then half: the ties are not exercised")
+	}
+	t.Logf("%d of 1e6 values rounded wrongly by float32(x) then half", twice)
+	for _, c := range []struct {
+		x    float64
+		want float32
+	}{{1e300, math.MaxFloat32}, {-1e300, -math.MaxFloat32}, {math.Inf(1), float32(math.Inf(1))}, {1e-60, math.SmallestNonzeroFloat32}} {
+		if got := Float32RoundToOdd(c.x); got != c.want {
+			t.Fatalf("Float32RoundToOdd(%v) = %v, want %v", c.x, got, c.want)
+		}
+	}
+	if !math.IsNaN(float64(Float32RoundToOdd(math.NaN()))) {
+		t.Fatal("Float32RoundToOdd(NaN) is not NaN")
 	}
 }
 

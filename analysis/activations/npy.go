@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/grainlab/grain/engine/progress"
+	"github.com/grainlab/grain/kernels"
 )
 
 // npyMagic starts every NumPy .npy file.
@@ -252,9 +253,9 @@ func (p *pyParser) value() (any, error) {
 //     dimension).
 //
 // meta supplies the model, corpus and stored type; its Layers and Dim are
-// set here. float64 values are rounded to float32 (and then, for a Float16
-// file, to float16: at a float16 rounding tie this can differ from NumPy's
-// direct astype(float16) in the last bit). The number of tokens must equal
+// set here. float64 values are rounded to the stored type directly, as
+// NumPy's astype does (to float16 through kernels.Float32RoundToOdd, which
+// makes no tie that float64 did not have). The number of tokens must equal
 // the array's token dimension; a truncated file, another element type, a
 // non-finite value (named by row and neuron) are errors naming npyPath,
 // and nothing is written at outPath.
@@ -351,7 +352,7 @@ func ImportNPY(npyPath string, sentences [][]string, layers int, outPath string,
 				if _, err := io.ReadFull(r, raw); err != nil {
 					return fail("row %d: %v", row, noEOF(err))
 				}
-				rows = appendDecoded(rows, raw, h.elem)
+				rows = appendDecoded(rows, raw, h.elem, meta.DType)
 			}
 			row++
 		}
@@ -367,8 +368,10 @@ func ImportNPY(npyPath string, sentences [][]string, layers int, outPath string,
 }
 
 // appendDecoded appends the little-endian elements of elem bytes in raw to
-// dst as float32 (float64 rounded to nearest).
-func appendDecoded(dst []float32, raw []byte, elem int) []float32 {
+// dst as float32. float64 is rounded to nearest, or for a file of stored
+// type Float16 to odd, so that the writer's rounding to half is the
+// float64's own rounding.
+func appendDecoded(dst []float32, raw []byte, elem int, stored DType) []float32 {
 	n := len(raw) / elem
 	at := len(dst)
 	dst = slices.Grow(dst, n)[:at+n]
@@ -379,8 +382,12 @@ func appendDecoded(dst []float32, raw []byte, elem int) []float32 {
 	case 4:
 		decodeFloat32s(out, raw)
 	case 8:
+		round := func(x float64) float32 { return float32(x) }
+		if stored == Float16 {
+			round = kernels.Float32RoundToOdd
+		}
 		for i := range out {
-			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:])))
+			out[i] = round(math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:])))
 		}
 	}
 	return dst

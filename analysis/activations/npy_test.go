@@ -197,6 +197,42 @@ func TestImportNPYRandom(t *testing.T) {
 	}
 }
 
+// TestImportNPYFloat64ToHalf: float64 values a hair (2^-40 relative) above
+// or below the midpoint of two adjacent halves, imported into a Float16
+// file, become the nearer half, as NumPy's astype(float16) makes them;
+// float32(x) would round them onto the midpoint, and half's ties to even
+// would then pick the even one of the two.
+func TestImportNPYFloat64ToHalf(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 2))
+	const tokens, dim = 40, 7
+	var data []byte
+	want := make([]float32, tokens*dim)
+	for i := range want {
+		h := uint16(rng.IntN(0x7bfe)) // a finite half below the largest
+		lo, hi := float64(kernels.HalfToFloat32(h)), float64(kernels.HalfToFloat32(h+1))
+		x, near := (lo+hi)/2*(1-0x1p-40), h
+		if i%2 == 1 {
+			x, near = (lo+hi)/2*(1+0x1p-40), h+1
+		}
+		if rng.IntN(2) == 0 {
+			x, near = -x, near|0x8000
+		}
+		data = binary.LittleEndian.AppendUint64(data, math.Float64bits(x))
+		want[i] = kernels.HalfToFloat32(near)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ties.npy")
+	if err := os.WriteFile(path, npyBytes(1, "<f8", false, []int{tokens, dim}, data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "ties.gact")
+	if err := ImportNPY(path, sentencesOf([]int{tokens}), 1, out, Meta{DType: Float16}, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, got := readAll(t, out)
+	sameFloats(t, "float64 near half ties", got, want)
+}
+
 // TestImportNPYErrors: every defect is an error naming the file (and the
 // row or field at fault), and nothing is written.
 func TestImportNPYErrors(t *testing.T) {

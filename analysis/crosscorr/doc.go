@@ -169,7 +169,9 @@
 // whose covariance C = D·R·D (D = diag σ) comes from the same products. Per
 // model it keeps the top d eigenvectors V_d of C (the right singular
 // vectors of the centred activations), with eigenvalues Λ_d, until they
-// hold Options.Variance (default 99%) of the total variance. For two models
+// hold Options.Variance (default 99%) of the total variance: the direction
+// that crosses it is kept (Bau et al.'s svcca.py keeps only the directions
+// before it, and by default uses the uncentred XᵀX/(T−1)). For two models
 // the thin SVD
 //
 //	Λ_a^{-1/2}·V_aᵀ·C_ab·V_b·Λ_b^{-1/2} = P·diag(ρ)·Qᵀ
@@ -179,7 +181,8 @@
 // D_b⁻¹·V_b·Λ_b^{1/2}·Q: L_ik is the correlation of neuron i with canonical
 // variate k. A neuron's score Σ_k ρ_k·L_ik² ∈ [0, 1] is the ρ-weighted share
 // of its variance that lies on the directions it shares with the other
-// model.
+// model. This neuron score is grain's: Bau et al.'s scripts compute the
+// SVCCA transforms but rank no neurons by them.
 //
 // Ties are broken by the lower neuron index. Every neuron's best partner
 // (the model, neuron and r of its largest |r|) is reported for all methods.

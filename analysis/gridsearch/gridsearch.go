@@ -63,8 +63,9 @@ type Options struct {
 	// each a finite number ≥ 0.
 	L1s, L2s []float64
 	// Tolerance is the accuracy slack of the choice rule, in [0, 1] (0:
-	// only the settings of the best accuracy; DefaultTolerance is the
-	// paper's rule of thumb).
+	// only the settings of the best accuracy; DefaultTolerance, one
+	// point, is grain's default, not a figure from the paper or NeuroX,
+	// which has no grid search).
 	Tolerance float64
 	// Probe is the training configuration; its L1 and L2 are overridden.
 	Probe probe.Config

@@ -422,7 +422,8 @@ func (t *trainer) stepBatch(x, y, lossSlot *engine.Tensor) {
 	b.Gemm(true, false, 1, logits, x, 0, t.gw, t.cfg.Precision)
 	b.SumCols(t.gb, logits)
 	// The penalty's (sub)gradient λ1·sign(W) + λ2·W/‖W‖ is folded into
-	// the weights' Adam step (PyTorch's gradient of sqrt(ΣW²) is 0 at 0).
+	// the weights' Adam step; at W = 0 the L2 term adds 0 (PyTorch's autograd
+	// of sqrt(ΣW²) would give NaN there, a state no U(±1/√N) start reaches).
 	var l2s float64
 	if t.cfg.L2 > 0 {
 		if norm := t.norm(); norm > 0 {

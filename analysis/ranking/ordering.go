@@ -147,7 +147,11 @@ func (r *Ranker) GranularOrdering(granularity, stride int) Ordering {
 
 // FixedBottom returns the last k neurons of Ordering(DefaultStride), least
 // important last (NeuroX get_fixed_number_of_bottom_neurons). It panics
-// unless 0 ≤ k ≤ NumNeurons.
+// unless 0 ≤ k ≤ NumNeurons. Two edges differ from NeuroX's
+// ordering[-k:]: k = 0 gives no neurons (Python's [-0:] gives all), and
+// the neurons that no step of the ordering selects (see Ordering) are the
+// bottom ones here, where NeuroX's ordering omits them and takes the tail
+// of the selected ones.
 func (r *Ranker) FixedBottom(k int) []int {
 	if k < 0 || k > r.neurons {
 		panic(fmt.Sprintf("ranking: %d bottom neurons of %d", k, r.neurons))

@@ -1,10 +1,14 @@
 package topwords
 
 import (
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 )
@@ -185,6 +189,80 @@ func TestBadInput(t *testing.T) {
 		}
 		if c.name == "constant" && (!errors.Is(err, ErrConstant) || res == nil || res.SD != 0 || res.Min != 2 || res.Types != 2 || res.Words == nil || len(res.Words) != 0) {
 			t.Errorf("constant: %v (ErrConstant wanted) with %+v", err, res)
+		}
+	}
+}
+
+// goldenFile is testdata/golden.json, written by testdata/gen_golden.py
+// (NeuroX's get_top_words run by NumPy 1.24):
+//
+//	cd analysis/topwords && /usr/bin/python3 testdata/gen_golden.py
+type goldenFile struct {
+	Tokens  []int    `json:"tokens"`
+	Types   []string `json:"types"`
+	Neurons []struct {
+		Name   string       `json:"name"`
+		Values string       `json:"values"` // float32 little-endian, base64
+		Top    [][2]float64 `json:"top"`    // (type index, score), in NeuroX's order
+	} `json:"neurons"`
+}
+
+// TestMatchesNeuroX: on four neurons of 3,000 Zipf-distributed tokens
+// (planted types, a sparse ReLU-like neuron whose all-zero types nearly
+// tie, heavy tails around an offset, per-type levels at scale 1e-3), Of
+// with NeuroX's defaults lists the same types as NeuroX's get_top_words,
+// each type's score within 1e-6 of NeuroX's (which takes μ, σ and z in
+// float32), and in the same order up to types whose NeuroX scores are
+// within that of each other.
+func TestMatchesNeuroX(t *testing.T) {
+	data, err := os.ReadFile("testdata/golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g goldenFile
+	if err := json.Unmarshal(data, &g); err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Neurons) != 4 || len(g.Tokens) != 3000 {
+		t.Fatalf("golden file: %d neurons, %d tokens", len(g.Neurons), len(g.Tokens))
+	}
+	tokens := make([]string, len(g.Tokens))
+	for i, k := range g.Tokens {
+		tokens[i] = g.Types[k]
+	}
+	const tol = 1e-6
+	for _, n := range g.Neurons {
+		raw, err := base64.StdEncoding.DecodeString(n.Values)
+		if err != nil || len(raw) != 4*len(tokens) {
+			t.Fatalf("%s: %d bytes of values (%v)", n.Name, len(raw), err)
+		}
+		values := make([]float32, len(tokens))
+		for i := range values {
+			values[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+		}
+		res, err := Of(tokens, values, Options{MinScore: DefaultMinScore})
+		if err != nil {
+			t.Fatalf("%s: %v", n.Name, err)
+		}
+		want := map[string]float64{}
+		for _, w := range n.Top {
+			want[g.Types[int(w[0])]] = w[1]
+		}
+		if len(res.Words) != len(n.Top) {
+			t.Fatalf("%s: %d types listed, NeuroX lists %d", n.Name, len(res.Words), len(n.Top))
+		}
+		for i, w := range res.Words {
+			ws, ok := want[w.Word]
+			if !ok {
+				t.Fatalf("%s: %q (score %v) is not in NeuroX's list", n.Name, w.Word, w.Score)
+			}
+			if math.Abs(w.Score-ws) > tol {
+				t.Fatalf("%s: %q scores %.9f, NeuroX %.9f", n.Name, w.Word, w.Score, ws)
+			}
+			if at := n.Top[i][1]; math.Abs(ws-at) > tol {
+				t.Fatalf("%s: position %d holds %q (NeuroX score %.9f), NeuroX's holds %q (%.9f)",
+					n.Name, i, w.Word, ws, g.Types[int(n.Top[i][0])], at)
+			}
 		}
 	}
 }

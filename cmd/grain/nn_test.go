@@ -10,6 +10,7 @@ import (
 
 	"github.com/grainlab/grain/analysis/activations"
 	"github.com/grainlab/grain/analysis/ranking"
+	"github.com/grainlab/grain/nn/bleu"
 	"github.com/grainlab/grain/nn/model"
 )
 
@@ -57,7 +58,7 @@ func TestTrainEvalTranslateExtract(t *testing.T) {
 		t.Fatalf("eval: %d\n%s\n%s", code, stdout, stderr)
 	}
 	var res map[string]any
-	if err := json.Unmarshal([]byte(stdout), &res); err != nil || res["bleu"] == nil || res["loss"] == nil {
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || res["bleu"] == nil || res["loss"] == nil || res["bleu_signature"] != bleu.Signature {
 		t.Fatalf("eval JSON %q: %v", stdout, err)
 	}
 	// Clamp the top half of a ranking of the stored neurons.
@@ -75,7 +76,7 @@ func TestTrainEvalTranslateExtract(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, stdout, stderr = run("eval", "--model", mpath, "--src", vaS, "--ref", vaT, "--beam", "1", "--mask-ranking", rk, "--mask-top", "50")
-	if code != 0 || !strings.Contains(stdout, "clamped to 0") || strings.Contains(stderr, "warning") {
+	if code != 0 || !strings.Contains(stdout, "clamped to 0") || !strings.Contains(stdout, "tok:none") || strings.Contains(stderr, "warning") {
 		t.Fatalf("masked eval: %d\n%s\n%s", code, stdout, stderr)
 	}
 	// A ranking recording another model's activations draws a warning.

@@ -151,13 +151,14 @@ func runEval(c *cli, args []string) error {
 			res["text"], res["tokens"] = d.textPath, sc.Tokens
 		} else {
 			res["src"], res["ref"], res["beam"], res["bleu"], res["bleu_detail"] = d.srcPath, d.refPath, d.beam, sc.BLEU, sc.BLEUDetail
+			res["bleu_signature"] = bleu.Signature
 		}
 		return writeJSON(c.stdout, res)
 	}
 	if d.nlm {
-		fmt.Fprintf(c.stdout, "%s: perplexity %.2f (loss %.4f over %d tokens, </s> included)", d.textPath, sc.Perplexity, sc.Loss, sc.Tokens)
+		fmt.Fprintf(c.stdout, "%s: perplexity %.2f (loss %.4f over %d tokens, </s> and <unk> included)", d.textPath, sc.Perplexity, sc.Loss, sc.Tokens)
 	} else {
-		fmt.Fprintf(c.stdout, "%s → %s (beam %d): %s; loss %.4f (perplexity %.2f)", d.srcPath, d.refPath, d.beam, sc.BLEUDetail, sc.Loss, sc.Perplexity)
+		fmt.Fprintf(c.stdout, "%s → %s (beam %d): %s [%s]; loss %.4f (perplexity %.2f)", d.srcPath, d.refPath, d.beam, sc.BLEUDetail, bleu.Signature, sc.Loss, sc.Perplexity)
 	}
 	if masked > 0 {
 		fmt.Fprintf(c.stdout, " with %d of %d neurons clamped to 0", masked, m.Masks.NumNeurons())
@@ -228,7 +229,7 @@ type evalScore struct {
 	BLEUDetail string  `json:"bleu_detail,omitempty"`
 	Loss       float64 `json:"loss"` // mean cross-entropy per target token
 	Perplexity float64 `json:"perplexity"`
-	Tokens     int     `json:"tokens"` // target tokens scored, </s> included
+	Tokens     int     `json:"tokens"` // target tokens scored, </s> and <unk> included
 }
 
 // score evaluates m (translating first, for an NMT, with a progress bar

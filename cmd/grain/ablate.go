@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -14,6 +15,8 @@ func init() {
 	register(command{"ablate", "classifier ablation: keep top/random/bottom N% of a ranking (the paper's Table 4)", runAblate})
 }
 
+// parsePercents reads a comma-separated list of percentages in [0, 100],
+// in the order given, each once.
 func parsePercents(s string) ([]float64, error) {
 	var out []float64
 	for _, f := range strings.Split(s, ",") {
@@ -21,7 +24,9 @@ func parsePercents(s string) ([]float64, error) {
 		if err != nil || !(v >= 0 && v <= 100) { // NaN too
 			return nil, fmt.Errorf("bad percentage %q in %q (want numbers in [0, 100])", f, s)
 		}
-		out = append(out, v)
+		if !slices.Contains(out, v) { // a repeated percentage is run once
+			out = append(out, v)
+		}
 	}
 	return out, nil
 }
@@ -64,10 +69,16 @@ func runAblate(c *cli, args []string) error {
 		return err
 	}
 	defer r.close()
-	if err := checkProbeColumns(p, *probePath, r.train.cols, r.train.reader.NumNeurons()); err != nil {
-		return err
+	for _, s := range []struct {
+		l    *loaded
+		path string
+	}{{r.train, pc.train.acts}, {r.other, pc.other.acts}} {
+		if err := checkProbeInputs(p, *probePath, s.l, s.path, pc.property); err != nil {
+			return err
+		}
 	}
 	warnProbeOfOtherModel(c, *probePath, p, r.train.reader)
+	warnOtherModel(c, *rankPath, rk, r.train.reader.Meta().Model)
 	if !compatibleColumns(rk.Columns, r.train.cols) {
 		return fmt.Errorf("%s ranks %s, but --layers/--direction select %s", *rankPath, describeNeurons(rk.Columns), describeSelection(r.train.cols, r.train.reader.NumNeurons()))
 	}

@@ -116,7 +116,7 @@ func runCrossCorr(c *cli, args []string) error {
 		}
 		defer r.Close()
 		if other, dup := sameData[r.Meta().Checksum]; dup {
-			return fmt.Errorf("%s and %s hold the same activations (checksum %s): a model correlated with itself finds each neuron's partner in itself (r = 1)", other, path, r.Meta().Checksum)
+			return fmt.Errorf("%s and %s record the same activation checksum %s: copies of one file (a model correlated with itself finds each neuron's partner in itself, r = 1); if one was modified since, grain inspect --verify finds where", other, path, r.Meta().Checksum)
 		}
 		sameData[r.Meta().Checksum] = path
 		var src crosscorr.Source = r
@@ -129,6 +129,9 @@ func runCrossCorr(c *cli, args []string) error {
 		}
 		if f := lcaRanking; f != nil && len(ms) == 0 && (f.NumNeurons != src.NumNeurons() || !compatibleColumns(f.Columns, cols)) {
 			return fmt.Errorf("%s ranks %s; %s has %s", *lcaPath, describeRecorded(f.Columns, f.NumNeurons), name, describeSelection(cols, r.NumNeurons()))
+		}
+		if len(ms) == 0 && lcaRanking != nil {
+			warnOtherModel(c, *lcaPath, lcaRanking, r.Meta().Model)
 		}
 		ms = append(ms, crosscorr.Model{Name: name, Source: src})
 		columns = append(columns, cols)

@@ -10,6 +10,7 @@ import (
 	"github.com/grainlab/grain/analysis/corpus"
 	"github.com/grainlab/grain/analysis/dataset"
 	"github.com/grainlab/grain/analysis/probe"
+	"github.com/grainlab/grain/analysis/ranking"
 	"github.com/grainlab/grain/engine"
 )
 
@@ -58,17 +59,20 @@ func (l *layerFlags) columns(m activations.Meta) ([]int, error) {
 	return cols, err
 }
 
-// readCorpus reads a corpus, choosing the reader from the file name.
+// readCorpus reads a labeled corpus, choosing the reader from the file
+// name: CoNLL-U (.conllu[.gz]) and PMB (.conll) carry their labels; any
+// other file is a NeuroX tokens file, whose labels come from labelsPath.
 func readCorpus(path, labelsPath, property string) (*corpus.Corpus, error) {
-	if labelsPath != "" {
-		return corpus.ReadNeuroX(path, labelsPath, property)
-	}
-	base := strings.TrimSuffix(filepath.Base(path), ".gz")
-	switch filepath.Ext(base) {
-	case ".conllu":
+	format := corpusFormat(path)
+	switch {
+	case format != "" && labelsPath != "":
+		return nil, fmt.Errorf("%s is %s, which carries its own labels: --labels %s is for a NeuroX tokens file (one sentence per line)", path, format, labelsPath)
+	case format == "CoNLL-U":
 		return corpus.ReadCoNLLU(path)
-	case ".conll":
+	case format == "PMB CoNLL":
 		return corpus.ReadPMB(path)
+	case labelsPath != "":
+		return corpus.ReadNeuroX(path, labelsPath, property)
 	}
 	return nil, fmt.Errorf("%s: unknown corpus format (want .conllu[.gz] for CoNLL-U, .conll for PMB, or a NeuroX tokens file with --labels)", path)
 }
@@ -77,11 +81,23 @@ func readCorpus(path, labelsPath, property string) (*corpus.Corpus, error) {
 // as readCorpus, any other file as a NeuroX tokens file (one sentence per
 // line) without labels.
 func readTokens(path string) (*corpus.Corpus, error) {
-	switch filepath.Ext(strings.TrimSuffix(filepath.Base(path), ".gz")) {
-	case ".conllu", ".conll":
+	if corpusFormat(path) != "" {
 		return readCorpus(path, "", "")
 	}
 	return corpus.ReadTokens(path)
+}
+
+// corpusFormat names the labeled format of a corpus file by its name
+// ("CoNLL-U" for .conllu[.gz], "PMB CoNLL" for .conll), or "" for any
+// other (a NeuroX tokens file).
+func corpusFormat(path string) string {
+	switch filepath.Ext(strings.TrimSuffix(filepath.Base(path), ".gz")) {
+	case ".conllu":
+		return "CoNLL-U"
+	case ".conll":
+		return "PMB CoNLL"
+	}
+	return ""
 }
 
 // loaded is one split joined with its labels.
@@ -196,6 +212,10 @@ func (pc *probeCommand) open(c *cli, set *dataset.LabelSet) (*probeRun, error) {
 			r.close()
 			return nil, fmt.Errorf("%s has %d neurons, %s %d: the %s split must come from the same model and layers",
 				pc.train.acts, a, pc.other.acts, o, pc.other.name)
+		}
+		if tm, om := tr.reader.Meta().Model, r.other.reader.Meta().Model; ranking.OtherModel(tm, om) {
+			fmt.Fprintf(c.stderr, "grain: warning: %s holds the neurons of %s, %s those of %s: the %s split should come from the same model\n",
+				pc.train.acts, tm, pc.other.acts, om, pc.other.name)
 		}
 	}
 	return r, nil

@@ -159,7 +159,7 @@ func runDemo(c *cli, args []string) error {
 		}
 	}
 	recordSource(p, tr)
-	if err := saveLCA(dir, rep, p, corpus.XPOS); err != nil {
+	if _, err := saveLCA(dir, rep, p, corpus.XPOS); err != nil { // the demo always ablates
 		return err
 	}
 	if c.json {

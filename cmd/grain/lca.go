@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/grainlab/grain/analysis/ablation"
 	"github.com/grainlab/grain/analysis/lca"
@@ -34,7 +36,7 @@ func runLCA(c *cli, args []string) error {
 	ablate := fs.Bool("ablate", true, "run the classifier ablation")
 	retrain := fs.Bool("retrain", true, "ablation: retrain probes on each selection")
 	percents := fs.String("percents", "10,15,20,25,50,100", "ablation percentages")
-	out := fs.String("out", "", "directory for probe.safetensors, ranking.json, report.json and ablation.png")
+	out := fs.String("out", "", "directory for probe.safetensors, ranking.json, report.json and ablation.png (an ablation.png there is removed when --ablate=false: it would be an earlier run's)")
 	if err := c.parse(fs, args, false); err != nil {
 		return err
 	}
@@ -73,8 +75,9 @@ func runLCA(c *cli, args []string) error {
 	}
 	rep.Columns = r.train.cols
 	recordSource(p, r.train)
+	removed := false
 	if *out != "" {
-		if err := saveLCA(*out, rep, p, pc.property); err != nil {
+		if removed, err = saveLCA(*out, rep, p, pc.property); err != nil {
 			return err
 		}
 	}
@@ -83,43 +86,55 @@ func runLCA(c *cli, args []string) error {
 	}
 	printLCA(c, rep, *retrain)
 	if *out != "" {
-		files := "probe.safetensors,ranking.json,report.json"
+		files := []string{lcaProbeFile, lcaRankingFile, lcaReportFile}
 		if len(rep.Ablation) > 0 {
-			files += ",ablation.png"
+			files = append(files, lcaPlotFile)
 		}
-		fmt.Fprintf(c.stdout, "\nwrote %s/{%s}\n", *out, files)
+		fmt.Fprintf(c.stdout, "\nwrote %s/{%s}\n", *out, strings.Join(files, ","))
+		if removed {
+			fmt.Fprintf(c.stdout, "removed %s, an earlier run's ablation plot\n", filepath.Join(*out, lcaPlotFile))
+		}
 	}
 	return nil
 }
 
-func saveLCA(dir string, rep *lca.Report, p *probe.Probe, property string) error {
+// saveLCA writes the probe, ranking, report and (with an ablation) its plot
+// into dir. Without an ablation it removes an ablation plot left there by
+// an earlier run, so that dir holds one run's files, and reports whether
+// it did.
+func saveLCA(dir string, rep *lca.Report, p *probe.Probe, property string) (removedPlot bool, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return false, err
 	}
 	p.Meta["property"] = property
 	if err := probe.Save(filepath.Join(dir, lcaProbeFile), p); err != nil {
-		return err
+		return false, err
 	}
 	rf := &ranking.File{Version: ranking.FormatVersion, Method: ranking.MethodOrdering,
 		Parameters: params("stride", ranking.DefaultStride), NumNeurons: rep.Neurons, Columns: rep.Columns, Model: p.Meta["model"],
 		Labels: p.Labels, Ordering: rep.Ordering.Neurons, Cutoffs: rep.Ordering.Cutoffs}
 	if err := ranking.WriteFile(filepath.Join(dir, lcaRankingFile), rf); err != nil {
-		return err
+		return false, err
 	}
+	plot := filepath.Join(dir, lcaPlotFile)
 	if len(rep.Ablation) > 0 {
-		if err := plotAblation(rep.Ablation, rep.Test.Accuracy, "classifier ablation: "+property, filepath.Join(dir, lcaPlotFile)); err != nil {
-			return err
+		if err := plotAblation(rep.Ablation, rep.Test.Accuracy, "classifier ablation: "+property, plot); err != nil {
+			return false, err
 		}
+	} else if err := os.Remove(plot); err == nil {
+		removedPlot = true
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return false, err
 	}
 	f, err := atomicfile.Create(filepath.Join(dir, lcaReportFile))
 	if err != nil {
-		return err
+		return removedPlot, err
 	}
 	defer f.Abort()
 	if err := writeJSON(f, rep); err != nil {
-		return err
+		return removedPlot, err
 	}
-	return f.Commit()
+	return removedPlot, f.Commit()
 }
 
 // printFocusFrequency says how far focus follows label frequency and lists

@@ -31,6 +31,12 @@ func run(args ...string) (int, string, string) {
 // Zipf draw over 5 tags.
 func fixture(t *testing.T, dir, name string, sentences int, seed uint64) (acts, tokens, labels string) {
 	t.Helper()
+	return fixtureOf(t, dir, name, "test", sentences, seed)
+}
+
+// fixtureOf is fixture with the activation file recording model.
+func fixtureOf(t *testing.T, dir, name, model string, sentences int, seed uint64) (acts, tokens, labels string) {
+	t.Helper()
 	const per = 6
 	y := synthetic.ZipfLabels(sentences*per, 5, 1, seed)
 	cfg := synthetic.DefaultConfig(40)
@@ -47,7 +53,7 @@ func fixture(t *testing.T, dir, name string, sentences int, seed uint64) (acts, 
 	acts = filepath.Join(dir, name+".gact")
 	tokens = filepath.Join(dir, name+".tok")
 	labels = filepath.Join(dir, name+".lab")
-	w, err := activations.Create(acts, activations.Meta{Model: "test", Layers: []activations.Layer{{Name: "l0"}, {Name: "l1"}}, Dim: 20, DType: activations.Float32})
+	w, err := activations.Create(acts, activations.Meta{Model: model, Layers: []activations.Layer{{Name: "l0"}, {Name: "l1"}}, Dim: 20, DType: activations.Float32})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +150,64 @@ func TestProbeRankAblatePipeline(t *testing.T) {
 	}
 }
 
+// TestInputsOfAnotherModel: inputs that cannot belong together are named.
+// A test split of another model than the training split, a ranking of
+// another model's neurons (ablate, crosscorr --lca) get a warning; a probe
+// of another width, or none of whose labels occurs in the data (another
+// tool's probe without label names: "0", "1", …), is refused.
+func TestInputsOfAnotherModel(t *testing.T) {
+	dir := t.TempDir()
+	ta, tt, tl := fixtureOf(t, dir, "train", "m1.safetensors", 200, 1)
+	ea, et, el := fixtureOf(t, dir, "test", "m2.safetensors", 80, 2)
+	ma, _, _ := fixtureOf(t, dir, "same", "m1.safetensors", 80, 3)
+	probePath := filepath.Join(dir, "p.safetensors")
+	code, _, errs := run("probe", "train", "--device", "cpu", "--quiet", "--acts", ta, "--corpus", tt, "--labels", tl,
+		"--property", "tag", "--out", probePath, "--test-acts", ea, "--test-corpus", et, "--test-labels", el)
+	if code != 0 || !strings.Contains(errs, "holds the neurons of m1.safetensors, "+ea+" those of m2.safetensors") {
+		t.Fatalf("probe train on splits of two models: %d %q", code, errs)
+	}
+	other := filepath.Join(dir, "other.json")
+	ord := make([]int, 40)
+	for i := range ord {
+		ord[i] = i
+	}
+	if err := ranking.WriteFile(other, &ranking.File{Version: ranking.FormatVersion, Method: "ordering", NumNeurons: 40, Ordering: ord, Model: "m2.safetensors"}); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs = run("ablate", "--device", "cpu", "--quiet", "--probe", probePath, "--ranking", other, "--acts", ta, "--corpus", tt, "--labels", tl,
+		"--test-acts", ma, "--test-corpus", et, "--test-labels", el, "--property", "tag", "--percents", "50", "--retrain=false")
+	if code != 0 || !strings.Contains(errs, other+" ranks the neurons of m2.safetensors, not of m1.safetensors") {
+		t.Fatalf("ablate with another model's ranking: %d %q", code, errs)
+	}
+	code, _, errs = run("crosscorr", "--device", "cpu", "--quiet", "--lca", other, ma, ea)
+	if code != 0 || !strings.Contains(errs, other+" ranks the neurons of m2.safetensors, not of m1.safetensors") {
+		t.Fatalf("crosscorr --lca of another model: %d %q", code, errs)
+	}
+	eval := func(p *probe.Probe) (int, string) {
+		path := filepath.Join(dir, "q.safetensors")
+		if err := probe.Save(path, p); err != nil {
+			t.Fatal(err)
+		}
+		code, _, errs := run("probe", "eval", "--device", "cpu", "--probe", path, "--acts", ea, "--corpus", et, "--labels", el, "--property", "tag")
+		return code, errs
+	}
+	rng := rand.New(rand.NewPCG(4, 4))
+	unnamed := probe.New([]string{"0", "1", "2", "3", "4"}, 40)
+	for i := range unnamed.Weight {
+		unnamed.Weight[i] = float32(rng.NormFloat64())
+	}
+	if code, errs := eval(unnamed); code == 0 || !strings.Contains(errs, "none of the probe's 5 labels (0, 1, 2, 3, 4) occurs among the tag labels of "+ea) {
+		t.Fatalf("a probe without label names: %d %q", code, errs)
+	}
+	narrow := probe.New([]string{"T0", "T1", "T2", "T3", "T4"}, 30)
+	for i := range narrow.Weight {
+		narrow.Weight[i] = float32(rng.NormFloat64())
+	}
+	if code, errs := eval(narrow); code == 0 || !strings.Contains(errs, "has 30 input neurons; "+ea+" gives 40") {
+		t.Fatalf("a probe of 30 inputs on 40 neurons: %d %q", code, errs)
+	}
+}
+
 func TestBadInputErrors(t *testing.T) {
 	dir := t.TempDir()
 	ta, tt, tl := fixture(t, dir, "train", 20, 1)
@@ -165,6 +229,10 @@ func TestBadInputErrors(t *testing.T) {
 		{"output directory missing", []string{"probe", "train", "--device", "cpu", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "x", "--out", filepath.Join(dir, "no", "p.safetensors")}, "does not exist"},
 		{"plot format", []string{"gridsearch", "--device", "cpu", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "x", "--plot", filepath.Join(dir, "g.jpg")}, "plot format must be .png, .svg or .pdf"},
 		{"eval batch 0", []string{"eval", "--model", ta, "--batch", "0"}, "--batch 0: want at least 1 sentence"},
+		{"eval beam 0", []string{"eval", "--model", ta, "--beam", "0"}, "--beam 0: want at least 1 (1: greedy)"},
+		{"extract batch 0", []string{"extract", "--model", ta, "--corpus", tt, "--out", filepath.Join(dir, "x.gact"), "--batch", "0"}, "--batch 0: want at least 1 sentence"},
+		{"inspect two files", []string{"inspect", ta, ta}, "give one activation file (2 given)"},
+		{"labels beside CoNLL-U", []string{"probe", "train", "--device", "cpu", "--acts", ta, "--corpus", "c.conllu.gz", "--labels", tl, "--property", "upos", "--out", out}, "c.conllu.gz is CoNLL-U, which carries its own labels: --labels " + tl + " is for a NeuroX tokens file"},
 		{"sweep NaN", []string{"eval", "--model", ta, "--mask-ranking", ta, "--sweep", "5,NaN"}, `bad percentage "NaN"`},
 		{"output is the input", []string{"export", "--acts", ta, "--neurox-json", ta}, "is also an input (--acts, --neurox-json)"},
 		{"gridsearch single λ", []string{"gridsearch", "--device", "cpu", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "x", "--l1", "5"}, "--l1 sets one probe's λ"},
@@ -421,7 +489,7 @@ func TestCrossCorr(t *testing.T) {
 	}
 	// The same file twice is refused; two files of one name are told
 	// apart by their paths.
-	if code, _, errs := run("crosscorr", "--device", "cpu", "--quiet", pa, pa); code == 0 || !strings.Contains(errs, "hold the same activations") {
+	if code, _, errs := run("crosscorr", "--device", "cpu", "--quiet", pa, pa); code == 0 || !strings.Contains(errs, "record the same activation checksum") {
 		t.Fatalf("one file twice: %d %q", code, errs)
 	}
 	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
@@ -480,6 +548,10 @@ func TestLayerSelectionUsesGlobalNeurons(t *testing.T) {
 	ta, tt, tl := fixture(t, dir, "train", 200, 1)
 	ea, et, el := fixture(t, dir, "test", 80, 2)
 	out := filepath.Join(dir, "lca-l1")
+	// An earlier run's ablation plot in --out is removed by a run without one.
+	os.Mkdir(out, 0o755)
+	stale := filepath.Join(out, "ablation.png")
+	os.WriteFile(stale, []byte("an earlier run's plot"), 0o644)
 	split := []string{"--property", "tag", "--acts", ta, "--corpus", tt, "--labels", tl, "--test-acts", ea, "--test-corpus", et, "--test-labels", el}
 	code, text, errs := run(append([]string{"lca", "--device", "cpu", "--quiet", "--layers", "l1", "--ablate=false", "--control=false", "--out", out}, split...)...)
 	if code != 0 {
@@ -487,6 +559,9 @@ func TestLayerSelectionUsesGlobalNeurons(t *testing.T) {
 	}
 	if !strings.Contains(text, "/{probe.safetensors,ranking.json,report.json}\n") {
 		t.Errorf("lca --ablate=false claims files it did not write:\n%s", text)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) || !strings.Contains(text, "removed "+stale) {
+		t.Errorf("lca --ablate=false left an earlier run's ablation.png (%v):\n%s", err, text)
 	}
 	rankPath := filepath.Join(out, "ranking.json")
 	f, err := ranking.ReadFile(rankPath)
@@ -622,5 +697,17 @@ func TestParseBytes(t *testing.T) {
 		if got, err := parseBytes(in); err == nil {
 			t.Errorf("parseBytes(%q) = %d, want an error", in, got)
 		}
+	}
+}
+
+// TestParsePercents: the order given, each percentage once, and a bad
+// entry named.
+func TestParsePercents(t *testing.T) {
+	got, err := parsePercents("10, 5,10,100,5")
+	if err != nil || !reflect.DeepEqual(got, []float64{10, 5, 100}) {
+		t.Fatalf("parsePercents: %v, %v", got, err)
+	}
+	if _, err := parsePercents("5,-1"); err == nil || !strings.Contains(err.Error(), `bad percentage "-1"`) {
+		t.Fatalf("parsePercents(5,-1): %v", err)
 	}
 }

@@ -264,3 +264,26 @@ func posTagFocus(t *testing.T, reportPath string) {
 		t.Logf("focus against tag frequency: Spearman %.2f, slope %.3f", f.Spearman, f.Slope)
 	}
 }
+
+// TestExtractTokensWithoutLabels: extraction needs no labels, so a NeuroX
+// tokens file is enough (the shipped language model over two sentences).
+func TestExtractTokensWithoutLabels(t *testing.T) {
+	dir, err := models.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	toks, acts := filepath.Join(tmp, "c.tok"), filepath.Join(tmp, "c.gact")
+	os.WriteFile(toks, []byte("a man rides a horse .\nzyzzyva\n"), 0o644)
+	if code, out, errs := run("extract", "--device", "cpu", "--quiet", "--model", filepath.Join(dir, "nlm-en.safetensors"), "--corpus", toks, "--out", acts); code != 0 {
+		t.Fatalf("extract over a tokens file: %d\n%s\n%s", code, out, errs)
+	}
+	r, err := activations.Open(acts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.NumTokens() != 7 || r.NumSentences() != 2 || r.Tokens(1)[0] != "zyzzyva" {
+		t.Fatalf("extracted %d tokens in %d sentences", r.NumTokens(), r.NumSentences())
+	}
+}

@@ -107,8 +107,8 @@ func runEval(c *cli, args []string) error {
 	if err := required(fs, "model"); err != nil {
 		return err
 	}
-	if d.batch < 1 {
-		return fmt.Errorf("--batch %d: want at least 1 sentence", d.batch)
+	if err := checkBatchBeam(d.batch, d.beam); err != nil {
+		return err
 	}
 	if *plotPath != "" && *sweep == "" {
 		return fmt.Errorf("--plot draws a --sweep; give --sweep PERCENTS")
@@ -329,6 +329,18 @@ func runEvalSweep(c *cli, m *model.Model, modelPath string, d *evalData, mf mask
 	return nil
 }
 
+// checkBatchBeam refuses a --batch or --beam below 1 (beam 0: no beam
+// flag, as for extract).
+func checkBatchBeam(batch, beam int) error {
+	if batch < 1 {
+		return fmt.Errorf("--batch %d: want at least 1 sentence", batch)
+	}
+	if beam < 1 {
+		return fmt.Errorf("--beam %d: want at least 1 (1: greedy)", beam)
+	}
+	return nil
+}
+
 // evaluate computes the loss of the model on sentences (src nil for an
 // NLM; vocab.ReadTokenized has refused empty lines), every sentence
 // counted: the buckets are extended to cover the longest.
@@ -384,8 +396,8 @@ func runTranslate(c *cli, args []string) error {
 	if err := required(fs, "model"); err != nil {
 		return err
 	}
-	if *bsz < 1 {
-		return fmt.Errorf("--batch %d: want at least 1 sentence", *bsz)
+	if err := checkBatchBeam(*bsz, *beam); err != nil {
+		return err
 	}
 	if err := checkOutputs(fs, *output); err != nil {
 		return err

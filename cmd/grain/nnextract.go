@@ -16,8 +16,8 @@ func runExtract(c *cli, args []string) error {
 		"NMT: the encoder's layers over the corpus as source (bidirectional layers as forward then\n"+
 		"backward); NLM: its LSTM layers. One row per corpus token, the corpus's tokens stored beside.", withDevice|withSeed)
 	path := modelFlag(fs)
-	corpusPath := fs.String("corpus", "", "corpus: CoNLL-U (.conllu[.gz]), PMB layer CoNLL (.conll), or a NeuroX tokens file with --labels")
-	labels := fs.String("labels", "", "NeuroX labels file for --corpus")
+	corpusPath := fs.String("corpus", "", "corpus: CoNLL-U (.conllu[.gz]), PMB layer CoNLL (.conll), or a NeuroX tokens file (one sentence per line)")
+	labels := fs.String("labels", "", "NeuroX labels file for a tokens --corpus (optional: checked against it, not stored)")
 	out := fs.String("out", "", "activation file to write")
 	dtype := fs.String("dtype", "float32", "stored precision: float32 or float16")
 	bsz := fs.Int("batch", 64, "sentences per batch")
@@ -27,6 +27,9 @@ func runExtract(c *cli, args []string) error {
 		return err
 	}
 	if err := required(fs, "model", "corpus", "out"); err != nil {
+		return err
+	}
+	if err := checkBatchBeam(*bsz, 1); err != nil {
 		return err
 	}
 	var dt activations.DType
@@ -43,7 +46,10 @@ func runExtract(c *cli, args []string) error {
 	if _, err := mf.apply(c, m, *path); err != nil {
 		return err
 	}
-	cp, err := readCorpus(*corpusPath, *labels, "label")
+	cp, err := readTokens(*corpusPath) // the labels are not stored: checked only
+	if *labels != "" {
+		cp, err = readCorpus(*corpusPath, *labels, "label")
+	}
 	if err != nil {
 		return err
 	}

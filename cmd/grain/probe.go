@@ -170,7 +170,7 @@ func probeEval(c *cli, args []string) error {
 		return err
 	}
 	defer te.reader.Close()
-	if err := checkProbeColumns(p, *probePath, te.cols, te.reader.NumNeurons()); err != nil {
+	if err := checkProbeInputs(p, *probePath, te, test.acts, *property); err != nil {
 		return err
 	}
 	warnProbeOfOtherModel(c, *probePath, p, te.reader)
@@ -280,19 +280,38 @@ func probeColumns(p *probe.Probe, path string) ([]int, error) {
 	return cols, nil
 }
 
-// checkProbeColumns refuses a probe that records other inputs than the
-// neurons cols (nil: all total neurons of the activation file) that
-// --layers/--direction select now. A probe that records none (saved before
-// grain recorded them, or by another tool) is taken at its word.
-func checkProbeColumns(p *probe.Probe, path string, cols []int, total int) error {
+// checkProbeInputs refuses a probe that cannot be applied to the split l
+// (read from actsPath, labels of property): one that records other inputs
+// than the neurons that --layers/--direction select now (a probe that
+// records none, saved before grain recorded them or by another tool, is
+// taken at its word), one whose width is not the selection's, and one none
+// of whose labels occurs in the split (trained for other labels; a probe
+// saved by another tool without label names has labels "0", "1", …).
+func checkProbeInputs(p *probe.Probe, path string, l *loaded, actsPath, property string) error {
 	was, err := probeColumns(p, path)
 	if err != nil {
 		return err
 	}
-	if !compatibleColumns(was, cols) {
-		return fmt.Errorf("%s was trained on %s, but --layers/--direction select %s", path, describeNeurons(was), describeSelection(cols, total))
+	total := l.reader.NumNeurons()
+	if !compatibleColumns(was, l.cols) {
+		return fmt.Errorf("%s was trained on %s, but --layers/--direction select %s", path, describeNeurons(was), describeSelection(l.cols, total))
+	}
+	if _, w := l.data.X.Dims(); w != p.Neurons {
+		return fmt.Errorf("%s has %d input neurons; %s gives %d: %s", path, p.Neurons, actsPath, w, describeSelection(l.cols, total))
+	}
+	if len(l.data.Y) > 0 && !slices.ContainsFunc(l.data.Y, func(y int32) bool { return y != dataset.Unknown }) {
+		return fmt.Errorf("%s: none of the probe's %d labels (%s) occurs among the %s labels of %s (%s): it was trained for other labels",
+			path, len(p.Labels), headList(p.Labels), property, actsPath, headList(l.data.UnseenLabels))
 	}
 	return nil
+}
+
+// headList joins the first five of s, with "…" when there are more.
+func headList(s []string) string {
+	if len(s) > 5 {
+		return strings.Join(s[:5], ", ") + ", …"
+	}
+	return strings.Join(s, ", ")
 }
 
 // compatibleColumns reports whether a probe or ranking recording the

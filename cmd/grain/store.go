@@ -116,6 +116,7 @@ func runInspect(c *cli, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
+		fmt.Fprintf(c.stderr, "grain inspect: give one activation file (%d given)\n", fs.NArg())
 		fs.Usage()
 		return errUsage
 	}

@@ -46,7 +46,17 @@ func main() {
 
 // onInterrupt, when set, is how the running command stops gracefully on
 // SIGINT or SIGTERM (train checkpoints); it is used for one signal only.
+// The command then returns an error wrapping errInterrupted.
 var onInterrupt atomic.Pointer[func()]
+
+// exitInterrupted is the exit status of a command stopped by SIGINT or
+// SIGTERM: at once by handleInterrupts, or after stopping gracefully.
+const exitInterrupted = 130
+
+// errInterrupted, wrapped in a command's error, says that the command
+// stopped gracefully on an interrupt (onInterrupt); cli.main prints the
+// error like any other and returns exitInterrupted instead of 1.
+var errInterrupted = errors.New("interrupted")
 
 // scratchDirs holds the running command's scratch directories (scratchDir).
 var scratchDirs sync.Map // path → struct{}
@@ -69,7 +79,7 @@ func scratchDir(pattern string) (string, func(), error) {
 // shell ignores them for background jobs): to onInterrupt when a command
 // set it, otherwise (and on a second signal) it removes the temporary files
 // of unfinished outputs (atomicfile.AbortPending) and the scratch
-// directories, and exits with status 130, so a stopped command leaves
+// directories, and exits with exitInterrupted, so a stopped command leaves
 // neither a partial output nor its temporary files.
 func handleInterrupts(stderr io.Writer) {
 	var watch []os.Signal
@@ -95,7 +105,7 @@ func handleInterrupts(stderr io.Writer) {
 				return true
 			})
 			fmt.Fprintf(stderr, "\ngrain: %v: stopped; unfinished output files removed\n", s)
-			os.Exit(130)
+			os.Exit(exitInterrupted)
 		}
 	}()
 }
@@ -143,6 +153,9 @@ func (c *cli) main(args []string) int {
 				return 2
 			}
 			fmt.Fprintf(c.stderr, "grain %s: %v\n", cmd.name, err)
+			if errors.Is(err, errInterrupted) {
+				return exitInterrupted
+			}
 			return 1
 		}
 	}

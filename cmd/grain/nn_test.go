@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/grainlab/grain/analysis/activations"
 	"github.com/grainlab/grain/analysis/ranking"
@@ -206,5 +209,93 @@ func TestTrainNLMAndErrors(t *testing.T) {
 	os.WriteFile(bad, []byte("not a model"), 0o644)
 	if code, _, stderr = run("eval", "--model", bad); code != 1 || !strings.Contains(stderr, "bad.safetensors") {
 		t.Fatalf("corrupt model: %d %s", code, stderr)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes, as os.Stderr is.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// TestTrainInterruptAndResume interrupts grain train as a first SIGINT
+// does (handleInterrupts calls the command's onInterrupt): it checkpoints,
+// says where and how to resume, and exits with status 130. Resuming on
+// other training data (the same lines reversed, so the same vocabulary) is
+// refused, naming the data and a fresh --out; resuming on the same data
+// read from a copy at another path finishes the run.
+func TestTrainInterruptAndResume(t *testing.T) {
+	dir := t.TempDir()
+	tr, va := writeLines(t, dir, "train", "en", 0, 40), writeLines(t, dir, "val", "en", 0, 10)
+	out := filepath.Join(dir, "nlm")
+	args := func(trainFile, epochs string) []string {
+		return []string{"train", "nlm", "--quiet", "--device", "cpu", "--out", out, "--train-tgt", trainFile, "--val-tgt", va,
+			"--embed", "8", "--hidden", "8", "--batch", "8", "--patience", "0", "--epochs", epochs}
+	}
+
+	// So many epochs that only the interrupt ends the run.
+	c := &cli{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	done := make(chan int, 1)
+	go func() { done <- c.main(args(tr, "100000")) }()
+	code, fired := 0, false
+wait:
+	for {
+		if !fired {
+			if stop := onInterrupt.Swap(nil); stop != nil {
+				(*stop)()
+				fired = true
+			}
+		}
+		select {
+		case code = <-done:
+			break wait
+		case <-time.After(time.Millisecond):
+		}
+	}
+	stderr := c.stderr.(*syncBuffer).String()
+	if !fired || code != exitInterrupted {
+		t.Fatalf("interrupted train (interrupt sent: %v): exit %d, want %d\n%s", fired, code, exitInterrupted, stderr)
+	}
+	last := regexp.MustCompile(`(?m)^grain train: interrupted at epoch \d+, batch \d+: checkpoint in ` + regexp.QuoteMeta(out) + `; run the same command to resume\n\z`)
+	if !strings.Contains(stderr, "checkpointing after this batch") || !last.MatchString(stderr) {
+		t.Fatalf("interrupted train's stderr:\n%s", stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "state.safetensors")); err != nil {
+		t.Fatalf("no checkpoint after the interrupt: %v", err)
+	}
+
+	data, err := os.ReadFile(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	for i, j := 0, len(lines)-1; i < j; i, j = i+1, j-1 {
+		lines[i], lines[j] = lines[j], lines[i]
+	}
+	reversed := filepath.Join(dir, "reversed.en")
+	os.WriteFile(reversed, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	code, stdout, stderr := run(args(reversed, "1")...)
+	if code != 1 || !strings.Contains(stderr, "made with other data: the training text differs") ||
+		strings.Contains(stderr, "validation text") || !strings.Contains(stderr, "a fresh --out") || strings.Contains(stderr, "resuming") {
+		t.Fatalf("resume on reversed training data: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+
+	copied := filepath.Join(t.TempDir(), "copy.en")
+	os.WriteFile(copied, data, 0o644)
+	code, stdout, stderr = run(args(copied, "1")...)
+	if code != 0 || !strings.Contains(stderr, "resuming from "+out) || !strings.Contains(stdout, "best validation loss") {
+		t.Fatalf("resume on a copy of the training data: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }

@@ -55,8 +55,8 @@ func runTrain(c *cli, args []string) error {
 	kind := args[0]
 	fs := c.flags("train "+kind, "train "+kind+" --out DIR [flags]\n\n"+
 		"Trains on Multi30k's tokenized lower-cased text by default (--src/--tgt languages); checkpoints\n"+
-		"every epoch into DIR and resumes from DIR when it holds a checkpoint (same command). The best\n"+
-		"model (lowest validation loss) ends in DIR/model.safetensors.", withDevice|withSeed)
+		"every epoch into DIR and resumes from DIR when it holds a checkpoint (same command, same data).\n"+
+		"The best model (lowest validation loss) ends in DIR/model.safetensors.", withDevice|withSeed)
 	var d textData
 	src := fs.String("src", "en", "NMT source language (Multi30k)")
 	tgt := fs.String("tgt", "de", "NMT target language, or the NLM's language (Multi30k)")
@@ -119,6 +119,10 @@ func runTrain(c *cli, args []string) error {
 	tr, err := train.New(m, data, train.Options{Batch: *bsz, LR: *lr, Clip: *clip, Epochs: *epochs, Patience: *patience,
 		Decay: *decay, Seed: c.seed, Dir: *out, CheckpointEvery: *every, Progress: c.progress(), Log: c.stderr,
 		Interrupt: stop.Load})
+	if errors.Is(err, train.ErrDataChanged) {
+		// The message ends with "another checkpoint directory": name the flag.
+		return fmt.Errorf("%w (a fresh --out)", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -126,7 +130,9 @@ func runTrain(c *cli, args []string) error {
 	st, err := tr.Run()
 	onInterrupt.Store(nil) // from here on an interrupt stops at once
 	if errors.Is(err, train.ErrInterrupted) {
-		return fmt.Errorf("stopped at epoch %d, batch %d; run the same command to resume", st.Epoch+1, st.Batch)
+		// The checkpoint is written; cli.main exits with exitInterrupted
+		// (130), as for any interrupted command.
+		return fmt.Errorf("%w at epoch %d, batch %d: checkpoint in %s; run the same command to resume", errInterrupted, st.Epoch+1, st.Batch, *out)
 	}
 	if err != nil {
 		return err

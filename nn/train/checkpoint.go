@@ -3,6 +3,7 @@ package train
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/grainlab/grain/engine/atomicfile"
 	"github.com/grainlab/grain/engine/safetensors"
+	"github.com/grainlab/grain/nn/batch"
 	"github.com/grainlab/grain/nn/model"
 )
 
@@ -45,6 +47,94 @@ func stateChecksum(f *safetensors.File) string {
 	}
 	return fmt.Sprintf("crc32c:%08x", crc)
 }
+
+// Fingerprint identifies one side (sources or targets) of a set of
+// examples as the trainer consumes it: the number of examples and the
+// SHA-256 of their token ids, each example contributing its length and then
+// its ids, all as little-endian uint32, in order. It is a function of the
+// token ids only, so the same text read from another file (or path) has
+// the same fingerprint, and so does text that differs only in words the
+// vocabulary maps to the same id (unknown words, which the trainer cannot
+// tell apart either).
+type Fingerprint struct {
+	Examples int    `json:"examples"`
+	SHA256   string `json:"sha256"`
+}
+
+// DataFingerprint identifies the data of a run, side by side: checkpoints
+// record it and New refuses to resume on data with another one. The source
+// sides are nil when the examples have no sources (a language model).
+type DataFingerprint struct {
+	TrainSrc *Fingerprint `json:"train_src,omitempty"`
+	TrainTgt Fingerprint  `json:"train_tgt"`
+	ValSrc   *Fingerprint `json:"val_src,omitempty"`
+	ValTgt   Fingerprint  `json:"val_tgt"`
+}
+
+// fingerprint computes the Fingerprint of one side of examples.
+func fingerprint(examples []batch.Example, side func(batch.Example) []int32) Fingerprint {
+	h := sha256.New()
+	var buf []byte
+	for _, e := range examples {
+		ids := side(e)
+		buf = binary.LittleEndian.AppendUint32(buf[:0], uint32(len(ids)))
+		for _, id := range ids {
+			buf = binary.LittleEndian.AppendUint32(buf, uint32(id))
+		}
+		h.Write(buf)
+	}
+	return Fingerprint{Examples: len(examples), SHA256: hex.EncodeToString(h.Sum(nil))}
+}
+
+// Fingerprints returns the DataFingerprint of d; its source sides are set
+// when any example of d has a source.
+func (d Data) Fingerprints() DataFingerprint {
+	src := func(e batch.Example) []int32 { return e.Src }
+	tgt := func(e batch.Example) []int32 { return e.Tgt }
+	f := DataFingerprint{TrainTgt: fingerprint(d.Train, tgt), ValTgt: fingerprint(d.Val, tgt)}
+	hasSrc := func(e batch.Example) bool { return e.Src != nil }
+	if slices.ContainsFunc(d.Train, hasSrc) || slices.ContainsFunc(d.Val, hasSrc) {
+		ts, vs := fingerprint(d.Train, src), fingerprint(d.Val, src)
+		f.TrainSrc, f.ValSrc = &ts, &vs
+	}
+	return f
+}
+
+// differences describes each side of f (a checkpoint's) that differs from
+// now (this run's), naming it "training source", "validation target", or
+// for data without sources "training text" and "validation text".
+func (f DataFingerprint) differences(now DataFingerprint) []string {
+	withSrc := f.TrainSrc != nil || now.TrainSrc != nil
+	var out []string
+	side := func(name string, a, b *Fingerprint) {
+		if a != nil && b != nil && *a == *b {
+			return
+		}
+		desc := func(p *Fingerprint) string {
+			if p == nil {
+				return "none"
+			}
+			return fmt.Sprintf("%d examples, sha256 %.12s…", p.Examples, p.SHA256)
+		}
+		out = append(out, fmt.Sprintf("the %s differs (checkpoint: %s; this run: %s)", name, desc(a), desc(b)))
+	}
+	if withSrc {
+		side("training source", f.TrainSrc, now.TrainSrc)
+		side("training target", &f.TrainTgt, &now.TrainTgt)
+		side("validation source", f.ValSrc, now.ValSrc)
+		side("validation target", &f.ValTgt, &now.ValTgt)
+	} else {
+		side("training text", &f.TrainTgt, &now.TrainTgt)
+		side("validation text", &f.ValTgt, &now.ValTgt)
+	}
+	return out
+}
+
+// ErrDataChanged is wrapped by New's error when Options.Dir holds a
+// checkpoint made with other training or validation data (its
+// DataFingerprint differs from the data given to New); the message names
+// each side that differs.
+var ErrDataChanged = errors.New("made with other data")
 
 func (t *Trainer) path(name string) string { return filepath.Join(t.o.Dir, name) }
 
@@ -150,6 +240,18 @@ func (t *Trainer) resume() error {
 	if saved.Tgt.String() != t.m.Tgt.String() || (saved.Src != nil && saved.Src.String() != t.m.Src.String()) {
 		return bad("its vocabularies differ from this run's (different data or cut-off?)")
 	}
+	// The data are compared after the vocabularies: with equal vocabularies
+	// equal token ids mean equal text (up to unknown words).
+	now := t.State.Data
+	if s.Data == nil {
+		// A checkpoint from before data fingerprints: resume unchecked, and
+		// record this run's data so that later resumptions are checked.
+		t.logf("checkpoint %s records no data fingerprint (written by an older grain): resuming without checking the data is the same", statePath)
+	} else if diff := s.Data.differences(*now); len(diff) > 0 {
+		return fmt.Errorf("train: checkpoint %s: %w: %s; resume with the data it was made with, or train on this data in another checkpoint directory",
+			statePath, ErrDataChanged, strings.Join(diff, " and "))
+	}
+	s.Data = now
 	for i, p := range t.m.Params {
 		copy(p.Data(), saved.Params[i].Data())
 	}

@@ -21,7 +21,8 @@
 //	state.safetensors           optimizer moments "adam.m/<param>" and
 //	                            "adam.v/<param>" (F32) and, as metadata
 //	                            "grain.train_state", the State as JSON,
-//	                            naming the model file and its SHA-256, and
+//	                            naming the model file and its SHA-256 and
+//	                            holding the data's fingerprint, and
 //	                            "grain.train_state_crc32c", a CRC32C of
 //	                            that JSON and the moments (MetaStateCRC)
 //	best.safetensors            the model with the lowest validation loss
@@ -33,8 +34,11 @@
 // not match (a state without one, from before it existed, is read
 // unchecked), a moment is NaN or ±Inf (or a second moment negative), its
 // model file is missing, differs from its SHA-256 or holds a non-finite
-// weight, or its options, config or vocabularies differ from the resuming
-// run's.
+// weight, or its options, config, vocabularies or data differ from the
+// resuming run's. The data are compared by their DataFingerprint (the
+// SHA-256 of each side's token ids, so a copy of the same file at another
+// path resumes); a state without one (written before it existed) resumes
+// without that check, and the resumed run's checkpoints record it.
 package train
 
 import (
@@ -122,6 +126,10 @@ type State struct {
 	// ModelFile and ModelSHA256 name the checkpoint's model file.
 	ModelFile   string `json:"model_file"`
 	ModelSHA256 string `json:"model_sha256"`
+	// Data identifies the training and validation data of the run. It is
+	// nil only in a state read from a checkpoint written before grain
+	// recorded it; New then resumes without the check and records it.
+	Data *DataFingerprint `json:"data,omitempty"`
 }
 
 // Data are the training and validation examples.
@@ -164,8 +172,10 @@ type Trainer struct {
 
 // New prepares training m on d. If o.Dir holds a checkpoint, the model's
 // weights, the optimizer and the run's position are restored from it (the
-// model must have the checkpoint's config and vocabularies, and o the
-// same options apart from Epochs, Patience and the output settings).
+// model must have the checkpoint's config and vocabularies, d the same
+// examples (DataFingerprint; otherwise the error wraps ErrDataChanged),
+// and o the same options apart from Epochs, Patience and the output
+// settings).
 func New(m *model.Model, d Data, o Options) (*Trainer, error) {
 	if err := o.check(); err != nil {
 		return nil, err
@@ -182,7 +192,8 @@ func New(m *model.Model, d Data, o Options) (*Trainer, error) {
 	if len(d.Train) == 0 || len(d.Val) == 0 {
 		return nil, fmt.Errorf("train: %d training and %d validation examples: both are needed", len(d.Train), len(d.Val))
 	}
-	t := &Trainer{m: m, d: d, o: o, plan: plan, adam: NewAdam(m.Env(), o.LR, o.Clip), State: State{Options: o, LR: o.LR}}
+	fp := d.Fingerprints()
+	t := &Trainer{m: m, d: d, o: o, plan: plan, adam: NewAdam(m.Env(), o.LR, o.Clip), State: State{Options: o, LR: o.LR, Data: &fp}}
 	if o.Dir != "" {
 		if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 			return nil, fmt.Errorf("train: %w", err)

@@ -2,10 +2,13 @@ package train
 
 import (
 	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -284,5 +287,128 @@ func TestCheckpointStateIntegrity(t *testing.T) {
 	}
 	if again.State.Steps != s.Steps {
 		t.Fatalf("intact state resumed at step %d, want %d", again.State.Steps, s.Steps)
+	}
+}
+
+// TestResumeRefusesOtherData checks the data fingerprint of checkpoints:
+// resuming on other training or validation data (for the NMT, on either
+// side) fails with an error wrapping ErrDataChanged that names the state
+// file and each side that differs, and only those; resuming on the same
+// examples held in other memory succeeds; a state without a fingerprint
+// (written before grain recorded one) resumes unchecked, and the resumed
+// run's checkpoint records the fingerprint, so a later resumption on
+// other data is refused.
+func TestResumeRefusesOtherData(t *testing.T) {
+	// clone deep-copies examples, so that nothing is shared with the data
+	// the checkpoint was made with.
+	clone := func(ex []batch.Example) []batch.Example {
+		out := make([]batch.Example, len(ex))
+		for i, e := range ex {
+			out[i] = batch.Example{Src: slices.Clone(e.Src), Tgt: slices.Clone(e.Tgt)}
+		}
+		return out
+	}
+	for _, kind := range []string{model.NLM, model.NMT} {
+		t.Run(kind, func(t *testing.T) {
+			m, ex := nntest.Setup(t, kind, 12, 8, 0)
+			data := Data{Train: ex[:8], Val: ex[8:]}
+			dir := t.TempDir()
+			statePath := filepath.Join(dir, "state.safetensors")
+			o := Options{Batch: 4, LR: 0.01, Epochs: 1, Seed: 1, Dir: dir}
+			tr, err := New(m, data, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := tr.Run()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Data == nil || s.Data.TrainTgt.Examples != 8 || s.Data.ValTgt.Examples != 4 || (s.Data.TrainSrc != nil) != (kind == model.NMT) {
+				t.Fatalf("state records the data fingerprint %+v", s.Data)
+			}
+			refused := func(what string, d Data, want ...string) {
+				t.Helper()
+				_, err := New(m, d, o)
+				if err == nil {
+					t.Fatalf("%s: resumed", what)
+				}
+				if !errors.Is(err, ErrDataChanged) {
+					t.Fatalf("%s: error %q does not wrap ErrDataChanged", what, err)
+				}
+				for _, w := range append(want, statePath, "another checkpoint directory") {
+					if !strings.Contains(err.Error(), w) {
+						t.Fatalf("%s: error %q does not contain %q", what, err, w)
+					}
+				}
+				if n := strings.Count(err.Error(), " differs ("); n != len(want) {
+					t.Fatalf("%s: error %q names %d differing sides, want %d (%q)", what, err, n, len(want), want)
+				}
+			}
+			reversed := clone(data.Train)
+			slices.Reverse(reversed)
+			fewer := clone(data.Val)[1:]
+			if kind == model.NLM {
+				refused("reversed training text", Data{Train: reversed, Val: data.Val}, "the training text differs")
+				refused("one validation sentence fewer", Data{Train: data.Train, Val: fewer},
+					"the validation text differs (checkpoint: 4 examples, sha256 "+s.Data.ValTgt.SHA256[:12]+"…; this run: 3 examples")
+			} else {
+				refused("reversed training pairs", Data{Train: reversed, Val: data.Val}, "the training source differs", "the training target differs")
+				// One source token changed: only the training source differs.
+				src := clone(data.Train)
+				src[2].Src[0] = src[3].Src[1]
+				if slices.Equal(src[2].Src, data.Train[2].Src) {
+					t.Fatal("the changed source sentence is the same")
+				}
+				refused("one source token changed", Data{Train: src, Val: data.Val}, "the training source differs")
+				refused("one validation pair fewer", Data{Train: data.Train, Val: fewer}, "the validation source differs", "the validation target differs")
+			}
+			same, err := New(m, Data{Train: clone(data.Train), Val: clone(data.Val)}, o)
+			if err != nil {
+				t.Fatalf("same data in other memory: %v", err)
+			}
+			if same.State.Steps != s.Steps || !reflect.DeepEqual(same.State.Data, s.Data) {
+				t.Fatalf("same data resumed at step %d with %+v, want step %d with %+v", same.State.Steps, same.State.Data, s.Steps, s.Data)
+			}
+
+			// A state without a fingerprint resumes, even on other data...
+			sf, err := safetensors.ReadFile(statePath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var st map[string]any
+			if err := json.Unmarshal([]byte(sf.Metadata[MetaState]), &st); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := st["data"]; !ok {
+				t.Fatalf("state JSON has no \"data\": %s", sf.Metadata[MetaState])
+			}
+			delete(st, "data")
+			old, _ := json.Marshal(st)
+			sf.Metadata[MetaState] = string(old)
+			sf.Metadata[MetaStateCRC] = stateChecksum(sf)
+			if err := safetensors.WriteFile(statePath, sf); err != nil {
+				t.Fatal(err)
+			}
+			var log strings.Builder
+			o2 := o
+			o2.Epochs, o2.Log = 2, &log
+			other := Data{Train: reversed, Val: data.Val}
+			resumed, err := New(m, other, o2)
+			if err != nil {
+				t.Fatalf("state without a fingerprint: %v", err)
+			}
+			if !strings.Contains(log.String(), "records no data fingerprint") || resumed.State.Steps != s.Steps {
+				t.Fatalf("state without a fingerprint resumed at step %d, log %q", resumed.State.Steps, log.String())
+			}
+			// ...and the resumed run's checkpoints record its data.
+			if _, err := resumed.Run(); err != nil {
+				t.Fatal(err)
+			}
+			if kind == model.NLM {
+				refused("the original data after resuming on other data", data, "the training text differs")
+			} else {
+				refused("the original data after resuming on other data", data, "the training source differs", "the training target differs")
+			}
+		})
 	}
 }

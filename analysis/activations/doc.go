@@ -87,8 +87,14 @@
 // The writer appends rows without knowing T in advance and writes the
 // footer and trailer at the end, so a file cut short has no trailer and fails
 // to open with an error wrapping ErrTruncated (one with bytes appended after
-// its trailer fails with ErrFormat, giving their count). Open checks the header,
-// trailer and footer checksums and that all sizes and offsets agree; a read
-// verifies the chunks it touches (once per Reader) and fails, naming the file
-// and row range, with an error wrapping ErrChecksum if one is corrupt.
+// its trailer fails with ErrFormat, giving their count; one whose end magic
+// alone is damaged, its trailer checksum holding and recording the file's
+// size, fails with ErrFormat as a corrupt trailer). Open checks the header,
+// trailer and footer checksums and that all sizes and offsets agree; it
+// checks the header checksum before the format version, so that a damaged
+// header fails with ErrChecksum rather than passing for a newer format
+// (every format version keeps the magic at byte 0 and the header CRC32C of
+// bytes 0..59 at byte 60, whatever else it changes). A read verifies the
+// chunks it touches (once per Reader) and fails, naming the file and row
+// range, with an error wrapping ErrChecksum if one is corrupt.
 package activations

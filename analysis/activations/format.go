@@ -267,11 +267,14 @@ func decodeHeader(b []byte) (header, error) {
 	if string(b[:8]) != magic {
 		return header{}, fmt.Errorf("%w: not a grain activation file (magic %q, want %q)", ErrFormat, b[:8], magic)
 	}
+	// The checksum comes before the version: a corrupt version field must
+	// not pass for a newer format (every version keeps the magic and the
+	// header checksum where version 1 has them).
+	if got, want := le.Uint32(b[60:]), crc32.Checksum(b[:60], castagnoli); got != want {
+		return header{}, fmt.Errorf("%w: corrupt header: stored crc32c %08x, computed %08x over bytes 0..59", ErrChecksum, got, want)
+	}
 	if v := le.Uint32(b[8:]); v != FormatVersion {
 		return header{}, fmt.Errorf("%w: format version %d, this build reads version %d", ErrFormat, v, FormatVersion)
-	}
-	if got, want := le.Uint32(b[60:]), crc32.Checksum(b[:60], castagnoli); got != want {
-		return header{}, fmt.Errorf("%w: header: stored crc32c %08x, computed %08x", ErrChecksum, got, want)
 	}
 	for _, c := range b[28:60] {
 		if c != 0 {
@@ -322,13 +325,23 @@ func (t trailer) encode() []byte {
 	return b
 }
 
-func decodeTrailer(b []byte) (trailer, error) {
+// decodeTrailer decodes the last trailerSize bytes b of a file of size
+// bytes. Without the end magic the file is taken to be cut short
+// (ErrTruncated), unless the rest of the trailer is intact and records
+// size: then the file is complete and only its end magic is corrupt
+// (ErrFormat).
+func decodeTrailer(b []byte, size uint64) (trailer, error) {
 	le := binary.LittleEndian
+	crcOK := le.Uint32(b[52:]) == crc32.Checksum(b[:52], castagnoli)
 	if string(b[56:]) != endMagic {
+		if crcOK && le.Uint64(b[40:]) == size {
+			return trailer{}, fmt.Errorf("%w: corrupt trailer: bad end magic %q, want %q (the trailer's checksum holds and records the file's %d bytes: the file is complete but damaged)",
+				ErrFormat, b[56:], endMagic, size)
+		}
 		return trailer{}, fmt.Errorf("%w: no end trailer (the last 8 bytes are not %q): the file was cut short or its writer never finished", ErrTruncated, endMagic)
 	}
-	if got, want := le.Uint32(b[52:]), crc32.Checksum(b[:52], castagnoli); got != want {
-		return trailer{}, fmt.Errorf("%w: trailer: stored crc32c %08x, computed %08x", ErrChecksum, got, want)
+	if !crcOK {
+		return trailer{}, fmt.Errorf("%w: trailer: stored crc32c %08x, computed %08x", ErrChecksum, le.Uint32(b[52:]), crc32.Checksum(b[:52], castagnoli))
 	}
 	return trailer{
 		footerOffset: le.Uint64(b[0:]),

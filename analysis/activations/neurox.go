@@ -65,7 +65,8 @@ func checkValue(b []byte) error {
 // activation file at outPath, streaming line by line (only one sentence is
 // in memory at a time). meta supplies the model, corpus and layer
 // description; when meta.Layers is empty the layers are named "layer0",
-// "layer1", ... after NeuroX's indices and D is taken from the file. A meta
+// "layer1", ... after NeuroX's indices and D is taken from the file (so a
+// file without any token is then an error that says it holds none). A meta
 // may also split each NeuroX layer into several grain layers (a
 // bidirectional NeuroX layer of 2H values into a forward and a backward
 // layer of H), provided the NeuroX layer width is a multiple of meta.Dim:
@@ -148,8 +149,17 @@ func importNeuroX(src io.Reader, name, outPath string, meta Meta, bar progress.B
 		}
 	}
 	if im.w == nil {
-		if len(im.meta.Layers) == 0 {
-			return fmt.Errorf("activations: import %s: no tokens to infer the layers from; set meta.Layers and meta.Dim", name)
+		if len(im.meta.Layers) == 0 || im.meta.Dim == 0 {
+			// Without a token the layers and their width are unknown, and
+			// an activation file without them cannot be written.
+			what := "it is empty"
+			switch {
+			case sentence == 1:
+				what = "its one sentence has no token"
+			case sentence > 1:
+				what = fmt.Sprintf("none of its %d sentences has a token", sentence)
+			}
+			return fmt.Errorf("activations: import %s: the file holds no tokens (%s), so there are no activations to import; check that it is the NeuroX activation file you meant", name, what)
 		}
 		if err := im.create(); err != nil {
 			return err

@@ -150,7 +150,7 @@ func TestImportNeuroXJSONOnlyEmptySentences(t *testing.T) {
 	jsonPath := filepath.Join(dir, "in.json")
 	os.WriteFile(jsonPath, []byte(`{"linex_index": 0, "features": []}`+"\n"), 0o644)
 	out := filepath.Join(dir, "out.grain")
-	if err := ImportNeuroXJSON(jsonPath, out, Meta{}, nil); err == nil || !strings.Contains(err.Error(), "set meta.Layers") {
+	if err := ImportNeuroXJSON(jsonPath, out, Meta{}, nil); err == nil || !strings.Contains(err.Error(), "the file holds no tokens (its one sentence has no token)") {
 		t.Fatalf("import without layers = %v", err)
 	}
 	if err := ImportNeuroXJSON(jsonPath, out, Meta{Layers: []Layer{{Name: "x"}}, Dim: 3}, nil); err != nil {
@@ -163,6 +163,32 @@ func TestImportNeuroXJSONOnlyEmptySentences(t *testing.T) {
 	defer r.Close()
 	if r.NumSentences() != 1 || r.NumTokens() != 0 {
 		t.Fatalf("%d sentences %d tokens", r.NumSentences(), r.NumTokens())
+	}
+}
+
+// TestImportNeuroXJSONNoTokens: a NeuroX file without a token is an error
+// that says so in the user's terms (no API names), naming the file, and
+// writes nothing.
+func TestImportNeuroXJSONNoTokens(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ name, text, want string }{
+		{"empty", "", "the file holds no tokens (it is empty), so there are no activations to import"},
+		{"blank", "\n\n", "the file holds no tokens (it is empty)"},
+		{"one", `{"linex_index": 0, "features": []}` + "\n", "the file holds no tokens (its one sentence has no token)"},
+		{"two", `{"linex_index": 0, "features": []}` + "\n" + `{"linex_index": 1, "features": []}`, "the file holds no tokens (none of its 2 sentences has a token)"},
+	} {
+		jsonPath := filepath.Join(dir, c.name+".json")
+		os.WriteFile(jsonPath, []byte(c.text), 0o644)
+		out := filepath.Join(dir, c.name+".gact")
+		for _, meta := range []Meta{{}, {Layers: []Layer{{Name: "x"}}}} {
+			err := ImportNeuroXJSON(jsonPath, out, meta, nil)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), jsonPath) || strings.Contains(err.Error(), "meta") {
+				t.Errorf("%s: error %v, want it to name the file and say %q", c.name, err, c.want)
+			}
+			if _, serr := os.Stat(out); !os.IsNotExist(serr) {
+				t.Errorf("%s: %s written", c.name, out)
+			}
+		}
 	}
 }
 

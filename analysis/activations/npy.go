@@ -257,8 +257,9 @@ func (p *pyParser) value() (any, error) {
 // NumPy's astype does (to float16 through kernels.Float32RoundToOdd, which
 // makes no tie that float64 did not have). The number of tokens must equal
 // the array's token dimension; a truncated file, another element type, a
-// non-finite value (named by row and neuron) are errors naming npyPath,
-// and nothing is written at outPath.
+// non-finite value and a finite value beyond the range of the stored type
+// (float32's ±3.4e38, float16's ±65504; both named by row and neuron) are
+// errors naming npyPath, and nothing is written at outPath.
 // rep reports progress in tokens (nil means none).
 func ImportNPY(npyPath string, sentences [][]string, layers int, outPath string, meta Meta, rep progress.Reporter) (err error) {
 	f, err := os.Open(npyPath)
@@ -348,11 +349,17 @@ func ImportNPY(npyPath string, sentences [][]string, layers int, outPath string,
 	for _, s := range sentences {
 		rows = rows[:0]
 		for range s {
-			for _, r := range readers {
+			for l, r := range readers {
 				if _, err := io.ReadFull(r, raw); err != nil {
 					return fail("row %d: %v", row, noEOF(err))
 				}
+				at := len(rows)
 				rows = appendDecoded(rows, raw, h.elem, meta.DType)
+				if i := firstOutOfRange(rows[at:], raw, h.elem, meta.DType); i >= 0 {
+					g := l*partWidth + i
+					layer, d := meta.NeuronLayer(g)
+					return fail("row %d, neuron %d (layer %s, d %d): %v", row, g, meta.Layers[layer], d, outOfRange(raw, h.elem, i, meta.DType))
+				}
 			}
 			row++
 		}
@@ -365,6 +372,50 @@ func ImportNPY(npyPath string, sentences [][]string, layers int, outPath string,
 		bar.Add(int64(len(s)))
 	}
 	return w.Close()
+}
+
+// firstOutOfRange returns the index of the first of the decoded values out
+// (decoded from raw, of elem bytes each, for a file of stored type stored)
+// whose element in raw is finite but beyond the range of the stored type,
+// so that storing it would make it ±Inf, or -1 if there is none. A float64
+// beyond float32 range decodes to ±Inf, or for a Float16 file (rounded to
+// odd) to ±MaxFloat32, which half precision cannot hold either. Non-finite
+// elements are left to the Writer, which refuses them.
+func firstOutOfRange(out []float32, raw []byte, elem int, stored DType) int {
+	if stored == Float16 {
+		if elem == 2 {
+			return -1
+		}
+		for i, v := range out {
+			// The largest half is 65504; a float32 rounds to ±Inf from 65520.
+			if a := math.Abs(float64(v)); a > 65504 && a <= math.MaxFloat32 && kernels.Float32ToHalf(v)&0x7fff == 0x7c00 {
+				return i
+			}
+		}
+		return -1
+	}
+	if elem != 8 {
+		return -1 // float16 and float32 elements fit float32
+	}
+	for i, v := range out {
+		if math.IsInf(float64(v), 0) && !math.IsInf(math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:])), 0) {
+			return i
+		}
+	}
+	return -1
+}
+
+// outOfRange describes element i of raw, found by firstOutOfRange, for an
+// error message: "1e+300 is out of float32 range (±3.4028235e+38)".
+func outOfRange(raw []byte, elem, i int, stored DType) string {
+	x := float64(math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])))
+	if elem == 8 {
+		x = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:]))
+	}
+	if stored == Float16 {
+		return fmt.Sprintf("%v is out of float16 range (±65504; the file stores float16)", x)
+	}
+	return fmt.Sprintf("%v is out of float32 range (±%v)", x, float32(math.MaxFloat32))
 }
 
 // appendDecoded appends the little-endian elements of elem bytes in raw to

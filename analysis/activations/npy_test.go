@@ -305,3 +305,88 @@ func FuzzNPYHeader(f *testing.F) {
 		}
 	})
 }
+
+// TestImportNPYOutOfRange: a finite value beyond the range of the stored
+// type is an error that gives the value and says so, naming the file, row
+// and neuron, never one that calls it infinite or reports the float32 it
+// was rounded to; nothing is written. Values that round into range import.
+func TestImportNPYOutOfRange(t *testing.T) {
+	dir := t.TempDir()
+	f64 := func(v []float64) []byte {
+		var b []byte
+		for _, x := range v {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+		}
+		return b
+	}
+	with := func(n, at int, x float64) []float64 {
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = float64(i) - 5.5
+		}
+		v[at] = x
+		return v
+	}
+	sents := sentencesOf([]int{2, 1})
+	for _, c := range []struct {
+		name  string
+		file  []byte
+		dtype DType
+		want  string
+	}{
+		{"f8 1e300 to f32", npyBytes(1, "<f8", false, []int{3, 4}, f64(with(12, 5, 1e300))), Float32,
+			"row 1, neuron 1 (layer layer0, d 1): 1e+300 is out of float32 range (±3.4028235e+38)"},
+		{"f8 -1e39 to f32", npyBytes(1, "<f8", false, []int{3, 4}, f64(with(12, 11, -1e39))), 0,
+			"row 2, neuron 3 (layer layer0, d 3): -1e+39 is out of float32 range"},
+		{"f8 1e300 to f16", npyBytes(1, "<f8", false, []int{3, 4}, f64(with(12, 5, 1e300))), Float16,
+			"row 1, neuron 1 (layer layer0, d 1): 1e+300 is out of float16 range (±65504"},
+		{"f8 65520 to f16", npyBytes(1, "<f8", false, []int{3, 4}, f64(with(12, 0, 65520))), Float16,
+			"row 0, neuron 0 (layer layer0, d 0): 65520 is out of float16 range"},
+		{"f4 1e10 to f16", npyBytes(1, "<f4", false, []int{3, 4}, float32Bytes([]float32{0, 1, 2, 3, 4, 5, 6, -1e10, 8, 9, 10, 11})), Float16,
+			"row 1, neuron 3 (layer layer1, d 1): -1e+10 is out of float16 range"},
+		// 3-D: layer 1, token 2, d 0 is global neuron 2 of row 2.
+		{"3-D f8 to f32", npyBytes(1, "<f8", false, []int{2, 3, 2}, f64(with(12, 10, 2e300))), Float32,
+			"row 2, neuron 2 (layer layer1, d 0): 2e+300 is out of float32 range"},
+	} {
+		in := filepath.Join(dir, "range.npy")
+		if err := os.WriteFile(in, c.file, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, "range.gact")
+		layers := 0
+		if c.name == "f4 1e10 to f16" {
+			layers = 2
+		}
+		err := ImportNPY(in, sents, layers, out, Meta{DType: c.dtype}, nil)
+		if err == nil || !strings.Contains(err.Error(), in) || !strings.Contains(err.Error(), c.want) ||
+			strings.Contains(err.Error(), "Inf") || strings.Contains(err.Error(), "3.4028235e+38,") {
+			t.Errorf("%s: error %v, want one naming %s and saying %q", c.name, err, in, c.want)
+		}
+		if _, serr := os.Stat(out); !os.IsNotExist(serr) {
+			t.Errorf("%s: %s exists after the error", c.name, out)
+		}
+	}
+	// In range after rounding: just above MaxFloat32 (below its rounding
+	// threshold) and just below half's rounding threshold 65520.
+	for _, c := range []struct {
+		x     float64
+		dtype DType
+		want  float32
+	}{
+		{math.MaxFloat32 * (1 + 0x1p-26), Float32, math.MaxFloat32},
+		{-math.MaxFloat32 * (1 + 0x1p-26), Float32, -math.MaxFloat32},
+		{65519.99, Float16, 65504},
+		{-65504, Float16, -65504},
+	} {
+		in := filepath.Join(dir, "in.npy")
+		v := with(12, 4, c.x)
+		os.WriteFile(in, npyBytes(1, "<f8", false, []int{3, 4}, f64(v)), 0o644)
+		out := filepath.Join(dir, fmt.Sprintf("in-%v.gact", c.x))
+		if err := ImportNPY(in, sents, 1, out, Meta{DType: c.dtype}, nil); err != nil {
+			t.Fatalf("%v into %s: %v", c.x, c.dtype, err)
+		}
+		if _, got := readAll(t, out); got[4] != c.want {
+			t.Errorf("%v into %s: stored %v, want %v", c.x, c.dtype, got[4], c.want)
+		}
+	}
+}

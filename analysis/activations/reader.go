@@ -107,8 +107,8 @@ func (r *Reader) bytesAfterTrailer() int64 {
 		if stop < trailerSize {
 			break
 		}
-		t, err := decodeTrailer(tail[stop-trailerSize : stop])
-		if at := r.size - n + int64(stop); err == nil && t.fileSize == uint64(at) {
+		at := r.size - n + int64(stop)
+		if t, err := decodeTrailer(tail[stop-trailerSize:stop], uint64(at)); err == nil && t.fileSize == uint64(at) {
 			return r.size - at
 		}
 	}
@@ -138,7 +138,7 @@ func (r *Reader) init() error {
 	if err != nil {
 		return err
 	}
-	t, err := decodeTrailer(tb)
+	t, err := decodeTrailer(tb, uint64(r.size))
 	if err != nil {
 		if extra := r.bytesAfterTrailer(); extra > 0 {
 			return fmt.Errorf("%w: %d bytes follow the end trailer: something was appended to the file", ErrFormat, extra)

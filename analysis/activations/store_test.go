@@ -724,9 +724,10 @@ func TestOpenErrors(t *testing.T) {
 		t.Fatalf("Open(short text file) = %v", err)
 	}
 	path, whole, _ := smallFile(t, dir)
-	// A newer format version is refused by name.
+	// A newer format version (its header checksum intact) is refused by name.
 	b := slices.Clone(whole)
 	b[8] = 2
+	binary.LittleEndian.PutUint32(b[60:], crc32.Checksum(b[:60], castagnoli))
 	os.WriteFile(path, b, 0o644)
 	if _, err := Open(path); err == nil || !strings.Contains(err.Error(), "format version 2") {
 		t.Fatalf("Open(version 2) = %v", err)
@@ -914,5 +915,64 @@ func TestInvalidUTF8TokenRefused(t *testing.T) {
 	}
 	if _, err := Open(path); err == nil || !strings.Contains(err.Error(), `the token of row 1 ("q\xffqz") is not valid UTF-8`) {
 		t.Fatalf("Open: %v", err)
+	}
+}
+
+// TestCorruptVersionIsNotANewerFormat: a bit flipped in the format-version
+// field (such as byte 10, making version 65537) is a corrupt header, caught
+// by its checksum, never taken for a newer format.
+func TestCorruptVersionIsNotANewerFormat(t *testing.T) {
+	dir := t.TempDir()
+	path, whole, _ := smallFile(t, dir)
+	for bit := range 32 {
+		b := slices.Clone(whole)
+		b[8+bit/8] ^= 1 << (bit % 8)
+		os.WriteFile(path, b, 0o644)
+		for _, mm := range []bool{true, false} {
+			_, err := open(path, mm)
+			if !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), "corrupt header") || !strings.Contains(err.Error(), path) ||
+				strings.Contains(err.Error(), "version") {
+				t.Fatalf("version field bit %d flipped: error %v, want a corrupt header naming the file, not a version", bit, err)
+			}
+		}
+	}
+	os.WriteFile(path, whole, 0o644)
+	if r, err := Open(path); err != nil {
+		t.Fatalf("the intact file: %v", err)
+	} else {
+		r.Close()
+	}
+}
+
+// TestCorruptEndMagic: a complete file whose end magic alone is damaged is
+// a corrupt trailer (ErrFormat), not a truncated file; one cut short is
+// still truncated (TestTruncatedAtEveryCut).
+func TestCorruptEndMagic(t *testing.T) {
+	dir := t.TempDir()
+	path, whole, _ := smallFile(t, dir)
+	for i := len(whole) - 8; i < len(whole); i++ {
+		b := slices.Clone(whole)
+		b[i] ^= 0x10
+		os.WriteFile(path, b, 0o644)
+		for _, mm := range []bool{true, false} {
+			_, err := open(path, mm)
+			if !errors.Is(err, ErrFormat) || errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), "corrupt trailer: bad end magic") ||
+				!strings.Contains(err.Error(), path) || strings.Contains(err.Error(), "truncated") {
+				t.Fatalf("byte %d of the end magic flipped: error %v, want a corrupt trailer naming the file", i, err)
+			}
+		}
+	}
+	// The trailer damaged beyond its magic: its checksum fails, and the end
+	// may as well be missing; so is a file cut at its last byte.
+	b := slices.Clone(whole)
+	b[len(b)-1] ^= 0x10
+	b[len(b)-20] ^= 0x10
+	os.WriteFile(path, b, 0o644)
+	if _, err := Open(path); !errors.Is(err, ErrTruncated) {
+		t.Fatalf("trailer and end magic damaged: error %v, want ErrTruncated", err)
+	}
+	os.WriteFile(path, whole[:len(whole)-1], 0o644)
+	if _, err := Open(path); !errors.Is(err, ErrTruncated) || strings.Contains(err.Error(), "corrupt") {
+		t.Fatalf("cut by one byte: error %v, want ErrTruncated", err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/grainlab/grain/engine/atomicfile"
 )
@@ -18,7 +20,8 @@ import (
 const FormatVersion = 1
 
 // Method names for File.Method used by grain's own rankings. Other tools may
-// store rankings under their own method names.
+// store rankings under their own method names (see File.Validate for the
+// rule).
 const (
 	MethodTop              = "top"               // Ranker.TopNeurons
 	MethodBottom           = "bottom"            // Ranker.BottomNeurons
@@ -29,6 +32,67 @@ const (
 	MethodFixedBottom      = "fixed-bottom"      // Ranker.FixedBottom
 	MethodProbeless        = "probeless"         // Probeless
 )
+
+// MethodCrossCorrPrefix starts the method names of grain crosscorr's
+// rankings: "crosscorr-" followed by maxcorr, mincorr, linreg or svcca
+// (the files of crosscorr.ModelRanking.File).
+const MethodCrossCorrPrefix = "crosscorr-"
+
+// crossCorrMethods are the cross-model ranking methods of package crosscorr
+// (crosscorr.Methods), whose files name them after MethodCrossCorrPrefix.
+var crossCorrMethods = []string{"maxcorr", "mincorr", "linreg", "svcca"}
+
+// methodSpellings maps the other spellings by which grain's command line
+// names its methods (grain rank --method threshold|granular, grain
+// crosscorr --method maxcorr|…) to the names its files record.
+var methodSpellings = func() map[string]string {
+	m := map[string]string{"threshold": MethodHardThreshold, "granular": MethodGranularOrdering}
+	for _, c := range crossCorrMethods {
+		m[c] = MethodCrossCorrPrefix + c
+	}
+	return m
+}()
+
+// KnownMethod reports whether method is the name of one of grain's own
+// ranking methods as its files record it: the Method constants and the
+// crosscorr methods ("crosscorr-maxcorr", …).
+func KnownMethod(method string) bool {
+	switch method {
+	case MethodTop, MethodBottom, MethodHardThreshold, MethodRandom,
+		MethodOrdering, MethodGranularOrdering, MethodFixedBottom, MethodProbeless:
+		return true
+	}
+	m, ok := strings.CutPrefix(method, MethodCrossCorrPrefix)
+	return ok && slices.Contains(crossCorrMethods, m)
+}
+
+// RanksAll reports whether f's method is one of grain's methods that rank
+// every neuron, so that a valid file's Ordering holds each of
+// 0 … NumNeurons−1 exactly once: ordering, granular-ordering, probeless and
+// the crosscorr methods. Selections (top, bottom, hard-threshold, random),
+// fixed-bottom (its last k neurons) and other tools' methods may list fewer.
+func (f *File) RanksAll() bool {
+	switch f.Method {
+	case MethodOrdering, MethodGranularOrdering, MethodProbeless:
+		return true
+	}
+	return strings.HasPrefix(f.Method, MethodCrossCorrPrefix) && KnownMethod(f.Method)
+}
+
+// misspelledMethod returns the name grain's files give the method that
+// method spells another way (in other letter case, with spaces around it,
+// or as grain's command line names it), or "" when method is no other
+// spelling of one of grain's methods.
+func misspelledMethod(method string) string {
+	if KnownMethod(method) {
+		return ""
+	}
+	m := strings.ToLower(strings.TrimSpace(method))
+	if KnownMethod(m) {
+		return m
+	}
+	return methodSpellings[m]
+}
 
 // Ranked reports whether f.Ordering lists neurons most important first, as
 // orderings, fixed-bottom lists, probeless and correlation rankings do (and
@@ -64,7 +128,8 @@ func (f *File) Ranked() bool {
 type File struct {
 	// Version is FormatVersion.
 	Version int `json:"version"`
-	// Method names the ranking method, such as MethodOrdering.
+	// Method names the ranking method, such as MethodOrdering, or another
+	// tool's method (see Validate for what each method's file must hold).
 	Method string `json:"method"`
 	// Model, when known, names the model whose neurons are ranked, as its
 	// activation file names it (informational: grain warns when a ranking
@@ -100,6 +165,19 @@ type File struct {
 // list, cutoffs non-decreasing within [0, len(Ordering)], unique non-empty
 // label names, one per-label list per label, and one finite score per
 // neuron.
+//
+// The method decides what Ordering must hold. A method of grain's that
+// ranks every neuron (RanksAll: ordering, granular-ordering, probeless,
+// crosscorr-maxcorr, -mincorr, -linreg, -svcca) must list each of
+// 0 … NumNeurons−1 exactly once: an ordering with neurons missing would
+// put the wrong neurons at its bottom. The format is open to rankings of
+// other tools, so a method name that is not grain's (KnownMethod) is
+// accepted as another tool's ranking, most important first (Ranked), on
+// the checks above alone; but a name that is one of grain's methods spelt
+// another way ("Ordering", " top", or the command line's "threshold",
+// "granular", "maxcorr" …) is refused, naming grain's spelling, since it
+// would otherwise pass for another tool's ranking and escape its method's
+// checks (a selection such as "threshold" would be read as ranked).
 func (f *File) Validate() error {
 	switch {
 	case f.Version != FormatVersion:
@@ -110,6 +188,9 @@ func (f *File) Validate() error {
 		return fmt.Errorf("num_neurons %d < 1", f.NumNeurons)
 	case f.Ordering == nil:
 		return errors.New("no ordering")
+	}
+	if m := misspelledMethod(f.Method); m != "" {
+		return fmt.Errorf("method %q: grain's ranking files name this method %q", f.Method, m)
 	}
 	if f.Columns != nil {
 		if len(f.Columns) != f.NumNeurons {
@@ -123,6 +204,17 @@ func (f *File) Validate() error {
 	}
 	if err := checkIndices("ordering", f.Ordering, f.NumNeurons); err != nil {
 		return err
+	}
+	if f.RanksAll() && len(f.Ordering) != f.NumNeurons {
+		// The indices are distinct and in range: the first absent one is
+		// the first neuron missing.
+		seen := make([]bool, f.NumNeurons)
+		for _, j := range f.Ordering {
+			seen[j] = true
+		}
+		missing := slices.Index(seen, false)
+		return fmt.Errorf("ordering lists %d neurons, but method %q ranks all num_neurons %d (neuron %d is missing)",
+			len(f.Ordering), f.Method, f.NumNeurons, missing)
 	}
 	prev := 0
 	for i, c := range f.Cutoffs {

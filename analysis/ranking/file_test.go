@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -96,6 +97,15 @@ func TestFileValidation(t *testing.T) {
 		"3 columns for 4 neurons":      func(f *File) { f.Columns = []int{4, 5, 6} },
 		"columns[2] = 5":               func(f *File) { f.Columns = []int{4, 6, 5, 7} },
 		"columns[0] = -1":              func(f *File) { f.Columns = []int{-1, 0, 1, 2} },
+		// An ordering ranks every neuron: one missing is an error naming it.
+		`ordering lists 3 neurons, but method "ordering" ranks all num_neurons 4 (neuron 2 is missing)`: func(f *File) {
+			f.Ordering, f.Cutoffs = []int{0, 1, 3}, nil
+		},
+		// grain's methods spelt another way would pass for other tools' rankings.
+		`method "Ordering": grain's ranking files name this method "ordering"`:         func(f *File) { f.Method = "Ordering" },
+		`method " top": grain's ranking files name this method "top"`:                  func(f *File) { f.Method = " top" },
+		`method "threshold": grain's ranking files name this method "hard-threshold"`:  func(f *File) { f.Method = "threshold" },
+		`method "maxcorr": grain's ranking files name this method "crosscorr-maxcorr"`: func(f *File) { f.Method = "maxcorr" },
 	}
 	dir := t.TempDir()
 	for want, mutate := range cases {
@@ -128,5 +138,63 @@ func TestFileValidation(t *testing.T) {
 	}
 	if _, err := ReadFile(filepath.Join(dir, "missing.json")); err == nil {
 		t.Error("missing file read")
+	}
+}
+
+// TestFileMethodRules: grain's methods that rank every neuron must list
+// each neuron once; its selections, fixed-bottom and other tools' methods
+// may list fewer; a method name grain does not know is another tool's
+// ranking, read most important first.
+func TestFileMethodRules(t *testing.T) {
+	dir := t.TempDir()
+	read := func(text string) (*File, string, error) {
+		path := filepath.Join(dir, "r.json")
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := ReadFile(path)
+		return f, path, err
+	}
+	// The reviewer's file: 512 of 600 neurons under method "ordering".
+	ids := make([]string, 512)
+	for i := range ids {
+		ids[i] = strconv.Itoa(i)
+	}
+	_, path, err := read(`{"version":1,"method":"ordering","num_neurons":600,"ordering":[` + strings.Join(ids, ",") + `]}`)
+	for _, want := range []string{path, `ordering lists 512 neurons`, `method "ordering" ranks all num_neurons 600`, "neuron 512 is missing"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("600 neurons, 512 ordered: error %v, want it to say %q", err, want)
+		}
+	}
+	for _, m := range []string{MethodOrdering, MethodGranularOrdering, MethodProbeless, "crosscorr-maxcorr", "crosscorr-mincorr", "crosscorr-linreg", "crosscorr-svcca"} {
+		if !KnownMethod(m) || !(&File{Method: m}).RanksAll() {
+			t.Errorf("%s: KnownMethod or RanksAll false", m)
+		}
+		if _, _, err := read(`{"version":1,"method":"` + m + `","num_neurons":3,"ordering":[2,0,1]}`); err != nil {
+			t.Errorf("%s: complete ordering refused: %v", m, err)
+		}
+		if _, _, err := read(`{"version":1,"method":"` + m + `","num_neurons":3,"ordering":[2,1]}`); err == nil || !strings.Contains(err.Error(), "neuron 0 is missing") {
+			t.Errorf("%s: ordering without neuron 0: error %v", m, err)
+		}
+	}
+	for _, m := range []string{MethodTop, MethodBottom, MethodHardThreshold, MethodRandom, MethodFixedBottom} {
+		if !KnownMethod(m) || (&File{Method: m}).RanksAll() {
+			t.Errorf("%s: KnownMethod false or RanksAll true", m)
+		}
+		if _, _, err := read(`{"version":1,"method":"` + m + `","num_neurons":3,"ordering":[1]}`); err != nil {
+			t.Errorf("%s: a list of some neurons refused: %v", m, err)
+		}
+	}
+	// Another tool's method: accepted on the structural checks, partial or
+	// not, and taken as ranked; its structure is still checked.
+	for _, m := range []string{"zzz", "neurox-ordering", "test", "crosscorr-other"} {
+		f, _, err := read(`{"version":1,"method":"` + m + `","num_neurons":600,"ordering":[5,3]}`)
+		if err != nil || KnownMethod(m) || f.RanksAll() || !f.Ranked() {
+			t.Errorf("%s: other tool's partial ranking: %+v, %v", m, f, err)
+		}
+		if _, path, err := read(`{"version":1,"method":"` + m + `","num_neurons":4,"ordering":[5]}`); err == nil ||
+			!strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "ordering[0] = 5 outside [0, 4)") {
+			t.Errorf("%s: index out of range: error %v", m, err)
+		}
 	}
 }

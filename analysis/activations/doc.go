@@ -69,9 +69,11 @@
 //	  B     bytes    token bytes, UTF-8, concatenated without separators
 //	  M     bytes    metadata, a JSON object (Meta): model, layers (name and
 //	                 direction), num_layers, dim, dtype ("float32"/"float16"),
-//	                 corpus, tool, chunk_rows, num_tokens, num_sentences and
-//	                 checksum ("crc32c:xxxxxxxx", the CRC32C of the whole data
-//	                 region without padding); readers ignore unknown fields
+//	                 corpus, tool, masked (when the model ran with neurons
+//	                 clamped to 0: their global indices, ascending),
+//	                 chunk_rows, num_tokens, num_sentences and checksum
+//	                 ("crc32c:xxxxxxxx", the CRC32C of the whole data region
+//	                 without padding); readers ignore unknown fields
 //
 //	Trailer, the last 64 bytes:
 //	  0  uint64   F, footer offset

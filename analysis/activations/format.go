@@ -177,6 +177,11 @@ type Meta struct {
 	Corpus string `json:"corpus,omitempty"`
 	// Tool names the program and version that created the file.
 	Tool string `json:"tool,omitempty"`
+	// Masked lists, ascending, the model's neurons that were clamped to 0
+	// while the activations were extracted (global indices of the model's
+	// neuron masks, which number the stored layers' neurons first, as the
+	// file does); empty for the unmasked model.
+	Masked []int `json:"masked,omitempty"`
 	// ChunkRows is the number of rows covered by each CRC32C; zero in
 	// Create means DefaultChunkRows(L·D, DType).
 	ChunkRows int `json:"chunk_rows"`
@@ -237,6 +242,11 @@ func (m Meta) validate() error {
 			return fmt.Errorf("layer %d: duplicate layer %s", i, l)
 		}
 		seen[l] = true
+	}
+	for i, g := range m.Masked {
+		if g < 0 || i > 0 && g <= m.Masked[i-1] {
+			return fmt.Errorf("masked neuron %d (entry %d): want distinct indices ≥ 0 in ascending order", g, i)
+		}
 	}
 	return nil
 }

@@ -625,6 +625,9 @@ func TestCreateErrors(t *testing.T) {
 		{Meta{Layers: []Layer{{Name: "a"}}, Dim: 2, DType: 9}, "invalid dtype"},
 		{Meta{Layers: []Layer{{Name: "a"}}, Dim: 2, ChunkRows: -1}, "chunk_rows -1"},
 		{Meta{Layers: []Layer{{Name: "a"}, {Name: "b"}}, Dim: 1 << 28}, "too many"},
+		{Meta{Layers: []Layer{{Name: "a"}}, Dim: 2, Masked: []int{3, 1}}, "masked neuron 1 (entry 1): want distinct indices ≥ 0 in ascending order"},
+		{Meta{Layers: []Layer{{Name: "a"}}, Dim: 2, Masked: []int{-1}}, "masked neuron -1 (entry 0)"},
+		{Meta{Layers: []Layer{{Name: "a"}}, Dim: 2, Masked: []int{2, 2}}, "masked neuron 2 (entry 1)"},
 	} {
 		path := filepath.Join(dir, "x.grain")
 		if _, err := Create(path, c.meta); err == nil || !strings.Contains(err.Error(), c.want) {

@@ -94,7 +94,8 @@ func runCrossCorr(c *cli, args []string) error {
 	for _, path := range fs.Args() {
 		bases[filepath.Base(path)]++
 	}
-	sameData := map[string]string{} // activation checksum → the file holding it
+	sameData := map[string]string{}  // activation checksum → the file holding it
+	sameModel := map[string]string{} // model file name and masked neurons → the file recording them
 	for _, path := range fs.Args() {
 		name := filepath.Base(path)
 		out := rankingName(name, m)
@@ -119,6 +120,14 @@ func runCrossCorr(c *cli, args []string) error {
 			return fmt.Errorf("%s and %s record the same activation checksum %s: copies of one file (a model correlated with itself finds each neuron's partner in itself, r = 1); if one was modified since, grain inspect --verify finds where", other, path, r.Meta().Checksum)
 		}
 		sameData[r.Meta().Checksum] = path
+		if meta := r.Meta(); meta.Model != "" {
+			key := fmt.Sprint(filepath.Base(meta.Model), meta.Masked)
+			if other, dup := sameModel[key]; dup {
+				fmt.Fprintf(c.stderr, "grain: warning: %s and %s both hold activations of %s (%d neurons masked): one model correlated with itself finds each neuron's partner in itself; Cross-model Correlation Analysis compares independently trained models\n",
+					other, path, meta.Model, len(meta.Masked))
+			}
+			sameModel[key] = path
+		}
 		var src crosscorr.Source = r
 		cols, err := lf.columns(r.Meta())
 		if err != nil {

@@ -180,8 +180,13 @@ func TestInputsOfAnotherModel(t *testing.T) {
 		t.Fatalf("ablate with another model's ranking: %d %q", code, errs)
 	}
 	code, _, errs = run("crosscorr", "--device", "cpu", "--quiet", "--lca", other, ma, ea)
-	if code != 0 || !strings.Contains(errs, other+" ranks the neurons of m2.safetensors, not of m1.safetensors") {
+	if code != 0 || !strings.Contains(errs, other+" ranks the neurons of m2.safetensors, not of m1.safetensors") || strings.Contains(errs, "both hold") {
 		t.Fatalf("crosscorr --lca of another model: %d %q", code, errs)
+	}
+	ma2, _, _ := fixtureOf(t, dir, "same2", "m1.safetensors", 80, 5)
+	code, _, errs = run("crosscorr", "--device", "cpu", "--quiet", ma, ma2)
+	if code != 0 || !strings.Contains(errs, ma+" and "+ma2+" both hold activations of m1.safetensors (0 neurons masked)") {
+		t.Fatalf("crosscorr of one model twice: %d %q", code, errs)
 	}
 	eval := func(p *probe.Probe) (int, string) {
 		path := filepath.Join(dir, "q.safetensors")

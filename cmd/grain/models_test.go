@@ -6,11 +6,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/grainlab/grain/analysis/activations"
 	"github.com/grainlab/grain/analysis/corpus"
 	"github.com/grainlab/grain/analysis/lca"
+	"github.com/grainlab/grain/analysis/ranking"
 	"github.com/grainlab/grain/nn/models"
 )
 
@@ -283,7 +285,42 @@ func TestExtractTokensWithoutLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if r.NumTokens() != 7 || r.NumSentences() != 2 || r.Tokens(1)[0] != "zyzzyva" {
-		t.Fatalf("extracted %d tokens in %d sentences", r.NumTokens(), r.NumSentences())
+	if r.NumTokens() != 7 || r.NumSentences() != 2 || r.Tokens(1)[0] != "zyzzyva" || r.Meta().Masked != nil {
+		t.Fatalf("extracted %d tokens in %d sentences, masked %v", r.NumTokens(), r.NumSentences(), r.Meta().Masked)
+	}
+	// With the top 1% of a ranking clamped, the file records those neurons
+	// (ascending) and holds zeros there.
+	n := r.NumNeurons()
+	ord := make([]int, n)
+	for i := range ord {
+		ord[i] = (i*37 + 11) % n // a permutation: 37 is prime to the layer widths
+	}
+	rk, masked := filepath.Join(tmp, "r.json"), filepath.Join(tmp, "m.gact")
+	if err := ranking.WriteFile(rk, &ranking.File{Version: ranking.FormatVersion, Method: ranking.MethodOrdering, NumNeurons: n, Ordering: ord}); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := run("extract", "--device", "cpu", "--quiet", "--model", filepath.Join(dir, "nlm-en.safetensors"), "--corpus", toks, "--out", masked,
+		"--mask-ranking", rk, "--mask-top", "1"); code != 0 {
+		t.Fatalf("masked extract: %d\n%s\n%s", code, out, errs)
+	}
+	rm, err := activations.Open(masked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rm.Close()
+	want := slices.Sorted(slices.Values(ord[:ranking.PercentCount(n, 1)]))
+	if got := rm.Meta().Masked; len(want) == 0 || !slices.Equal(got, want) {
+		t.Fatalf("masked extract records %v, want %v", got, want)
+	}
+	rows := make([]float32, rm.NumTokens()*n)
+	if err := rm.ReadRows(0, rm.NumTokens(), rows); err != nil {
+		t.Fatal(err)
+	}
+	for tok := range rm.NumTokens() {
+		for _, g := range want {
+			if v := rows[tok*n+g]; v != 0 {
+				t.Fatalf("token %d, masked neuron %d: %v", tok, g, v)
+			}
+		}
 	}
 }

@@ -142,6 +142,9 @@ func describe(c *cli, path string, verify bool) error {
 	fmt.Fprintf(c.stdout, "%s: %d sentences, %d tokens, %d neurons (%d layers × %d), %s, %.1f MB\n",
 		path, m.NumSentences, m.NumTokens, m.NumNeurons(), m.NumLayers, m.Dim, m.DType, float64(st.Size())/1e6)
 	fmt.Fprintf(c.stdout, "model %q, corpus %q, tool %q, checksum %s\n", m.Model, m.Corpus, m.Tool, m.Checksum)
+	if len(m.Masked) > 0 {
+		fmt.Fprintf(c.stdout, "extracted with %d of the model's neurons clamped to 0 (meta \"masked\")\n", len(m.Masked))
+	}
 	t := newTable(c.stdout, "layer", "name", "direction", "neurons")
 	for i, l := range m.Layers {
 		lo, hi := m.LayerRange(i)

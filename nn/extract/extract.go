@@ -61,9 +61,10 @@ func vocabOf(m *model.Model) *vocab.Vocab {
 	return m.Tgt
 }
 
-// Meta returns the activation-file metadata of m's stored layers.
+// Meta returns the activation-file metadata of m's stored layers, with the
+// neurons m's masks clamp to 0.
 func Meta(m *model.Model, name, corpusPath string, dt activations.DType) activations.Meta {
-	meta := activations.Meta{Model: name, Dim: m.Config.Hidden, DType: dt, Corpus: corpusPath, Tool: "grain extract"}
+	meta := activations.Meta{Model: name, Dim: m.Config.Hidden, DType: dt, Corpus: corpusPath, Tool: "grain extract", Masked: m.Masks.Masked()}
 	for _, l := range m.Masks.Layers() {
 		if l.Stored {
 			meta.Layers = append(meta.Layers, l.Layer)

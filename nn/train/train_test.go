@@ -191,16 +191,14 @@ func TestOptionsRejectBadFloats(t *testing.T) {
 	}
 }
 
-// TestCheckpointStateIntegrity corrupts state.safetensors: one flipped byte
-// of tensor data, or a moment set to NaN, fails the checksum; a NaN or
-// negative second moment whose checksum was recomputed (written by a buggy
-// writer) fails the finiteness check; a state without a checksum (written
-// before it existed) still resumes. Every error names the state file.
-func TestCheckpointStateIntegrity(t *testing.T) {
-	m, ex := nntest.Setup(t, model.NLM, 12, 8, 0)
+// trainOneEpoch trains a small model of kind for one epoch on 8 examples
+// (4 for validation), checkpointing into a new directory (o.Dir), and
+// returns the model, data, options and final state.
+func trainOneEpoch(t *testing.T, kind string) (*model.Model, Data, Options, *State) {
+	t.Helper()
+	m, ex := nntest.Setup(t, kind, 12, 8, 0)
 	data := Data{Train: ex[:8], Val: ex[8:]}
-	dir := t.TempDir()
-	o := Options{Batch: 4, LR: 0.01, Epochs: 1, Seed: 1, Dir: dir}
+	o := Options{Batch: 4, LR: 0.01, Epochs: 1, Seed: 1, Dir: t.TempDir()}
 	tr, err := New(m, data, o)
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +207,17 @@ func TestCheckpointStateIntegrity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	statePath := filepath.Join(dir, "state.safetensors")
+	return m, data, o, s
+}
+
+// TestCheckpointStateIntegrity corrupts state.safetensors: one flipped byte
+// of tensor data, or a moment set to NaN, fails the checksum; a NaN or
+// negative second moment whose checksum was recomputed (written by a buggy
+// writer) fails the finiteness check; a state without a checksum (written
+// before it existed) still resumes. Every error names the state file.
+func TestCheckpointStateIntegrity(t *testing.T) {
+	m, data, o, s := trainOneEpoch(t, model.NLM)
+	statePath := filepath.Join(o.Dir, "state.safetensors")
 	orig, err := os.ReadFile(statePath)
 	if err != nil {
 		t.Fatal(err)
@@ -310,19 +318,8 @@ func TestResumeRefusesOtherData(t *testing.T) {
 	}
 	for _, kind := range []string{model.NLM, model.NMT} {
 		t.Run(kind, func(t *testing.T) {
-			m, ex := nntest.Setup(t, kind, 12, 8, 0)
-			data := Data{Train: ex[:8], Val: ex[8:]}
-			dir := t.TempDir()
-			statePath := filepath.Join(dir, "state.safetensors")
-			o := Options{Batch: 4, LR: 0.01, Epochs: 1, Seed: 1, Dir: dir}
-			tr, err := New(m, data, o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := tr.Run()
-			if err != nil {
-				t.Fatal(err)
-			}
+			m, data, o, s := trainOneEpoch(t, kind)
+			statePath := filepath.Join(o.Dir, "state.safetensors")
 			if s.Data == nil || s.Data.TrainTgt.Examples != 8 || s.Data.ValTgt.Examples != 4 || (s.Data.TrainSrc != nil) != (kind == model.NMT) {
 				t.Fatalf("state records the data fingerprint %+v", s.Data)
 			}

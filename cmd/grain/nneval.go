@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/grainlab/grain/analysis/ranking"
@@ -26,15 +27,36 @@ func init() {
 // maskFlags select neurons to clamp to zero inside a model.
 type maskFlags struct {
 	ranking             string
-	top, bottom, random float64
-	neurons             string
+	top, bottom, random optionalFloat
 }
+
+// optionalFloat is a number flag that may be left unset (no default shown
+// in -h); checkNumbers checks it as a float64 when given.
+type optionalFloat struct {
+	v   float64
+	set bool
+}
+
+func (o *optionalFloat) String() string {
+	if o == nil || !o.set {
+		return ""
+	}
+	return strconv.FormatFloat(o.v, 'g', -1, 64)
+}
+
+func (o *optionalFloat) Set(s string) (err error) {
+	o.v, err = strconv.ParseFloat(s, 64)
+	o.set = err == nil
+	return err
+}
+
+func (o *optionalFloat) Get() any { return o.v }
 
 func (f *maskFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.ranking, "mask-ranking", "", "ranking file (grain rank) whose neurons --mask-top/--mask-bottom/--mask-random pick")
-	fs.Float64Var(&f.top, "mask-top", -1, "clamp the top PERCENT of the ranking's neurons to 0")
-	fs.Float64Var(&f.bottom, "mask-bottom", -1, "clamp the bottom PERCENT of the ranking's neurons to 0")
-	fs.Float64Var(&f.random, "mask-random", -1, "clamp a random PERCENT of --mask-ranking's neurons (all it ranks, in any order) to 0 (seeded by --seed)")
+	fs.Var(&f.top, "mask-top", "clamp the top `PERCENT` of the ranking's neurons to 0")
+	fs.Var(&f.bottom, "mask-bottom", "clamp the bottom `PERCENT` of the ranking's neurons to 0")
+	fs.Var(&f.random, "mask-random", "clamp a random `PERCENT` of --mask-ranking's neurons (all it ranks, in any order) to 0 (seeded by --seed)")
 }
 
 // readRanking reads --mask-ranking, warning when it ranks the neurons of a
@@ -55,11 +77,11 @@ func (f *maskFlags) apply(c *cli, m *model.Model, modelPath string) (int, error)
 	var pct float64
 	n := 0
 	for _, c := range []struct {
-		v   float64
+		v   optionalFloat
 		sel ranking.Pick
 	}{{f.top, ranking.PickTop}, {f.bottom, ranking.PickBottom}, {f.random, ranking.PickRandom}} {
-		if c.v >= 0 {
-			how, pct = c.sel, c.v
+		if c.v.set {
+			how, pct = c.sel, c.v.v
 			n++
 		}
 	}
@@ -115,7 +137,7 @@ func runEval(c *cli, args []string) error {
 	}
 	var pcts []float64
 	if *sweep != "" {
-		if mf.ranking == "" || mf.top >= 0 || mf.bottom >= 0 || mf.random >= 0 {
+		if mf.ranking == "" || mf.top.set || mf.bottom.set || mf.random.set {
 			return fmt.Errorf("--sweep needs --mask-ranking and no --mask-top/--mask-bottom/--mask-random")
 		}
 		var err error

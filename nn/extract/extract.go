@@ -48,9 +48,10 @@ type Options struct {
 
 // Report counts what was extracted.
 type Report struct {
-	Sentences, Tokens int
+	Sentences int `json:"sentences"`
+	Tokens    int `json:"tokens"`
 	// Unknown counts tokens that became <unk>.
-	Unknown int
+	Unknown int `json:"unknown"`
 }
 
 // vocabOf is the vocabulary that reads corpus text.

@@ -9,7 +9,11 @@
 // sentence is finished when its best extension ends in </s> (so a beam of
 // 1 is exactly greedy decoding) or MaxLen tokens are reached; then the
 // ended hypothesis with the best score/len^Alpha (len counting </s>) is
-// returned, or the best open one if none ended.
+// returned, or the best open one if none ended. (With a beam as large as
+// the vocabulary less <pad> and <s>, every extension is among the best
+// Beam, so a first-step </s> always ends a hypothesis, and a sentence that
+// reaches MaxLen returns it, empty; real vocabularies are far larger than
+// a beam.)
 //
 // Sentences are decoded in batches; a batch's step computes only its
 // unfinished sentences (finished ones are dropped from the Stepper once
@@ -39,7 +43,8 @@ type Options struct {
 	Alpha float64
 	// Batch is the number of sentences decoded together.
 	Batch int
-	// MaxLen bounds the output length: MaxLenA·srcLen + MaxLenB tokens.
+	// MaxLen bounds the output length: MaxLenA·srcLen + MaxLenB tokens,
+	// at least 1 for every sentence.
 	MaxLenA, MaxLenB int
 	// Progress, when not nil, shows a bar of the sentences translated.
 	Progress progress.Reporter
@@ -66,6 +71,9 @@ func Translate(m *model.Model, sources [][]int32, o Options) ([][]int32, error) 
 	for i, s := range sources {
 		if len(s) == 0 {
 			return nil, fmt.Errorf("decode: sentence %d is empty", i)
+		}
+		if o.MaxLenA*len(s)+o.MaxLenB < 1 {
+			return nil, fmt.Errorf("decode: MaxLenA %d and MaxLenB %d allow sentence %d (%d tokens) no output token", o.MaxLenA, o.MaxLenB, i, len(s))
 		}
 		longest = max(longest, len(s))
 		ex[i] = batch.Example{Src: s, Tgt: []int32{vocab.EOS}}

@@ -51,6 +51,21 @@ func TestMemorisedSentencesTranslatePerfectly(t *testing.T) {
 			t.Errorf("options %+v: error %v", bad, err)
 		}
 	}
+	// A length limit of no token is refused; one of 2 tokens is kept.
+	if _, err := Translate(m, src, Options{Beam: 2, Batch: 8}); err == nil || !strings.Contains(err.Error(), "no output token") {
+		t.Errorf("MaxLen 0: error %v", err)
+	}
+	for _, beam := range []int{1, 3} {
+		out, err := Translate(m, src, Options{Beam: beam, Batch: 8, MaxLenB: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, o := range out {
+			if len(o) > 2 {
+				t.Fatalf("beam %d, MaxLen 2: sentence %d has %d tokens", beam, i, len(o))
+			}
+		}
+	}
 	for _, beam := range []int{1, 4} {
 		out, err := Translate(m, src, Options{Beam: beam, Alpha: 1, Batch: 8, MaxLenA: 2, MaxLenB: 10})
 		if err != nil {

@@ -103,7 +103,7 @@ func (r *runner) warnings() []string {
 			}
 			s = append(s, fmt.Sprint(n))
 		}
-		w = append(w, fmt.Sprintf("model %q: %d constant neurons (zero variance) have r = 0 with every neuron: %s",
+		w = append(w, fmt.Sprintf("model %q: %d constant neurons (σ at most 1e-7 of |mean|, float32's resolution, or 0) have r = 0 with every neuron: %s",
 			in.name, len(in.constant), strings.Join(s, " ")))
 	}
 	return w

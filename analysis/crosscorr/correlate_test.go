@@ -347,7 +347,7 @@ func TestConstantNeurons(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w := strings.Join(rk.Warnings, "\n"); !strings.Contains(w, `"a": 1 constant neurons (zero variance) have r = 0 with every neuron: 103`) {
+	if w := strings.Join(rk.Warnings, "\n"); !strings.Contains(w, `"a": 1 constant neurons (σ at most 1e-7 of |mean|, float32's resolution, or 0) have r = 0 with every neuron: 103`) {
 		t.Errorf("warnings of a subset source: %q", w)
 	}
 }
@@ -571,6 +571,42 @@ func TestSampleRow(t *testing.T) {
 		}
 		if T == 3*sampleRows*40 && len(positions) < 30 {
 			t.Errorf("T = %d: the sample has only %d of 40 positions in a sentence", T, len(positions))
+		}
+	}
+}
+
+// TestCentredOverflowIsAnError: a neuron whose finite activations, ±2e38,
+// would overflow float32 once centred (x − μ beyond 3.4e38) is an error
+// naming its model and neuron, for every method, instead of NaN
+// correlations; the same neuron scaled by 1e-38 correlates as usual.
+func TestCentredOverflowIsAnError(t *testing.T) {
+	const T, N = 1200, 3
+	r := rng(31)
+	a, b := randomActs(r, T, N), randomActs(r, T, 2)
+	for tk := range T {
+		a[tk*N] = -2e38
+		if tk%10 == 0 {
+			a[tk*N] = 2e38
+		}
+		b[tk*2+1] = a[tk*N] / 1e38
+	}
+	models := []Model{{"a", mem(t, a, T, N)}, {"b", mem(t, b, T, 2)}}
+	for _, m := range Methods {
+		_, err := Rank(cpu.New(), models, m, Options{})
+		if err == nil || !strings.Contains(err.Error(), `model "a", neuron 0: activations of mean -1.6e+38 and σ 1.2e+38 may lie beyond float32's range once centred`) {
+			t.Errorf("%s: %v", m, err)
+		}
+	}
+	for tk := range T {
+		a[tk*N] /= 1e38
+	}
+	rk, err := Rank(cpu.New(), []Model{{"a", mem(t, a, T, N)}, {"b", mem(t, b, T, 2)}}, MaxCorr, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range rk.Models[0].Ranking {
+		if e.Neuron == 0 && (e.Partner.Neuron != 1 || math.Abs(e.Partner.R-1) > 1e-6) {
+			t.Errorf("rescaled neuron 0: partner %+v, want neuron 1 at r = 1", e.Partner)
 		}
 	}
 }

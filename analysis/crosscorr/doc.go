@@ -113,8 +113,9 @@
 //   - Resident: kept matrices, 4·n_a·n_b bytes each (Correlate's matrix with
 //     Options.Matrix; for LinReg and SVCCA every pair of models and every
 //     model with itself), plus LinReg's float64 workspace,
-//     8·(Σ_m n_m² + 8·max_m n_m²) bytes, and SVCCA's, 8·(2·Σ_m n_m² +
-//     8·max_m n_m²) (its kept subspaces besides). It may take at most U/2.
+//     8·(Σ_m n_m² + 8·max_m n_m²) bytes, and SVCCA's, 8·(3·Σ_m n_m² +
+//     8·max_m n_m²) (its kept subspaces and their loading bases besides).
+//     It may take at most U/2.
 //   - Tiles: of the rest, A = U − resident, a share S = A/2 holds the
 //     tiles of one sweep. A product whose n_a·n_b·c bytes exceed S is split
 //     into row panels of ⌊S/(c·n_b)⌋ rows (when that is at least 64 rows, or

@@ -158,7 +158,7 @@ func Rank(be engine.Backend, models []Model, method Method, opt Options) (*Ranki
 	if full { // see the package documentation's budget
 		r.reserve = 8 * (sumSq + 8*maxN*maxN)
 		if method == SVCCA {
-			r.reserve += 8 * sumSq
+			r.reserve += 16 * sumSq
 		}
 	}
 	for a := range K {
@@ -206,7 +206,7 @@ func Rank(be engine.Backend, models []Model, method Method, opt Options) (*Ranki
 		var dims []int
 		scores, dims, rk.Canonical, err = svccaScores(r, self, cross, r.opt.variance(), bar)
 		bar.Finish()
-		for a := range K {
+		for a := range dims { // none after an error
 			rk.Models[a].SVCCADims = dims[a]
 		}
 	default:

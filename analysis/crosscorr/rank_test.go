@@ -318,3 +318,105 @@ func TestParseMethod(t *testing.T) {
 		t.Error("unknown method accepted")
 	}
 }
+
+// svccaScoresRef computes SVCCA's neuron scores of model x against model y
+// from the data in float64: the kept directions U_x, U_y as svccaRef, the
+// SVD U_xᵀU_y = P·diag(ρ)·Qᵀ, the canonical variates U_x·P, and each
+// neuron's Σ_k ρ_k·corr(x_i, variate_k)².
+func svccaScoresRef(x []float32, T, N int, y []float32, M int) []float64 {
+	centred := func(x []float32, N int) *mat.Dense {
+		c := mat.NewDense(T, N, nil)
+		for j := range N {
+			col := column(x, T, N, j)
+			mu := stat.Mean(col, nil)
+			for t := range T {
+				c.Set(t, j, col[t]-mu)
+			}
+		}
+		return c
+	}
+	basis := func(c *mat.Dense) *mat.Dense {
+		var svd mat.SVD
+		svd.Factorize(c, mat.SVDThin)
+		s := svd.Values(nil)
+		var total, cum float64
+		for _, v := range s {
+			total += v * v
+		}
+		d := 0
+		for d < len(s) && cum < 0.99*total {
+			cum += s[d] * s[d]
+			d++
+		}
+		var u mat.Dense
+		svd.UTo(&u)
+		return mat.DenseCopyOf(u.Slice(0, T, 0, d))
+	}
+	cx := centred(x, N)
+	ux, uy := basis(cx), basis(centred(y, M))
+	var m mat.Dense
+	m.Mul(ux.T(), uy)
+	var svd mat.SVD
+	svd.Factorize(&m, mat.SVDThin)
+	rho := svd.Values(nil)
+	var p, variates mat.Dense
+	svd.UTo(&p)
+	variates.Mul(ux, &p)
+	scores := make([]float64, N)
+	for i := range N {
+		xi := mat.Col(nil, i, cx)
+		for k, r := range rho {
+			v := mat.Col(nil, k, &variates)
+			c := mat.Dot(mat.NewVecDense(T, xi), mat.NewVecDense(T, v)) / (mat.Norm(mat.NewVecDense(T, xi), 2) * mat.Norm(mat.NewVecDense(T, v), 2))
+			scores[i] += r * c * c
+		}
+	}
+	return scores
+}
+
+// TestSVCCAScoresWithScaledNeurons: SVCCA's neuron scores match a float64
+// reference and stay in [0, 1] when two neurons of a model are 1e8, 1e12
+// or 1e16 times larger than the rest (the loadings were once computed by
+// dividing by σ, which gave scores of 10 at 1e16).
+func TestSVCCAScoresWithScaledNeurons(t *testing.T) {
+	const T, N, M, L = 1200, 12, 9, 6
+	for _, scale := range []float64{1e8, 1e12, 1e16} {
+		r := rng(17)
+		base := make([]float64, T*L)
+		for i := range base {
+			base[i] = r.NormFloat64()
+		}
+		mix := func(n int, noise float64) []float32 {
+			w := make([]float64, L*n)
+			for i := range w {
+				w[i] = r.NormFloat64()
+			}
+			x := make([]float32, T*n)
+			for tk := range T {
+				for j := range n {
+					var v float64
+					for l := range L {
+						v += base[tk*L+l] * w[l*n+j]
+					}
+					x[tk*n+j] = float32(v + noise*r.NormFloat64())
+				}
+			}
+			return x
+		}
+		a, b := mix(N, 0.5), mix(M, 0.5)
+		for tk := range T {
+			a[tk*N+0] *= float32(scale)
+			a[tk*N+1] *= float32(scale)
+		}
+		rk, err := Rank(cpu.New(), []Model{{"a", mem(t, a, T, N)}, {"b", mem(t, b, T, M)}}, SVCCA, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := svccaScoresRef(a, T, N, b, M)
+		for _, e := range rk.Models[0].Ranking {
+			if e.Score < 0 || e.Score > 1+1e-6 || math.Abs(e.Score-want[e.Neuron]) > 1e-4 {
+				t.Errorf("scale %g: neuron %d scores %.6f, reference %.6f", scale, e.Neuron, e.Score, want[e.Neuron])
+			}
+		}
+	}
+}

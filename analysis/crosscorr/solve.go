@@ -110,12 +110,15 @@ func linRegScores(r *runner, self []*job, cross func(a, b int) []float64, bar pr
 }
 
 // subspace is one model's kept singular directions for SVCCA: the top d
-// eigenvectors V_d of its covariance matrix C = D·R·D (D = diag σ) and
-// their eigenvalues (the variances along them).
+// eigenvectors V_d of its covariance matrix C = D·R·D (D = diag σ), their
+// eigenvalues Λ_d (the variances along them), the whitened directions
+// W = V_d·Λ_d^{-1/2} and the loading basis G = R·D·W, which equals
+// D⁻¹·V_d·Λ_d^{1/2} (C·V_d = V_d·Λ_d) without dividing by σ: a neuron of
+// small σ beside neurons of large σ would divide the eigenvectors'
+// rounding error by it (a 1e12 scale ratio gave correlations above 2).
 type subspace struct {
-	sigma []float64
-	vecs  *mat.Dense // n×d
-	vals  []float64  // d
+	white *mat.Dense // n×d: W
+	basis *mat.Dense // n×d: G
 }
 
 // svccaScores runs SVCCA between every pair of models and scores the
@@ -124,6 +127,7 @@ type subspace struct {
 func svccaScores(r *runner, self []*job, cross func(a, b int) []float64, keep float64, bar progress.Bar) ([][]float64, []int, []CanonicalPair, error) {
 	K := len(r.in)
 	subs := make([]subspace, K)
+	sigmas := make([][]float64, K)
 	dims := make([]int, K)
 	scores := make([][]float64, K)
 	for m, in := range r.in {
@@ -134,6 +138,7 @@ func svccaScores(r *runner, self []*job, cross func(a, b int) []float64, keep fl
 		for _, c := range in.constant {
 			sigma[c] = 0
 		}
+		sigmas[m] = sigma
 		vals, vecs, err := eigenDesc(symmetric(self[m], in.n, sigma), fmt.Sprintf("model %q's covariance matrix", in.name))
 		if err != nil {
 			return nil, nil, nil, err
@@ -147,9 +152,8 @@ func svccaScores(r *runner, self []*job, cross func(a, b int) []float64, keep fl
 			cum += vals[d]
 			d++
 		}
-		subs[m] = subspace{sigma: sigma, vals: vals[:d]}
 		if d > 0 {
-			subs[m].vecs = mat.DenseCopyOf(vecs.Slice(0, in.n, 0, d))
+			subs[m] = newSubspace(vecs.Slice(0, in.n, 0, d).(*mat.Dense), vals[:d], sigma, symmetric(self[m], in.n, nil))
 		}
 		dims[m] = d
 		scores[m] = make([]float64, in.n)
@@ -160,7 +164,7 @@ func svccaScores(r *runner, self []*job, cross func(a, b int) []float64, keep fl
 		for b := a + 1; b < K; b++ {
 			cp := CanonicalPair{A: a, B: b, DimsA: dims[a], DimsB: dims[b], Correlations: []float64{}}
 			if dims[a] > 0 && dims[b] > 0 {
-				rho, la, lb, err := canonical(&subs[a], &subs[b], r.in[a].n, r.in[b].n, cross(a, b))
+				rho, la, lb, err := canonical(&subs[a], &subs[b], sigmas[a], sigmas[b], cross(a, b))
 				if err != nil {
 					return nil, nil, nil, fmt.Errorf("crosscorr: SVCCA of models %q and %q: %w", r.in[a].name, r.in[b].name, err)
 				}
@@ -179,36 +183,49 @@ func svccaScores(r *runner, self []*job, cross func(a, b int) []float64, keep fl
 	return scores, dims, pairs, nil
 }
 
+// newSubspace makes the subspace of the kept eigenvectors vecs (n×d) and
+// eigenvalues vals of C = D·R·D, with σ (D's diagonal; 0 for a constant
+// neuron) and the correlation matrix r.
+func newSubspace(vecs *mat.Dense, vals, sigma []float64, r *mat.SymDense) subspace {
+	w := mat.DenseCopyOf(vecs) // V·Λ^{-1/2}
+	n, _ := w.Dims()
+	for k, v := range vals {
+		col := 1 / math.Sqrt(v)
+		for i := range n {
+			w.Set(i, k, w.At(i, k)*col)
+		}
+	}
+	dw := mat.DenseCopyOf(w) // D·W
+	for i, s := range sigma {
+		for k := range vals {
+			dw.Set(i, k, dw.At(i, k)*s)
+		}
+	}
+	var g mat.Dense
+	g.Mul(r, dw)
+	return subspace{white: w, basis: &g}
+}
+
 // canonical computes the canonical correlations ρ between the kept
 // subspaces of two models and the neurons' loadings on the canonical
-// variates: with C_ab = D_a·R_ab·D_b,
+// variates: with C_ab = D_a·R_ab·D_b and W = V·Λ^{-1/2},
 //
-//	M = Λ_a^{-1/2}·V_aᵀ·C_ab·V_b·Λ_b^{-1/2} = P·diag(ρ)·Qᵀ   (thin SVD)
-//	L_a = D_a⁻¹·V_a·Λ_a^{1/2}·P,   L_b = D_b⁻¹·V_b·Λ_b^{1/2}·Q
+//	M = W_aᵀ·C_ab·W_b = P·diag(ρ)·Qᵀ   (thin SVD)
+//	L_a = G_a·P,   L_b = G_b·Q          (G = R·D·W = D⁻¹·V·Λ^{1/2})
 //
 // L[i, k] is the correlation of neuron i with canonical variate k (0 for a
-// constant neuron).
-func canonical(sa, sb *subspace, na, nb int, rab []float64) (rho []float64, la, lb *mat.Dense, err error) {
+// constant neuron, whose row and column of R are 0).
+func canonical(sa, sb *subspace, sigmaA, sigmaB []float64, rab []float64) (rho []float64, la, lb *mat.Dense, err error) {
+	na, nb := len(sigmaA), len(sigmaB)
 	c := mat.NewDense(na, nb, rab)
 	for i := range na {
 		for j := range nb {
-			c.Set(i, j, c.At(i, j)*sa.sigma[i]*sb.sigma[j])
+			c.Set(i, j, c.At(i, j)*sigmaA[i]*sigmaB[j])
 		}
 	}
-	whiten := func(s *subspace) *mat.Dense { // V·Λ^{-1/2}
-		w := mat.DenseCopyOf(s.vecs)
-		for k, v := range s.vals {
-			col := 1 / math.Sqrt(v)
-			for i := range w.RawMatrix().Rows {
-				w.Set(i, k, w.At(i, k)*col)
-			}
-		}
-		return w
-	}
-	wa, wb := whiten(sa), whiten(sb)
 	var t, m mat.Dense
-	t.Mul(wa.T(), c) // d_a×n_b
-	m.Mul(&t, wb)    // d_a×d_b
+	t.Mul(sa.white.T(), c) // d_a×n_b
+	m.Mul(&t, sb.white)    // d_a×d_b
 	var svd mat.SVD
 	if !svd.Factorize(&m, mat.SVDThin) {
 		return nil, nil, nil, fmt.Errorf("singular value decomposition did not converge")
@@ -220,30 +237,10 @@ func canonical(sa, sb *subspace, na, nb int, rab []float64) (rho []float64, la, 
 	var p, q mat.Dense
 	svd.UTo(&p)
 	svd.VTo(&q)
-	loadings := func(s *subspace, dirs *mat.Dense) *mat.Dense { // D⁻¹·V·Λ^{1/2}·dirs
-		v := mat.DenseCopyOf(s.vecs)
-		n, _ := v.Dims()
-		for k, l := range s.vals {
-			f := math.Sqrt(l)
-			for i := range n {
-				v.Set(i, k, v.At(i, k)*f)
-			}
-		}
-		var out mat.Dense
-		out.Mul(v, dirs)
-		_, cols := out.Dims()
-		for i := range n {
-			for k := range cols {
-				if s.sigma[i] == 0 {
-					out.Set(i, k, 0)
-				} else {
-					out.Set(i, k, out.At(i, k)/s.sigma[i])
-				}
-			}
-		}
-		return &out
-	}
-	return rho, loadings(sa, &p), loadings(sb, &q), nil
+	la, lb = new(mat.Dense), new(mat.Dense)
+	la.Mul(sa.basis, &p)
+	lb.Mul(sb.basis, &q)
+	return rho, la, lb, nil
 }
 
 // accumulateLoadings sets score[i] to the larger of score[i] and

@@ -75,9 +75,31 @@ func SampleRow(k, T int) int {
 	return int(lo + int64(float64(z>>11)/(1<<53)*float64(hi-lo)))
 }
 
+// maxCentred bounds |x − Shift| for the activations x of a neuron, so that
+// x − Shift, computed in float32, cannot overflow (with a margin for the
+// rounding of Shift).
+const maxCentred = math.MaxFloat32 / 2
+
+// centredOverflow returns the first neuron that is not constant whose
+// activations could lie farther than maxCentred from Shift, judged from
+// the exact moments st: no activation lies farther than σ·√T from the mean
+// μ (T·σ² is the sum of their squared deviations), so none can when
+// |μ − Shift| + σ·√T ≤ maxCentred. It returns −1 when there is none.
+func (s Standardization) centredOverflow(st *engine.ColumnStats) int {
+	inv, _ := st.InvStd()
+	sqrtT := math.Sqrt(float64(st.N))
+	for j, v := range inv {
+		if v != 0 && !(math.Abs(st.Mean[j]-float64(s.Shift[j]))+math.Sqrt(st.Variance(j))*sqrtT <= maxCentred) {
+			return j
+		}
+	}
+	return -1
+}
+
 // Fits reports whether s suits the exact moments st of its model, that is
 // whether products of rows standardized with it keep their accuracy and
-// cannot overflow in float32: for every neuron that is not constant, |g| =
+// cannot overflow in float32: no activation minus Shift can overflow
+// (centredOverflow), and for every neuron that is not constant, |g| =
 // |μ − Shift|/σ ≤ maxSampleShift (the correction then multiplies the
 // products' accumulated rounding by at most about 1 + |g_a·g_b| ≤ 5; Exact
 // always fits, as rounding μ to float32 moves it by less than 0.6σ when σ
@@ -85,6 +107,9 @@ func SampleRow(k, T int) int {
 // 2^40] (then |P| ≤ 5·T·2^80 by Cauchy–Schwarz). A sample that is not typical of the tokens can fail
 // it; crosscorr then runs its first sweep again with the exact moments.
 func (s Standardization) Fits(st *engine.ColumnStats) bool {
+	if s.centredOverflow(st) >= 0 {
+		return false
+	}
 	inv, _ := st.InvStd()
 	for j, v := range inv {
 		if v == 0 {

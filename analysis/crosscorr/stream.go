@@ -741,10 +741,15 @@ func (r *runner) fits() bool {
 }
 
 // exact standardizes every input by its exact moments from now on
-// (Exact), with w and g to match.
+// (Exact), with w and g to match. A neuron whose activations could
+// overflow float32 even centred on their mean is an error naming it.
 func (r *runner) exact() error {
 	for _, in := range r.in {
 		in.std = Exact(in.stats)
+		if j := in.std.centredOverflow(in.stats); j >= 0 {
+			return fmt.Errorf("crosscorr: model %q, neuron %d: activations of mean %.4g and σ %.4g may lie beyond float32's range once centred (up to σ·√T = %.4g from the mean); scale them down",
+				in.name, j, in.stats.Mean[j], math.Sqrt(in.stats.Variance(j)), math.Sqrt(in.stats.Variance(j)*float64(in.stats.N)))
+		}
 		r.be.Upload(in.shift, in.std.Shift)
 		r.be.Upload(in.scale, in.std.Scale)
 	}

@@ -172,15 +172,18 @@
 // vectors of the centred activations), with eigenvalues Λ_d, until they
 // hold Options.Variance (default 99%) of the total variance: the direction
 // that crosses it is kept (Bau et al.'s svcca.py keeps only the directions
-// before it, and by default uses the uncentred XᵀX/(T−1)). For two models
+// before it, and by default uses the uncentred XᵀX/(T−1)); directions of
+// eigenvalue ≤ 1e-6·λmax, rounding noise of a rank-deficient model, are
+// never kept. For two models
 // the thin SVD
 //
 //	Λ_a^{-1/2}·V_aᵀ·C_ab·V_b·Λ_b^{-1/2} = P·diag(ρ)·Qᵀ
 //
 // gives the canonical correlations ρ (reported, with their mean, in
 // Ranking.Canonical) and the loadings L_a = D_a⁻¹·V_a·Λ_a^{1/2}·P, L_b =
-// D_b⁻¹·V_b·Λ_b^{1/2}·Q: L_ik is the correlation of neuron i with canonical
-// variate k. A neuron's score Σ_k ρ_k·L_ik² ∈ [0, 1] is the ρ-weighted share
+// D_b⁻¹·V_b·Λ_b^{1/2}·Q (computed as R_a·D_a·V_a·Λ_a^{-1/2}·P, the same
+// matrix since C·V = V·Λ, without dividing by a small σ): L_ik is the
+// correlation of neuron i with canonical variate k. A neuron's score Σ_k ρ_k·L_ik² ∈ [0, 1] is the ρ-weighted share
 // of its variance that lies on the directions it shares with the other
 // model. This neuron score is grain's: Bau et al.'s scripts compute the
 // SVCCA transforms but rank no neurons by them.

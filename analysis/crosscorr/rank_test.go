@@ -420,3 +420,46 @@ func TestSVCCAScoresWithScaledNeurons(t *testing.T) {
 		}
 	}
 }
+
+// TestSVCCARankDeficient: a model of 40 neurons that span 6 dimensions
+// (exactly, up to float32 rounding) keeps 6 directions even when SVCCA is
+// asked for all the variance, not its rounding noise, and its canonical
+// correlations with a model built from the same 6 dimensions are ≈ 1.
+func TestSVCCARankDeficient(t *testing.T) {
+	const T, L = 4000, 6
+	r := rng(23)
+	base := make([]float64, T*L)
+	for i := range base {
+		base[i] = r.NormFloat64()
+	}
+	mix := func(n int) []float32 {
+		w := make([]float64, L*n)
+		for i := range w {
+			w[i] = r.NormFloat64()
+		}
+		x := make([]float32, T*n)
+		for tk := range T {
+			for j := range n {
+				var v float64
+				for l := range L {
+					v += base[tk*L+l] * w[l*n+j]
+				}
+				x[tk*n+j] = float32(v)
+			}
+		}
+		return x
+	}
+	a, b := mix(40), mix(9)
+	rk, err := Rank(cpu.New(), []Model{{"a", mem(t, a, T, 40)}, {"b", mem(t, b, T, 9)}}, SVCCA, Options{Variance: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rk.Models[0].SVCCADims != L || rk.Models[1].SVCCADims != L {
+		t.Fatalf("kept %d and %d directions, want %d", rk.Models[0].SVCCADims, rk.Models[1].SVCCADims, L)
+	}
+	for k, v := range rk.Canonical[0].Correlations {
+		if v < 0.999 {
+			t.Errorf("canonical correlation %d = %.5f, want ≈ 1 (same 6 dimensions)", k, v)
+		}
+	}
+}

@@ -9,12 +9,13 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-// linRegRcond is the relative eigenvalue cut-off of LinReg's
-// pseudo-inverse: directions of a predictor model's correlation matrix with
-// eigenvalue ≤ linRegRcond·λmax (collinear or constant neurons, float32
-// accumulation noise) are dropped, which gives the minimum-norm least
-// squares solution.
-const linRegRcond = 1e-6
+// rcond is the relative eigenvalue cut-off of LinReg's pseudo-inverse and
+// of SVCCA's kept directions: directions of a model's correlation (LinReg)
+// or covariance (SVCCA) matrix with eigenvalue ≤ rcond·λmax (collinear or
+// constant neurons, float32 accumulation noise) are dropped, which gives
+// LinReg the minimum-norm least squares solution and keeps SVCCA, even at
+// Options.Variance 1, from taking rounding noise for directions.
+const rcond = 1e-6
 
 // symmetric returns the n×n matrix (R + Rᵀ)/2 of a kept self job, scaled
 // on both sides by s (nil means 1).
@@ -60,7 +61,7 @@ func eigenDesc(s *mat.SymDense, what string) ([]float64, *mat.Dense, error) {
 //	MSE = 1 − r_iᵀ·R_m′m′⁺·r_i,   r_i = R_m′m[:, i]
 //
 // with R⁺ the pseudo-inverse through the eigen-decomposition R = V·Λ·Vᵀ:
-// r_iᵀR⁺r_i = Σ_k (v_kᵀr_i)²/λ_k over λ_k > linRegRcond·λmax. A constant
+// r_iᵀR⁺r_i = Σ_k (v_kᵀr_i)²/λ_k over λ_k > rcond·λmax. A constant
 // neuron (r_i = 0) gets MSE 1. Values are clamped to [0, 1].
 func linRegScores(r *runner, self []*job, cross func(a, b int) []float64, bar progress.Bar) ([][]float64, error) {
 	K := len(r.in)
@@ -75,7 +76,7 @@ func linRegScores(r *runner, self []*job, cross func(a, b int) []float64, bar pr
 			return nil, err
 		}
 		q := 0
-		for q < p && vals[q] > linRegRcond*vals[0] && vals[q] > 0 {
+		for q < p && vals[q] > rcond*vals[0] && vals[q] > 0 {
 			q++
 		}
 		vq := vecs.Slice(0, p, 0, q)
@@ -148,7 +149,7 @@ func svccaScores(r *runner, self []*job, cross func(a, b int) []float64, keep fl
 			total += max(v, 0)
 		}
 		d, cum := 0, 0.0
-		for d < in.n && vals[d] > 0 && cum < keep*total {
+		for d < in.n && vals[d] > rcond*vals[0] && vals[d] > 0 && cum < keep*total {
 			cum += vals[d]
 			d++
 		}

@@ -28,10 +28,11 @@ type AsyncUploader interface {
 	Record() (Event, error)
 	// UploadAsync queues a copy of src's first dst.Len() values into dst
 	// and returns at once. The copy starts after event after (nil: at
-	// once; pass the event recorded after the last work that reads dst's
-	// previous contents), and every operation queued after UploadAsync
-	// sees the copied values. src must not be written until src.Wait
-	// returns.
+	// once, overtaking any work queued before, even the zero-fill of a
+	// fresh Alloc of dst; pass the event recorded after the last work that
+	// touches dst, or after its allocation), and every operation queued
+	// after UploadAsync sees the copied values. src must not be written
+	// until src.Wait returns.
 	UploadAsync(dst *Tensor, src Staging, after Event)
 }
 

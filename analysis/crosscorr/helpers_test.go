@@ -51,19 +51,29 @@ type deviceOnly struct{ engine.Backend }
 // engine.PreRounded, so that the double-buffered path and the pre-rounded
 // sweep run on the CPU. It copies at once, and panics where a GPU could
 // compute wrong values: a staging buffer written between UploadAsync and
-// Wait (the copy may still read it), a device block uploaded again
-// without an event recorded after its previous upload (its previous work
-// may still read it), GemmPreRounded inputs that are not exact in the
+// Wait (the copy may still read it), a device block uploaded without an
+// event recorded after its allocation (the copy may overtake its
+// zero-fill) or, again, after its previous upload (its previous work may
+// still read it), GemmPreRounded inputs that are not exact in the
 // precision's input format.
 type asyncDevice struct {
 	deviceOnly
-	events   int                    // events recorded so far
-	uploaded map[engine.Storage]int // events recorded before each block's last upload
-	live     int                    // staging buffers not freed
+	events    int                    // events recorded so far
+	allocated map[engine.Storage]int // events recorded before each block's allocation
+	uploaded  map[engine.Storage]int // events recorded before each block's last upload
+	live      int                    // staging buffers not freed
 }
 
 func newAsyncDevice() *asyncDevice {
-	return &asyncDevice{deviceOnly: deviceOnly{cpu.New()}, uploaded: map[engine.Storage]int{}}
+	return &asyncDevice{deviceOnly: deviceOnly{cpu.New()}, allocated: map[engine.Storage]int{}, uploaded: map[engine.Storage]int{}}
+}
+
+func (d *asyncDevice) Alloc(rows, cols int, dt engine.DType) (*engine.Tensor, error) {
+	t, err := d.deviceOnly.Alloc(rows, cols, dt)
+	if err == nil {
+		d.allocated[t.Storage()] = d.events
+	}
+	return t, err
 }
 
 // sameBits reports whether a and b hold the same float32 bit patterns.
@@ -119,6 +129,9 @@ func (d *asyncDevice) UploadAsync(dst *engine.Tensor, src engine.Staging, after 
 	}
 	if last, ok := d.uploaded[dst.Storage()]; ok && (after == nil || int(after.(fakeEvent)) <= last) {
 		panic("asyncDevice: block uploaded again before the end of its previous work")
+	}
+	if at, ok := d.allocated[dst.Storage()]; ok && (after == nil || int(after.(fakeEvent)) <= at) {
+		panic("asyncDevice: block uploaded before the end of its allocation (its zero-fill)")
 	}
 	d.uploaded[dst.Storage()] = d.events
 	v := slices.Clone(s.data[:dst.Len()])

@@ -93,7 +93,8 @@ type runner struct {
 	owned  []*engine.Tensor
 	stages []engine.Staging
 	// used[k] marks the end of the work queued on the inputs' blocks[k]
-	// (double-buffered path; nil before any).
+	// (double-buffered path; before any, the end of their allocation,
+	// whose zero-fill an upload must not overtake).
 	used [2]engine.Event
 	// reserve is host memory outside the streaming passes that the budget
 	// must leave free (the float64 workspace of LinReg and SVCCA).
@@ -509,6 +510,13 @@ func (r *runner) allocBlocks(B int) error {
 		default:
 			in.host = make([]float32, B*in.n)
 		}
+	}
+	if r.up != nil {
+		ev, err := r.up.Record()
+		if err != nil {
+			return err
+		}
+		r.used = [2]engine.Event{ev, ev}
 	}
 	return nil
 }

@@ -172,8 +172,12 @@ func TestGPUCrossCorr(t *testing.T) {
 		if c.p == engine.FP32 && (dUp != 0 || !reflect.DeepEqual(got.ANeurons, ref.ANeurons) || !reflect.DeepEqual(got.BNeurons, ref.BNeurons)) {
 			t.Errorf("fp32: differs from the uploading path on the same device (max |Δr| %g)", dUp)
 		}
-		if dUp > 1e-5 {
-			t.Errorf("%v: max |Δr| = %g against the uploading path (same rounded products)", c.p, dUp)
+		// TF32 and BF16: the same rounded inputs, but the double-buffered
+		// path multiplies neuron-major and the uploading path token-major,
+		// so cuBLAS may pick kernels that add in other orders (a float32
+		// simulation of this test's data: up to 1.5e-5 between orders).
+		if lim := map[bool]float64{true: 0, false: 1e-4}[c.p == engine.FP32]; dUp > lim {
+			t.Errorf("%v: max |Δr| = %g against the uploading path (same rounded inputs; limit %g)", c.p, dUp, lim)
 		}
 		if d64 > c.tol || c.p != engine.FP32 && d64 < 1e-6 {
 			t.Errorf("%v: max |r − float64| = %g (tolerance %g; precision in effect?)", c.p, d64, c.tol)

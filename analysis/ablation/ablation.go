@@ -37,9 +37,10 @@ type Result struct {
 	// zeroed.
 	Zeroed float64 `json:"zeroed_accuracy"`
 	// Retrained is the test accuracy of a probe trained on these neurons
-	// only (omitted when retraining was not asked for; for no neurons, the
+	// only (nil, and omitted from JSON, when retraining was not asked for,
+	// so that a retrained accuracy of 0 is told apart; for no neurons, the
 	// majority baseline, which a bias-only probe reaches).
-	Retrained float64 `json:"retrained_accuracy,omitempty"`
+	Retrained *float64 `json:"retrained_accuracy,omitempty"`
 }
 
 // Options configure Run.
@@ -97,11 +98,14 @@ func Run(b engine.Backend, p *probe.Probe, ordering []int, train, test *dataset.
 			case len(keep) == 0:
 				// A probe of no neurons has only its bias: trained, it
 				// predicts the training majority label everywhere.
-				r.Retrained = m.Majority
+				maj := m.Majority
+				r.Retrained = &maj
 			default:
-				if r.Retrained, err = retrain(b, keep, train, test, majority, opt.Probe); err != nil {
+				acc, err := retrain(b, keep, train, test, majority, opt.Probe)
+				if err != nil {
 					return nil, err
 				}
+				r.Retrained = &acc
 			}
 			out = append(out, r)
 			bar.Add(1)

@@ -1,6 +1,8 @@
 package ablation
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/grainlab/grain/analysis/dataset"
@@ -100,11 +102,11 @@ func TestPlantedNeurons(t *testing.T) {
 			}
 			top, bottom := res[0], res[1]
 			// Kept no neurons, the retrained probe is the majority baseline.
-			if none := res[2]; none.Neurons != 0 || none.Retrained != full.Majority || full.Majority <= 0 {
+			if none := res[2]; none.Neurons != 0 || *none.Retrained != full.Majority || full.Majority <= 0 {
 				t.Errorf("no neurons kept: %+v, want retrained accuracy = majority baseline %.3f", none, full.Majority)
 			}
-			if top.Retrained < bottom.Retrained+0.3 {
-				t.Errorf("retrained top 10%% %.3f vs bottom 10%% %.3f: want a gap ≥ 0.3", top.Retrained, bottom.Retrained)
+			if *top.Retrained < *bottom.Retrained+0.3 {
+				t.Errorf("retrained top 10%% %.3f vs bottom 10%% %.3f: want a gap ≥ 0.3", *top.Retrained, *bottom.Retrained)
 			}
 			// Zeroing the planted neurons (and their copies) leaves the
 			// probe near the majority baseline.
@@ -121,7 +123,25 @@ func TestPlantedNeurons(t *testing.T) {
 				t.Errorf("with planted neurons zeroed accuracy is %.3f, majority baseline %.3f", zm.Accuracy, full.Majority)
 			}
 			t.Logf("%s: acc %.3f, top25%% %v, retrained top10 %.3f bottom10 %.3f, zeroed %.3f (majority %.3f)",
-				mode, full.Accuracy, sel.Union, top.Retrained, bottom.Retrained, zm.Accuracy, full.Majority)
+				mode, full.Accuracy, sel.Union, *top.Retrained, *bottom.Retrained, zm.Accuracy, full.Majority)
 		})
+	}
+}
+
+// TestRetrainedZeroIsKept: a retrained accuracy of 0 is written to JSON;
+// only a row without retraining omits it.
+func TestRetrainedZeroIsKept(t *testing.T) {
+	zero := 0.0
+	for _, c := range []struct {
+		r    Result
+		want bool
+	}{{Result{Retrained: &zero}, true}, {Result{}, false}} {
+		b, err := json.Marshal(c.r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(string(b), `"retrained_accuracy":0`); got != c.want {
+			t.Errorf("%s: retrained_accuracy present %v, want %v", b, got, c.want)
+		}
 	}
 }

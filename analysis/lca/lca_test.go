@@ -88,7 +88,7 @@ func TestRunOnPlantedNeurons(t *testing.T) {
 	}
 	got := map[ranking.Pick]float64{}
 	for _, a := range rep.Ablation {
-		got[a.Selection] = a.Retrained
+		got[a.Selection] = *a.Retrained
 	}
 	if got[ranking.PickTop] < got[ranking.PickBottom]+0.3 {
 		t.Errorf("retrained on the top 10%%: %.3f, bottom 10%%: %.3f", got[ranking.PickTop], got[ranking.PickBottom])

@@ -120,11 +120,15 @@ type LabelScore struct {
 // Score compares predictions with gold labels. majority is the label id
 // that the majority baseline predicts (the most frequent training label).
 // Gold rows marked dataset.Unknown carry labels outside labels: unseen
-// names them and unseenCounts says how many rows carry each (nil when not
-// known); each present one enters the macro-F1 with F1 0.
+// names them and unseenCounts[i] rows carry unseen[i]; each present one
+// enters the macro-F1 with F1 0. A gold id outside labels (other than
+// dataset.Unknown) or a prediction outside them is an error.
 func Score(labels []string, gold, pred []int32, majority int32, unseen []string, unseenCounts []int) (Metrics, error) {
 	if len(gold) != len(pred) {
 		return Metrics{}, fmt.Errorf("score: %d gold labels, %d predictions", len(gold), len(pred))
+	}
+	if len(unseen) != len(unseenCounts) {
+		return Metrics{}, fmt.Errorf("score: %d unseen labels, %d counts", len(unseen), len(unseenCounts))
 	}
 	k := len(labels)
 	tp, goldN, predN := make([]int, k), make([]int, k), make([]int, k)
@@ -139,6 +143,9 @@ func Score(labels []string, gold, pred []int32, majority int32, unseen []string,
 		if g == dataset.Unknown {
 			m.Unseen++
 			continue
+		}
+		if g < 0 || int(g) >= k {
+			return Metrics{}, fmt.Errorf("score: gold label %d of row %d outside [0, %d)", g, i, k)
 		}
 		goldN[g]++
 		if g == p {

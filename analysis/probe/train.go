@@ -49,7 +49,7 @@ type Config struct {
 	Seed uint64
 	// DevFraction is the share of training rows held out for early
 	// stopping (fast mode; only when the split, whole blocks of
-	// dataset.HoldOut, holds at least minDevRows rows, else every round is
+	// dataset.HoldOut, holds at least MinDevRows rows, else every round is
 	// trained and the last kept).
 	DevFraction float64
 	// Patience is the number of rounds without dev improvement before fast
@@ -131,9 +131,10 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// minDevRows is the smallest dev split fast mode stops early on: below it,
-// a handful of tokens would decide which round is kept.
-const minDevRows = 20
+// MinDevRows is the smallest dev split fast mode stops early on (and
+// grain gridsearch chooses (λ1, λ2) on): below it, a handful of tokens
+// would decide.
+const MinDevRows = 20
 
 // Epoch records one epoch of training.
 type Epoch struct {
@@ -207,7 +208,7 @@ func Train(b engine.Backend, d *dataset.Dataset, cfg Config, rep progress.Report
 	train, dev := d, (*dataset.Dataset)(nil)
 	if cfg.Mode == ModeFast && cfg.DevFraction > 0 {
 		keep, held := dataset.HoldOut(rows, 256, cfg.DevFraction, cfg.Seed)
-		if dataset.SpanRows(held) >= minDevRows && len(keep) > 0 {
+		if dataset.SpanRows(held) >= MinDevRows && len(keep) > 0 {
 			if train, err = d.Subset(keep); err != nil {
 				return nil, nil, err
 			}
@@ -365,7 +366,10 @@ func (t *trainer) run(train, dev *dataset.Dataset, rep progress.Reporter) (*Log,
 		}
 		e := Epoch{Epoch: epoch, Loss: ce/float64(rows) + pen}
 		if math.IsNaN(e.Loss) || math.IsInf(e.Loss, 0) {
-			return nil, fmt.Errorf("probe training diverged at epoch %d (loss %g): lower the learning rate", epoch, e.Loss)
+			return nil, fmt.Errorf("probe training diverged at epoch %d (loss %g): lower the learning rate, λ1 (%g) or λ2 (%g), or scale the activations down", epoch, e.Loss, t.cfg.L1, t.cfg.L2)
+		}
+		if err := t.checkMoments(epoch); err != nil {
+			return nil, err
 		}
 		status := fmt.Sprintf("epoch %d loss %.4f", epoch, e.Loss)
 		roundEnd := epoch%t.perRound == 0
@@ -449,6 +453,25 @@ func (t *trainer) norm() float64 {
 		return math.NaN()
 	}
 	return math.Sqrt(s[0])
+}
+
+// checkMoments fails when a squared gradient overflowed float32 in Adam's
+// second moment (a gradient above about 1.8e19, from a huge λ or huge
+// activations): every later step of that weight would be 0, and training
+// would return its starting weights with a finite loss.
+func (t *trainer) checkMoments(epoch int) error {
+	for _, v := range []*engine.Tensor{t.vw, t.vb} {
+		host := make([]float32, v.Len())
+		if err := t.b.Download(host, v); err != nil {
+			return fmt.Errorf("probe training: %w", err)
+		}
+		for _, x := range host {
+			if math.IsInf(float64(x), 0) || math.IsNaN(float64(x)) {
+				return fmt.Errorf("probe training: at epoch %d a squared gradient overflowed float32 (a gradient above 1.8e19), so Adam stopped updating the weights: lower λ1 (%g) or λ2 (%g), or scale the activations down", epoch, t.cfg.L1, t.cfg.L2)
+			}
+		}
+	}
+	return nil
 }
 
 func (t *trainer) penalty() (float64, error) {

@@ -185,6 +185,20 @@ func TestTrainRejectsBadInput(t *testing.T) {
 			t.Errorf("error %v, want it to mention %q", err, want)
 		}
 	}
+	// A λ1 whose gradient's square overflows float32 (Adam would stop
+	// updating and return the starting weights), in either mode; 1e3 is
+	// merely strong.
+	for _, mode := range []Mode{ModeFast, ModeNeuroX} {
+		cfg := DefaultConfig(mode)
+		cfg.Epochs, cfg.L1 = 1, 1e25
+		if _, _, err := Train(b, d, cfg, nil); err == nil || !strings.Contains(err.Error(), "a squared gradient overflowed float32") || !strings.Contains(err.Error(), "λ1 (1e+25)") {
+			t.Errorf("%s, λ1 = 1e25: %v", mode, err)
+		}
+		cfg.L1 = 1e3
+		if _, _, err := Train(b, d, cfg, nil); err != nil {
+			t.Errorf("%s, λ1 = 1e3: %v", mode, err)
+		}
+	}
 }
 
 // TestDeterministic trains twice with one seed (same weights) and once with
@@ -320,6 +334,13 @@ func TestScoreAndControl(t *testing.T) {
 	if err != nil || math.Abs(m.MacroF1-(0.4+0.5+1)/4) > 1e-12 || len(m.PerLabel) != 4 || m.PerLabel[3] != (LabelScore{Label: "D", Count: 1}) {
 		t.Fatalf("with the unseen label named: %+v, %v", m, err)
 	}
+	// Unseen names without counts, a gold id outside the labels: errors.
+	if _, err := Score(labels, gold, pred, 0, []string{"D"}, nil); err == nil || !strings.Contains(err.Error(), "1 unseen labels, 0 counts") {
+		t.Errorf("unseen names without counts: %v", err)
+	}
+	if _, err := Score(labels, []int32{0, 7}, []int32{0, 1}, 0, nil, nil); err == nil || !strings.Contains(err.Error(), "gold label 7 of row 1 outside [0, 3)") {
+		t.Errorf("gold id 7 of 3 labels: %v", err)
+	}
 	// Control task: each type keeps one label, and the labels follow the
 	// training distribution.
 	train := &dataset.Dataset{Labels: labels, Y: make([]int32, 3000), Tokens: make([]string, 3000)}
@@ -417,7 +438,7 @@ func TestFastModeStepFloorOnSmallData(t *testing.T) {
 	if old >= fast {
 		t.Fatalf("without the floor %.4f ≥ with it %.4f: the floor buys nothing here", old, fast)
 	}
-	// 399 rows would hold out 19 (< minDevRows): no early stopping, every
+	// 399 rows would hold out 19 (< MinDevRows): no early stopping, every
 	// round trained and the last kept; 400 hold out 20 and stop early; 401
 	// with seed 3 would hold out the last, 1-row block: none.
 	for _, c := range []struct {

@@ -77,6 +77,10 @@ func runAblate(c *cli, args []string) error {
 			return err
 		}
 	}
+	if u := r.train.data.UnseenLabels; *retrain && len(u) > 0 {
+		return fmt.Errorf("%s has %s labels that %s lacks (%s): retraining on the probe's labels needs a training split without them (the one the probe was trained on), or --retrain=false",
+			pc.train.acts, pc.property, *probePath, headList(u))
+	}
 	warnProbeOfOtherModel(c, *probePath, p, r.train.reader)
 	warnOtherModel(c, *rankPath, rk, r.train.reader.Meta().Model)
 	if !compatibleColumns(rk.Columns, r.train.cols) {
@@ -113,7 +117,7 @@ func printAblation(c *cli, res []ablation.Result, retrained bool) {
 	for _, r := range res {
 		row := []any{fmt.Sprintf("%g%%", r.Percent), r.Selection, r.Neurons, pct(r.Zeroed)}
 		if retrained {
-			row = append(row, pct(r.Retrained))
+			row = append(row, pct(*r.Retrained))
 		}
 		t.row(row...)
 	}

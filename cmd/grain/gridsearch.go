@@ -8,6 +8,7 @@ import (
 
 	"github.com/grainlab/grain/analysis/dataset"
 	"github.com/grainlab/grain/analysis/gridsearch"
+	"github.com/grainlab/grain/analysis/probe"
 )
 
 func init() {
@@ -70,8 +71,8 @@ func runGridSearch(c *cli, args []string) error {
 	} else {
 		// Hold out 10% of the training tokens (blocks of up to 256) as dev.
 		keep, held := dataset.HoldOut(len(trainD.Y), 256, 0.1, c.seed)
-		if len(held) == 0 {
-			return fmt.Errorf("%d training tokens leave none to hold out for choosing (λ1, λ2); give --dev-acts and --dev-corpus", len(trainD.Y))
+		if n := dataset.SpanRows(held); n < probe.MinDevRows {
+			return fmt.Errorf("%d training tokens hold out %d (10%%) for choosing (λ1, λ2), fewer than %d; give --dev-acts and --dev-corpus", len(trainD.Y), n, probe.MinDevRows)
 		}
 		if devD, err = trainD.Subset(held); err != nil {
 			return err

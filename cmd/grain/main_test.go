@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -178,6 +179,16 @@ func TestInputsOfAnotherModel(t *testing.T) {
 		"--test-acts", ma, "--test-corpus", et, "--test-labels", el, "--property", "tag", "--percents", "50", "--retrain=false")
 	if code != 0 || !strings.Contains(errs, other+" ranks the neurons of m2.safetensors, not of m1.safetensors") {
 		t.Fatalf("ablate with another model's ranking: %d %q", code, errs)
+	}
+	// A training split with a label the probe lacks cannot retrain: refused
+	// before any work.
+	data, _ := os.ReadFile(tl)
+	extra := filepath.Join(dir, "extra.lab")
+	os.WriteFile(extra, []byte(strings.Replace(string(data), "T", "NEW", 1)[:len(data)+2]), 0o644)
+	code, _, errs = run("ablate", "--device", "cpu", "--quiet", "--probe", probePath, "--ranking", other, "--acts", ta, "--corpus", tt, "--labels", extra,
+		"--test-acts", ma, "--test-corpus", et, "--test-labels", el, "--property", "tag", "--percents", "50")
+	if code == 0 || !strings.Contains(errs, ta+" has tag labels that "+probePath+" lacks (NEW") {
+		t.Fatalf("ablate with a training label the probe lacks: %d %q", code, errs)
 	}
 	code, _, errs = run("crosscorr", "--device", "cpu", "--quiet", "--lca", other, ma, ea)
 	if code != 0 || !strings.Contains(errs, other+" ranks the neurons of m2.safetensors, not of m1.safetensors") || strings.Contains(errs, "both hold") {
@@ -714,5 +725,36 @@ func TestParsePercents(t *testing.T) {
 	}
 	if _, err := parsePercents("5,-1"); err == nil || !strings.Contains(err.Error(), `bad percentage "-1"`) {
 		t.Fatalf("parsePercents(5,-1): %v", err)
+	}
+}
+
+// TestProbelessNeedsTwoLabels: a property with one label has no class
+// means to compare: refused, not a ranking of zeros.
+func TestProbelessNeedsTwoLabels(t *testing.T) {
+	dir := t.TempDir()
+	ta, tt, tl := fixture(t, dir, "train", 20, 1)
+	data, err := os.ReadFile(tl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := filepath.Join(dir, "one.lab")
+	os.WriteFile(one, []byte(regexp.MustCompile(`T\d`).ReplaceAllString(string(data), "X")), 0o644)
+	code, _, errs := run("rank", "--method", "probeless", "--acts", ta, "--corpus", tt, "--labels", one, "--property", "tag")
+	if code == 0 || !strings.Contains(errs, "property tag has 1 label (X) there: probeless ranking compares the class means of at least 2") {
+		t.Fatalf("probeless over one label: %d %q", code, errs)
+	}
+	if code, _, errs := run("rank", "--method", "probeless", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "tag"); code != 0 {
+		t.Fatalf("probeless over 5 labels: %d %q", code, errs)
+	}
+}
+
+// TestGridSearchNeedsADevSplit: 120 training tokens hold out too few to
+// choose (λ1, λ2) on: refused, naming the counts and the flags to give.
+func TestGridSearchNeedsADevSplit(t *testing.T) {
+	dir := t.TempDir()
+	ta, tt, tl := fixture(t, dir, "train", 20, 1)
+	code, _, errs := run("gridsearch", "--device", "cpu", "--quiet", "--acts", ta, "--corpus", tt, "--labels", tl, "--property", "tag", "--l1s", "0", "--l2s", "0,1e-3")
+	if code == 0 || !strings.Contains(errs, "120 training tokens hold out") || !strings.Contains(errs, "fewer than 20; give --dev-acts and --dev-corpus") {
+		t.Fatalf("gridsearch on 120 tokens: %d %q", code, errs)
 	}
 }

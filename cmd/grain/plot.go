@@ -127,8 +127,8 @@ func plotAblation(res []ablation.Result, full float64, title, path string) error
 				continue
 			}
 			zeroed = append(zeroed, plotter.XY{X: r.Percent, Y: r.Zeroed})
-			if r.Retrained > 0 {
-				retrained = append(retrained, plotter.XY{X: r.Percent, Y: r.Retrained})
+			if r.Retrained != nil {
+				retrained = append(retrained, plotter.XY{X: r.Percent, Y: *r.Retrained})
 			}
 		}
 		if len(zeroed) == 0 {

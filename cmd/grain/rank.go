@@ -169,6 +169,9 @@ func probeless(data *split, property string, lf *layerFlags) (*ranking.File, err
 		return nil, err
 	}
 	defer d.reader.Close()
+	if k := len(d.data.Labels); k < 2 {
+		return nil, fmt.Errorf("%s: property %s has %d label (%s) there: probeless ranking compares the class means of at least 2", data.corpus, property, k, headList(d.data.Labels))
+	}
 	rows, cols := d.data.X.Dims()
 	acc := ranking.NewMeanAccumulator(len(d.data.Labels), cols)
 	const block = 4096

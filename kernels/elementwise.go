@@ -54,36 +54,3 @@ func SoftThreshold(x []float32, t float32) {
 func AdamScalars(lr, beta1, beta2 float64, step int) (stepSize, bc2Sqrt float64) {
 	return lr / (1 - math.Pow(beta1, float64(step))), math.Sqrt(1 - math.Pow(beta2, float64(step)))
 }
-
-// SoftmaxCrossEntropy processes rows [r0, r1) of the n×k logits: with
-// p = softmax(row) computed with the max-shift, it returns Σ −log p[label]
-// over those rows (float64) and, if grad is non-nil, writes
-// grad[r,:] = scale·(p − onehot(label)) (grad may alias logits).
-func SoftmaxCrossEntropy(logits []float32, k int, labels []int32, grad []float32, scale float32, r0, r1 int) float64 {
-	var loss float64
-	for r := r0; r < r1; r++ {
-		row := logits[r*k : (r+1)*k]
-		mx := row[0]
-		for _, v := range row[1:] {
-			if v > mx {
-				mx = v
-			}
-		}
-		var sum float64
-		for _, v := range row {
-			sum += math.Exp(float64(v - mx))
-		}
-		lab := labels[r]
-		logZ := math.Log(sum)
-		loss += logZ - float64(row[lab]-mx)
-		if grad != nil {
-			g := grad[r*k : (r+1)*k]
-			inv := 1 / sum
-			for j, v := range row {
-				g[j] = scale * float32(math.Exp(float64(v-mx))*inv)
-			}
-			g[lab] -= scale
-		}
-	}
-	return loss
-}

@@ -230,8 +230,10 @@ func (b *Backend) Standardize(dst, src, mean, invStd *engine.Tensor) {
 
 // SoftmaxCrossEntropy computes the summed loss and optionally the gradient.
 func (b *Backend) SoftmaxCrossEntropy(logits, labels, grad, loss *engine.Tensor, gradScale float32) {
+	// Labels are checked to be in [0, k), so the masked kernel (its C form
+	// under cgo, with a fast exp) computes every row.
 	softmaxXent("SoftmaxCrossEntropy", false, logits, labels, grad, loss, func(ls []float32, k int, lab []int32, gs []float32, lo, hi int) float64 {
-		return kernels.SoftmaxCrossEntropy(ls, k, lab, gs, gradScale, lo, hi)
+		return kernels.SoftmaxCrossEntropyMasked(ls, k, lab, gs, gradScale, lo, hi)
 	})
 }
 

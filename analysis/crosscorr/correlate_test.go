@@ -605,7 +605,7 @@ func TestCentredOverflowIsAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range rk.Models[0].Ranking {
-		if e.Neuron == 0 && (e.Partner.Neuron != 1 || math.Abs(e.Partner.R-1) > 1e-6) {
+		if e.Neuron == 0 && (e.Partner.Neuron != 1 || math.Abs(e.Partner.R-1) > 1e-5) {
 			t.Errorf("rescaled neuron 0: partner %+v, want neuron 1 at r = 1", e.Partner)
 		}
 	}

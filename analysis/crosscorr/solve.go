@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/grainlab/grain/engine/openblas"
 	"github.com/grainlab/grain/engine/progress"
 	"gonum.org/v1/gonum/mat"
 )
@@ -34,21 +35,37 @@ func symmetric(j *job, n int, s []float64) *mat.SymDense {
 }
 
 // eigenDesc factorizes a symmetric matrix and returns its eigenvalues in
-// descending order with the matching eigenvectors as columns.
+// descending order with the matching eigenvectors as columns: by LAPACK's
+// dsyevd in OpenBLAS when it is loaded (openblas.EigenSym; three 768 × 768
+// matrices in about 0.4 s), else by gonum's mat.EigenSym (about 9 s).
 func eigenDesc(s *mat.SymDense, what string) ([]float64, *mat.Dense, error) {
-	var e mat.EigenSym
-	if !e.Factorize(s, true) {
-		return nil, nil, fmt.Errorf("crosscorr: eigen-decomposition of %s did not converge", what)
+	n := s.SymmetricDim()
+	a, vals := make([]float64, n*n), make([]float64, n)
+	for i := range n {
+		for j := i; j < n; j++ {
+			a[i*n+j] = s.At(i, j)
+		}
 	}
-	vals := e.Values(nil)
-	var v mat.Dense
-	e.VectorsTo(&v)
-	n := len(vals)
+	ok, err := openblas.EigenSym(n, a, vals)
+	if err != nil {
+		return nil, nil, fmt.Errorf("crosscorr: eigen-decomposition of %s: %w", what, err)
+	}
+	vec := func(i, k int) float64 { return a[k*n+i] } // component i of eigenvector k, ascending
+	if !ok {
+		var e mat.EigenSym
+		if !e.Factorize(s, true) {
+			return nil, nil, fmt.Errorf("crosscorr: eigen-decomposition of %s did not converge", what)
+		}
+		vals = e.Values(vals)
+		var v mat.Dense
+		e.VectorsTo(&v)
+		vec = func(i, k int) float64 { return v.At(i, k) }
+	}
 	slices.Reverse(vals)
 	out := mat.NewDense(n, n, nil)
 	for k := range n {
 		for i := range n {
-			out.Set(i, k, v.At(i, n-1-k))
+			out.Set(i, k, vec(i, n-1-k))
 		}
 	}
 	return vals, out, nil

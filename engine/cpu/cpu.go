@@ -24,12 +24,16 @@ import (
 	"github.com/grainlab/grain/engine/openblas"
 	"github.com/grainlab/grain/kernels"
 	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
 	"gorgonia.org/tensor"
 )
 
 func init() {
 	engine.Register("cpu", driver{})
 	tensor.Use(openblas.Impl{})
+	// gonum's mat and lapack (the float64 host algebra of LinReg and
+	// SVCCA) through OpenBLAS's GEMM and GEMV too.
+	blas64.Use(openblas.Impl{})
 	// grain chooses the threading of each GEMM itself (see sgemm).
 	openblas.SetThreads(1)
 }

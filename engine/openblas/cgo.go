@@ -15,6 +15,10 @@ typedef void (*dgemv_fn)(int, int, int, int, double, const double*, int, const d
 typedef void (*set_threads_fn)(int);
 typedef int (*get_threads_fn)(void);
 typedef char* (*get_config_fn)(void);
+// LAPACK's dsyevd (Fortran: character arguments by pointer, their lengths
+// appended as size_t).
+typedef void (*dsyevd_fn)(const char*, const char*, const int*, double*, const int*, double*, double*, const int*,
+	int*, const int*, int*, size_t, size_t);
 
 static sgemm_fn p_sgemm;
 static dgemm_fn p_dgemm;
@@ -23,6 +27,7 @@ static dgemv_fn p_dgemv;
 static set_threads_fn p_set_threads;
 static get_threads_fn p_get_threads;
 static get_config_fn p_get_config;
+static dsyevd_fn p_dsyevd;
 
 // grain_blas_open returns NULL on success or dlerror()'s message.
 static const char* grain_blas_open(const char* path) {
@@ -41,7 +46,27 @@ static const char* grain_blas_open(const char* path) {
 	p_sgemm = sg; p_dgemm = dg; p_sgemv = sv; p_dgemv = dv;
 	p_set_threads = st; p_get_threads = gt;
 	p_get_config = (get_config_fn)dlsym(h, "openblas_get_config");
+	p_dsyevd = (dsyevd_fn)dlsym(h, "dsyevd_");
 	return NULL;
+}
+
+// grain_dsyevd runs dsyevd on the column-major n×n symmetric a (its lower
+// triangle), eigenvalues ascending into w, eigenvectors into a's columns;
+// it returns LAPACK's info, or -1000 when the library has no dsyevd_ or
+// its workspace cannot be allocated.
+static int grain_dsyevd(int n, double* a, double* w) {
+	if (!p_dsyevd) return -1000;
+	int info = 0, lwork = -1, liwork = -1, iwq = 0;
+	double wq = 0;
+	p_dsyevd("V", "L", &n, a, &n, w, &wq, &lwork, &iwq, &liwork, &info, 1, 1);
+	if (info != 0) return info;
+	lwork = (int)wq; liwork = iwq;
+	double* work = malloc(sizeof(double) * (size_t)(lwork > 1 ? lwork : 1));
+	int* iwork = malloc(sizeof(int) * (size_t)(liwork > 1 ? liwork : 1));
+	if (!work || !iwork) { free(work); free(iwork); return -1000; }
+	p_dsyevd("V", "L", &n, a, &n, w, work, &lwork, iwork, &liwork, &info, 1, 1);
+	free(work); free(iwork);
+	return info;
 }
 
 static void grain_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float* a, int lda,
@@ -68,6 +93,7 @@ import "C"
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"unsafe"
 
@@ -86,6 +112,18 @@ func dlopenBLAS(path string) error {
 func setThreads(n int) { C.grain_set_threads(C.int(n)) }
 func getThreads() int  { return int(C.grain_get_threads()) }
 func config() string   { return strings.TrimSpace(C.GoString(C.grain_get_config())) }
+
+// dsyevd runs LAPACK's dsyevd (see EigenSym); ok is false when the library
+// has no dsyevd_, err reports LAPACK's failure.
+func dsyevd(n int, a, w []float64) (ok bool, err error) {
+	switch info := int(C.grain_dsyevd(C.int(n), (*C.double)(unsafe.Pointer(&a[0])), (*C.double)(unsafe.Pointer(&w[0])))); {
+	case info == -1000:
+		return false, nil
+	case info != 0:
+		return true, fmt.Errorf("openblas: dsyevd info %d", info)
+	}
+	return true, nil
+}
 
 func cblasTrans(t blas.Transpose) C.int {
 	if t == blas.NoTrans {

@@ -7,6 +7,7 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
+	"gonum.org/v1/gonum/mat"
 )
 
 // TestGemmMatchesGonum compares every transpose combination and odd sizes
@@ -106,4 +107,70 @@ func toF64(s []float32) []float64 {
 		d[i] = float64(v)
 	}
 	return d
+}
+
+// TestEigenSym: LAPACK's dsyevd through EigenSym agrees with gonum's
+// mat.EigenSym on random symmetric matrices (a rank-deficient one too):
+// the same eigenvalues within 1e-12 of the largest, and A·v = λ·v, VᵀV = I
+// within 1e-12 for its own vectors.
+func TestEigenSym(t *testing.T) {
+	if !Loaded() { // the contract without OpenBLAS: ok = false, nothing touched
+		a, w := []float64{2, 1, 1, 3}, []float64{7, 7}
+		if ok, err := EigenSym(2, a, w); ok || err != nil || a[1] != 1 || w[0] != 7 {
+			t.Fatalf("without OpenBLAS: ok %v, %v, a %v, w %v", ok, err, a, w)
+		}
+		return
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, c := range []struct{ n, rank int }{{1, 1}, {7, 7}, {64, 64}, {200, 12}} {
+		g := mat.NewDense(c.n, c.rank, nil)
+		for i := range c.n {
+			for j := range c.rank {
+				g.Set(i, j, r.NormFloat64())
+			}
+		}
+		var s mat.SymDense
+		s.SymOuterK(1, g)
+		a := make([]float64, c.n*c.n)
+		for i := range c.n {
+			for j := range c.n {
+				a[i*c.n+j] = s.At(i, j)
+			}
+		}
+		w := make([]float64, c.n)
+		ok, err := EigenSym(c.n, a, w)
+		if !ok || err != nil {
+			t.Fatalf("n = %d: ok %v, %v (dsyevd_ missing from %s?)", c.n, ok, err, Describe())
+		}
+		var e mat.EigenSym
+		if !e.Factorize(&s, false) {
+			t.Fatal("gonum did not converge")
+		}
+		want := e.Values(nil)
+		scale := math.Max(math.Abs(want[0]), math.Abs(want[c.n-1]))
+		for k := range c.n {
+			if math.Abs(w[k]-want[k]) > 1e-12*scale {
+				t.Fatalf("n = %d: eigenvalue %d = %.15g, gonum %.15g", c.n, k, w[k], want[k])
+			}
+			v := a[k*c.n : (k+1)*c.n]
+			for i := range c.n {
+				var av float64
+				for j := range c.n {
+					av += s.At(i, j) * v[j]
+				}
+				if math.Abs(av-w[k]*v[i]) > 1e-12*scale {
+					t.Fatalf("n = %d: (A·v − λ·v)[%d] = %g for eigenvalue %d", c.n, i, av-w[k]*v[i], k)
+				}
+			}
+			for l := range c.n {
+				var d float64
+				for i := range c.n {
+					d += v[i] * a[l*c.n+i]
+				}
+				if want := map[bool]float64{true: 1, false: 0}[k == l]; math.Abs(d-want) > 1e-12 {
+					t.Fatalf("n = %d: v%d·v%d = %g", c.n, k, l, d)
+				}
+			}
+		}
+	}
 }

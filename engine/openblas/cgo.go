@@ -19,6 +19,8 @@ typedef char* (*get_config_fn)(void);
 // appended as size_t).
 typedef void (*dsyevd_fn)(const char*, const char*, const int*, double*, const int*, double*, double*, const int*,
 	int*, const int*, int*, size_t, size_t);
+typedef void (*dgesdd_fn)(const char*, const int*, const int*, double*, const int*, double*, double*, const int*,
+	double*, const int*, double*, const int*, int*, int*, size_t);
 
 static sgemm_fn p_sgemm;
 static dgemm_fn p_dgemm;
@@ -28,6 +30,7 @@ static set_threads_fn p_set_threads;
 static get_threads_fn p_get_threads;
 static get_config_fn p_get_config;
 static dsyevd_fn p_dsyevd;
+static dgesdd_fn p_dgesdd;
 
 // grain_blas_open returns NULL on success or dlerror()'s message.
 static const char* grain_blas_open(const char* path) {
@@ -47,6 +50,7 @@ static const char* grain_blas_open(const char* path) {
 	p_set_threads = st; p_get_threads = gt;
 	p_get_config = (get_config_fn)dlsym(h, "openblas_get_config");
 	p_dsyevd = (dsyevd_fn)dlsym(h, "dsyevd_");
+	p_dgesdd = (dgesdd_fn)dlsym(h, "dgesdd_");
 	return NULL;
 }
 
@@ -65,6 +69,26 @@ static int grain_dsyevd(int n, double* a, double* w) {
 	int* iwork = malloc(sizeof(int) * (size_t)(liwork > 1 ? liwork : 1));
 	if (!work || !iwork) { free(work); free(iwork); return -1000; }
 	p_dsyevd("V", "L", &n, a, &n, w, work, &lwork, iwork, &liwork, &info, 1, 1);
+	free(work); free(iwork);
+	return info;
+}
+
+// grain_dgesdd runs dgesdd (thin: jobz "S") on the column-major m×n a,
+// singular values into s, u m×min(m,n) (leading dimension m), vt
+// min(m,n)×n (leading dimension min(m,n)); it returns LAPACK's info, or
+// -1000 as grain_dsyevd.
+static int grain_dgesdd(int m, int n, double* a, double* s, double* u, double* vt) {
+	if (!p_dgesdd) return -1000;
+	int k = m < n ? m : n, info = 0, lwork = -1;
+	double wq = 0;
+	int* iwork = malloc(sizeof(int) * 8 * (size_t)(k > 1 ? k : 1));
+	if (!iwork) return -1000;
+	p_dgesdd("S", &m, &n, a, &m, s, u, &m, vt, &k, &wq, &lwork, iwork, &info, 1);
+	if (info != 0) { free(iwork); return info; }
+	lwork = (int)wq;
+	double* work = malloc(sizeof(double) * (size_t)(lwork > 1 ? lwork : 1));
+	if (!work) { free(iwork); return -1000; }
+	p_dgesdd("S", &m, &n, a, &m, s, u, &m, vt, &k, work, &lwork, iwork, &info, 1);
 	free(work); free(iwork);
 	return info;
 }
@@ -121,6 +145,18 @@ func dsyevd(n int, a, w []float64) (ok bool, err error) {
 		return false, nil
 	case info != 0:
 		return true, fmt.Errorf("openblas: dsyevd info %d", info)
+	}
+	return true, nil
+}
+
+// dgesdd runs LAPACK's dgesdd (see SVD) on the column-major m×n a.
+func dgesdd(m, n int, a, s, u, vt []float64) (ok bool, err error) {
+	ptr := func(x []float64) *C.double { return (*C.double)(unsafe.Pointer(&x[0])) }
+	switch info := int(C.grain_dgesdd(C.int(m), C.int(n), ptr(a), ptr(s), ptr(u), ptr(vt))); {
+	case info == -1000:
+		return false, nil
+	case info != 0:
+		return true, fmt.Errorf("openblas: dgesdd info %d", info)
 	}
 	return true, nil
 }

@@ -126,6 +126,27 @@ func EigenSym(n int, a, w []float64) (ok bool, err error) {
 	return dsyevd(n, a, w)
 }
 
+// SVD computes the thin singular value decomposition a = u·diag(s)·vt of
+// the m×n row-major a (overwritten) with LAPACK's divide-and-conquer
+// dgesdd from the loaded OpenBLAS: with k = min(m, n), s gets the k
+// singular values in descending order, u (m×k, row-major) the left and vt
+// (k×n, row-major) the right singular vectors. ok is false, and nothing is
+// touched, when OpenBLAS is not loaded or exports no dgesdd_ (callers then
+// use gonum's mat.SVD); err reports a decomposition that did not converge.
+func SVD(m, n int, a, s, u, vt []float64) (ok bool, err error) {
+	k := min(m, n)
+	if len(a) != m*n || len(s) != k || len(u) != m*k || len(vt) != k*n {
+		panic(fmt.Sprintf("openblas: SVD of %d×%d with %d values, %d singular values, u %d, vt %d", m, n, len(a), len(s), len(u), len(vt)))
+	}
+	if k == 0 || !Loaded() {
+		return false, nil
+	}
+	// The row-major a is the column-major aᵀ (n×m) = vtᵀ·diag(s)·uᵀ: LAPACK's
+	// U of aᵀ, column-major n×k, is vt row-major, and its Vᵀ, column-major
+	// k×m, is u row-major.
+	return dgesdd(n, m, a, s, vt, u)
+}
+
 // Threads returns OpenBLAS's thread count, or 0 when it is not loaded.
 func Threads() int {
 	if Loaded() {

@@ -5,6 +5,9 @@
 // (Impl) whose GEMM and GEMV calls go to OpenBLAS's cblas_sgemm/dgemm/sgemv/
 // dgemv when the shared library can be loaded with dlopen, and to gonum's
 // pure-Go implementation otherwise; every other BLAS routine is gonum's.
+// EigenSym and SVD call the library's LAPACK (dsyevd_, dgesdd_) when it
+// exports them, and report when it does not, so that callers fall back to
+// gonum's mat.
 // Nothing links against OpenBLAS at build time, so `go build ./...` works on a
 // machine with only Go and gcc, and one binary runs everywhere.
 //

@@ -353,3 +353,41 @@ func TestReadRowsParallel(t *testing.T) {
 		}
 	}
 }
+
+// columnReader is a Dense that also reads some columns alone, counting
+// those reads.
+type columnReader struct {
+	*Dense
+	reads int
+}
+
+func (c *columnReader) ReadRowsColumns(start, n int, cols []int, dst []float32) error {
+	c.reads++
+	for r := range n {
+		for j, col := range cols {
+			dst[r*len(cols)+j] = c.Data[(start+r)*c.Cols+col]
+		}
+	}
+	return nil
+}
+
+// TestColumnsReadThroughColumnReader: a Columns view of a ColumnReader
+// reads only its columns through it, with the values of the generic path.
+func TestColumnsReadThroughColumnReader(t *testing.T) {
+	d := randDense(50, 9, 3)
+	keep := []int{7, 0, 4}
+	cr := &columnReader{Dense: d}
+	viaReader, err := Columns(cr, keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	generic, _ := Columns(d, keep)
+	got, want := make([]float32, 20*3), make([]float32, 20*3)
+	if err := viaReader.ReadRows(10, 20, got); err != nil {
+		t.Fatal(err)
+	}
+	generic.ReadRows(10, 20, want)
+	if cr.reads != 1 || !slices.Equal(got, want) {
+		t.Fatalf("%d column reads; rows %v, want %v", cr.reads, got[:6], want[:6])
+	}
+}

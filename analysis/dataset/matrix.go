@@ -215,9 +215,22 @@ func (c *columns) Dims() (int, int) {
 	return rows, len(c.keep)
 }
 
+// ColumnReader is a Matrix that reads some of its columns without the
+// others (*activations.Reader is one); a Columns view of it reads through
+// it.
+type ColumnReader interface {
+	Matrix
+	// ReadRowsColumns fills dst (n·len(cols) values, row-major) with the
+	// columns cols of rows [start, start+n).
+	ReadRowsColumns(start, n int, cols []int, dst []float32) error
+}
+
 func (c *columns) ReadRows(start, n int, dst []float32) error {
 	if err := checkRange(c, start, n, dst); err != nil {
 		return err
+	}
+	if cr, ok := c.m.(ColumnReader); ok {
+		return cr.ReadRowsColumns(start, n, c.keep, dst)
 	}
 	_, cols := c.m.Dims()
 	if cap(c.buf) < n*cols {

@@ -208,36 +208,47 @@ func TestLinRegRecovers(t *testing.T) {
 	}
 }
 
+// centred returns the T×N activations x in float64 with each column's mean
+// removed.
+func centred(x []float32, T, N int) *mat.Dense {
+	c := mat.NewDense(T, N, nil)
+	for j := range N {
+		col := column(x, T, N, j)
+		mu := stat.Mean(col, nil)
+		for t := range T {
+			c.Set(t, j, col[t]-mu)
+		}
+	}
+	return c
+}
+
+// keptBasis returns SVCCA's kept directions of the centred activations c
+// (T rows): the left singular vectors of the top singular values up to
+// 99% of Σs².
+func keptBasis(c *mat.Dense) *mat.Dense {
+	T, _ := c.Dims()
+	var svd mat.SVD
+	svd.Factorize(c, mat.SVDThin)
+	s := svd.Values(nil)
+	var total, cum float64
+	for _, v := range s {
+		total += v * v
+	}
+	d := 0
+	for d < len(s) && cum < 0.99*total {
+		cum += s[d] * s[d]
+		d++
+	}
+	var u mat.Dense
+	svd.UTo(&u)
+	return mat.DenseCopyOf(u.Slice(0, T, 0, d))
+}
+
 // svccaRef computes the canonical correlations of SVCCA from the data in
 // float64: thin SVD of the centred activations, the top directions up to
 // 99% of Σs², then the singular values of U_aᵀU_b.
 func svccaRef(x []float32, T, N int, y []float32, M int) []float64 {
-	basis := func(x []float32, N int) *mat.Dense {
-		c := mat.NewDense(T, N, nil)
-		for j := range N {
-			col := column(x, T, N, j)
-			mu := stat.Mean(col, nil)
-			for t := range T {
-				c.Set(t, j, col[t]-mu)
-			}
-		}
-		var svd mat.SVD
-		svd.Factorize(c, mat.SVDThin)
-		s := svd.Values(nil)
-		var total, cum float64
-		for _, v := range s {
-			total += v * v
-		}
-		d := 0
-		for d < len(s) && cum < 0.99*total {
-			cum += s[d] * s[d]
-			d++
-		}
-		var u mat.Dense
-		svd.UTo(&u)
-		return mat.DenseCopyOf(u.Slice(0, T, 0, d))
-	}
-	ua, ub := basis(x, N), basis(y, M)
+	ua, ub := keptBasis(centred(x, T, N)), keptBasis(centred(y, T, M))
 	var m mat.Dense
 	m.Mul(ua.T(), ub)
 	var svd mat.SVD
@@ -324,36 +335,8 @@ func TestParseMethod(t *testing.T) {
 // SVD U_xᵀU_y = P·diag(ρ)·Qᵀ, the canonical variates U_x·P, and each
 // neuron's Σ_k ρ_k·corr(x_i, variate_k)².
 func svccaScoresRef(x []float32, T, N int, y []float32, M int) []float64 {
-	centred := func(x []float32, N int) *mat.Dense {
-		c := mat.NewDense(T, N, nil)
-		for j := range N {
-			col := column(x, T, N, j)
-			mu := stat.Mean(col, nil)
-			for t := range T {
-				c.Set(t, j, col[t]-mu)
-			}
-		}
-		return c
-	}
-	basis := func(c *mat.Dense) *mat.Dense {
-		var svd mat.SVD
-		svd.Factorize(c, mat.SVDThin)
-		s := svd.Values(nil)
-		var total, cum float64
-		for _, v := range s {
-			total += v * v
-		}
-		d := 0
-		for d < len(s) && cum < 0.99*total {
-			cum += s[d] * s[d]
-			d++
-		}
-		var u mat.Dense
-		svd.UTo(&u)
-		return mat.DenseCopyOf(u.Slice(0, T, 0, d))
-	}
-	cx := centred(x, N)
-	ux, uy := basis(cx), basis(centred(y, M))
+	cx := centred(x, T, N)
+	ux, uy := keptBasis(cx), keptBasis(centred(y, T, M))
 	var m mat.Dense
 	m.Mul(ux.T(), uy)
 	var svd mat.SVD
@@ -374,6 +357,33 @@ func svccaScoresRef(x []float32, T, N int, y []float32, M int) []float64 {
 	return scores
 }
 
+// latentMixer draws T tokens of an L-dimensional Gaussian latent and
+// returns a function that makes models of n neurons from it: each neuron a
+// random mix of the latent dimensions plus Gaussian noise of σ noise.
+func latentMixer(r *rand.Rand, T, L int) func(n int, noise float64) []float32 {
+	base := make([]float64, T*L)
+	for i := range base {
+		base[i] = r.NormFloat64()
+	}
+	return func(n int, noise float64) []float32 {
+		w := make([]float64, L*n)
+		for i := range w {
+			w[i] = r.NormFloat64()
+		}
+		x := make([]float32, T*n)
+		for tk := range T {
+			for j := range n {
+				var v float64
+				for l := range L {
+					v += base[tk*L+l] * w[l*n+j]
+				}
+				x[tk*n+j] = float32(v + noise*r.NormFloat64())
+			}
+		}
+		return x
+	}
+}
+
 // TestSVCCAScoresWithScaledNeurons: SVCCA's neuron scores match a float64
 // reference and stay in [0, 1] when two neurons of a model are 1e8, 1e12
 // or 1e16 times larger than the rest (the loadings were once computed by
@@ -381,28 +391,7 @@ func svccaScoresRef(x []float32, T, N int, y []float32, M int) []float64 {
 func TestSVCCAScoresWithScaledNeurons(t *testing.T) {
 	const T, N, M, L = 1200, 12, 9, 6
 	for _, scale := range []float64{1e8, 1e12, 1e16} {
-		r := rng(17)
-		base := make([]float64, T*L)
-		for i := range base {
-			base[i] = r.NormFloat64()
-		}
-		mix := func(n int, noise float64) []float32 {
-			w := make([]float64, L*n)
-			for i := range w {
-				w[i] = r.NormFloat64()
-			}
-			x := make([]float32, T*n)
-			for tk := range T {
-				for j := range n {
-					var v float64
-					for l := range L {
-						v += base[tk*L+l] * w[l*n+j]
-					}
-					x[tk*n+j] = float32(v + noise*r.NormFloat64())
-				}
-			}
-			return x
-		}
+		mix := latentMixer(rng(17), T, L)
 		a, b := mix(N, 0.5), mix(M, 0.5)
 		for tk := range T {
 			a[tk*N+0] *= float32(scale)
@@ -427,29 +416,8 @@ func TestSVCCAScoresWithScaledNeurons(t *testing.T) {
 // correlations with a model built from the same 6 dimensions are ≈ 1.
 func TestSVCCARankDeficient(t *testing.T) {
 	const T, L = 4000, 6
-	r := rng(23)
-	base := make([]float64, T*L)
-	for i := range base {
-		base[i] = r.NormFloat64()
-	}
-	mix := func(n int) []float32 {
-		w := make([]float64, L*n)
-		for i := range w {
-			w[i] = r.NormFloat64()
-		}
-		x := make([]float32, T*n)
-		for tk := range T {
-			for j := range n {
-				var v float64
-				for l := range L {
-					v += base[tk*L+l] * w[l*n+j]
-				}
-				x[tk*n+j] = float32(v)
-			}
-		}
-		return x
-	}
-	a, b := mix(40), mix(9)
+	mix := latentMixer(rng(23), T, L)
+	a, b := mix(40, 0), mix(9, 0)
 	rk, err := Rank(cpu.New(), []Model{{"a", mem(t, a, T, 40)}, {"b", mem(t, b, T, 9)}}, SVCCA, Options{Variance: 1})
 	if err != nil {
 		t.Fatal(err)

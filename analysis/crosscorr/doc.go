@@ -172,9 +172,9 @@
 // vectors of the centred activations), with eigenvalues Λ_d, until they
 // hold Options.Variance (default 99%) of the total variance: the direction
 // that crosses it is kept (Bau et al.'s svcca.py keeps only the directions
-// before it, and by default uses the uncentred XᵀX/(T−1)); directions of
-// eigenvalue ≤ 1e-6·λmax, rounding noise of a rank-deficient model, are
-// never kept. For two models
+// before it, and by default uses the uncentred XᵀX/(T−1)); and never more
+// than the correlation matrix R has eigenvalues above 1e-6·λmax (the rest
+// is rounding noise of a rank-deficient model). For two models
 // the thin SVD
 //
 //	Λ_a^{-1/2}·V_aᵀ·C_ab·V_b·Λ_b^{-1/2} = P·diag(ρ)·Qᵀ

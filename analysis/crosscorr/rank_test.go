@@ -413,7 +413,11 @@ func TestSVCCAScoresWithScaledNeurons(t *testing.T) {
 // TestSVCCARankDeficient: a model of 40 neurons that span 6 dimensions
 // (exactly, up to float32 rounding) keeps 6 directions even when SVCCA is
 // asked for all the variance, not its rounding noise, and its canonical
-// correlations with a model built from the same 6 dimensions are ≈ 1.
+// correlations with a model built from the same 6 dimensions are ≈ 1. A
+// full-rank model whose neurons differ in scale by 1e4 (so that half of
+// its covariance's eigenvalues are below 1e-6 of the largest) keeps all
+// its directions: the noise floor is on the correlations, not the
+// variances.
 func TestSVCCARankDeficient(t *testing.T) {
 	const T, L = 4000, 6
 	mix := latentMixer(rng(23), T, L)
@@ -428,6 +432,31 @@ func TestSVCCARankDeficient(t *testing.T) {
 	for k, v := range rk.Canonical[0].Correlations {
 		if v < 0.999 {
 			t.Errorf("canonical correlation %d = %.5f, want ≈ 1 (same 6 dimensions)", k, v)
+		}
+	}
+	const N = 10
+	r := rng(29)
+	x, y := make([]float32, T*N), make([]float32, T*N)
+	for tk := range T {
+		for j := range N {
+			v := r.NormFloat64()
+			if j >= N/2 {
+				v *= 1e-4
+			}
+			x[tk*N+j] = float32(v)
+			y[tk*N+j] = float32(v + 0.1*math.Abs(v)*r.NormFloat64())
+		}
+	}
+	rk, err = Rank(cpu.New(), []Model{{"x", mem(t, x, T, N)}, {"y", mem(t, y, T, N)}}, SVCCA, Options{Variance: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := rk.Models[0].SVCCADims; d != N {
+		t.Fatalf("scaled full-rank model: kept %d directions, want %d", d, N)
+	}
+	for _, e := range rk.Models[0].Ranking {
+		if e.Score < 0.9 {
+			t.Errorf("scaled full-rank model: neuron %d scores %.4f, want ≈ 1 (shared with y)", e.Neuron, e.Score)
 		}
 	}
 }

@@ -10,12 +10,12 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-// rcond is the relative eigenvalue cut-off of LinReg's pseudo-inverse and
-// of SVCCA's kept directions: directions of a model's correlation (LinReg)
-// or covariance (SVCCA) matrix with eigenvalue ≤ rcond·λmax (collinear or
-// constant neurons, float32 accumulation noise) are dropped, which gives
-// LinReg the minimum-norm least squares solution and keeps SVCCA, even at
-// Options.Variance 1, from taking rounding noise for directions.
+// rcond is the relative eigenvalue cut-off of a model's correlation matrix
+// R: its eigenvalues ≤ rcond·λmax are float32 accumulation noise of
+// collinear or constant neurons. LinReg's pseudo-inverse drops those
+// directions (the minimum-norm least squares solution); SVCCA keeps at
+// most as many directions as R has above the cut-off, so that even at
+// Options.Variance 1 it takes no rounding noise for a direction.
 const rcond = 1e-6
 
 // symmetric returns the n×n matrix (R + Rᵀ)/2 of a kept self job, scaled
@@ -161,17 +161,29 @@ func svccaScores(r *runner, self []*job, cross func(a, b int) []float64, keep fl
 		if err != nil {
 			return nil, nil, nil, err
 		}
+		// The rounding noise is that of the float32 correlations R, so
+		// the rank that rcond allows is R's (which C = D·R·D shares), not
+		// a cut on C's eigenvalues, which neurons of small σ make small.
+		corr := symmetric(self[m], in.n, nil)
+		rvals, _, err := eigenDesc(corr, fmt.Sprintf("model %q's correlation matrix", in.name))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		rank := 0
+		for rank < in.n && rvals[rank] > rcond*rvals[0] {
+			rank++
+		}
 		var total float64
 		for _, v := range vals {
 			total += max(v, 0)
 		}
 		d, cum := 0, 0.0
-		for d < in.n && vals[d] > rcond*vals[0] && vals[d] > 0 && cum < keep*total {
+		for d < rank && vals[d] > 0 && cum < keep*total {
 			cum += vals[d]
 			d++
 		}
 		if d > 0 {
-			subs[m] = newSubspace(vecs.Slice(0, in.n, 0, d).(*mat.Dense), vals[:d], sigma, symmetric(self[m], in.n, nil))
+			subs[m] = newSubspace(vecs.Slice(0, in.n, 0, d).(*mat.Dense), vals[:d], sigma, corr)
 		}
 		dims[m] = d
 		scores[m] = make([]float64, in.n)

@@ -95,7 +95,7 @@ func runCrossCorr(c *cli, args []string) error {
 		bases[filepath.Base(path)]++
 	}
 	sameData := map[string]string{}  // activation checksum → the file holding it
-	sameModel := map[string]string{} // model file name and masked neurons → the file recording them
+	sameModel := map[string]string{} // model path and masked neurons → the file recording them
 	for _, path := range fs.Args() {
 		name := filepath.Base(path)
 		out := rankingName(name, m)
@@ -121,7 +121,9 @@ func runCrossCorr(c *cli, args []string) error {
 		}
 		sameData[r.Meta().Checksum] = path
 		if meta := r.Meta(); meta.Model != "" {
-			key := fmt.Sprint(filepath.Base(meta.Model), meta.Masked)
+			// The whole path: grain train names every model it trains
+			// DIR/model.safetensors.
+			key := fmt.Sprint(filepath.Clean(meta.Model), meta.Masked)
 			if other, dup := sameModel[key]; dup {
 				fmt.Fprintf(c.stderr, "grain: warning: %s and %s both hold activations of %s (%d neurons masked): one model correlated with itself finds each neuron's partner in itself; Cross-model Correlation Analysis compares independently trained models\n",
 					other, path, meta.Model, len(meta.Masked))

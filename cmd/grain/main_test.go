@@ -199,6 +199,12 @@ func TestInputsOfAnotherModel(t *testing.T) {
 	if code != 0 || !strings.Contains(errs, ma+" and "+ma2+" both hold activations of m1.safetensors (0 neurons masked)") {
 		t.Fatalf("crosscorr of one model twice: %d %q", code, errs)
 	}
+	// Two models that grain train wrote, each DIR/model.safetensors: no warning.
+	r1, _, _ := fixtureOf(t, dir, "run1", "runs/s1/model.safetensors", 80, 6)
+	r2, _, _ := fixtureOf(t, dir, "run2", "runs/s2/model.safetensors", 80, 7)
+	if code, _, errs = run("crosscorr", "--device", "cpu", "--quiet", r1, r2); code != 0 || strings.Contains(errs, "both hold") {
+		t.Fatalf("crosscorr of runs/s1 and runs/s2 model.safetensors: %d %q", code, errs)
+	}
 	eval := func(p *probe.Probe) (int, string) {
 		path := filepath.Join(dir, "q.safetensors")
 		if err := probe.Save(path, p); err != nil {

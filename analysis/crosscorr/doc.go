@@ -192,7 +192,8 @@
 // (the model, neuron and r of its largest |r|) is reported for all methods.
 // MaxCorr and MinCorr need only the per-neuron reductions, so any size fits
 // the budget; LinReg and SVCCA need the full matrices (and O(n³) float64
-// decompositions on the host).
+// decompositions on the host: LAPACK's dsyevd and dgesdd from OpenBLAS
+// when it is loaded, gonum's otherwise).
 //
 // ranking.TopOverlap compares the top k of a correlation ranking
 // (ModelRanking.Order) with a probe's ranking (Linguistic Correlation

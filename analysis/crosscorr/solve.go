@@ -35,10 +35,11 @@ func symmetric(j *job, n int, s []float64) *mat.SymDense {
 }
 
 // eigenDesc factorizes a symmetric matrix and returns its eigenvalues in
-// descending order with the matching eigenvectors as columns: by LAPACK's
-// dsyevd in OpenBLAS when it is loaded (openblas.EigenSym; three 768 × 768
-// matrices in about 0.4 s), else by gonum's mat.EigenSym (about 9 s).
-func eigenDesc(s *mat.SymDense, what string) ([]float64, *mat.Dense, error) {
+// descending order and, when vectors, the matching eigenvectors as columns
+// (else nil): by LAPACK's dsyevd in OpenBLAS when it is loaded
+// (openblas.EigenSym; three 768 × 768 matrices with vectors in about
+// 0.4 s), else by gonum's mat.EigenSym (about 9 s).
+func eigenDesc(s *mat.SymDense, what string, vectors bool) ([]float64, *mat.Dense, error) {
 	n := s.SymmetricDim()
 	a, vals := make([]float64, n*n), make([]float64, n)
 	for i := range n {
@@ -46,22 +47,27 @@ func eigenDesc(s *mat.SymDense, what string) ([]float64, *mat.Dense, error) {
 			a[i*n+j] = s.At(i, j)
 		}
 	}
-	ok, err := openblas.EigenSym(n, a, vals)
+	ok, err := openblas.EigenSym(n, a, vals, vectors)
 	if err != nil {
 		return nil, nil, fmt.Errorf("crosscorr: eigen-decomposition of %s: %w", what, err)
 	}
 	vec := func(i, k int) float64 { return a[k*n+i] } // component i of eigenvector k, ascending
 	if !ok {
 		var e mat.EigenSym
-		if !e.Factorize(s, true) {
+		if !e.Factorize(s, vectors) {
 			return nil, nil, fmt.Errorf("crosscorr: eigen-decomposition of %s did not converge", what)
 		}
 		vals = e.Values(vals)
-		var v mat.Dense
-		e.VectorsTo(&v)
-		vec = func(i, k int) float64 { return v.At(i, k) }
+		if vectors {
+			var v mat.Dense
+			e.VectorsTo(&v)
+			vec = func(i, k int) float64 { return v.At(i, k) }
+		}
 	}
 	slices.Reverse(vals)
+	if !vectors {
+		return vals, nil, nil
+	}
 	out := mat.NewDense(n, n, nil)
 	for k := range n {
 		for i := range n {
@@ -88,7 +94,7 @@ func linRegScores(r *runner, self []*job, cross func(a, b int) []float64, bar pr
 	}
 	for mp, pin := range r.in {
 		p := pin.n
-		vals, vecs, err := eigenDesc(symmetric(self[mp], p, nil), fmt.Sprintf("model %q's correlation matrix", pin.name))
+		vals, vecs, err := eigenDesc(symmetric(self[mp], p, nil), fmt.Sprintf("model %q's correlation matrix", pin.name), true)
 		if err != nil {
 			return nil, err
 		}
@@ -157,7 +163,7 @@ func svccaScores(r *runner, self []*job, cross func(a, b int) []float64, keep fl
 			sigma[c] = 0
 		}
 		sigmas[m] = sigma
-		vals, vecs, err := eigenDesc(symmetric(self[m], in.n, sigma), fmt.Sprintf("model %q's covariance matrix", in.name))
+		vals, vecs, err := eigenDesc(symmetric(self[m], in.n, sigma), fmt.Sprintf("model %q's covariance matrix", in.name), true)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -165,7 +171,7 @@ func svccaScores(r *runner, self []*job, cross func(a, b int) []float64, keep fl
 		// the rank that rcond allows is R's (which C = D·R·D shares), not
 		// a cut on C's eigenvalues, which neurons of small σ make small.
 		corr := symmetric(self[m], in.n, nil)
-		rvals, _, err := eigenDesc(corr, fmt.Sprintf("model %q's correlation matrix", in.name))
+		rvals, _, err := eigenDesc(corr, fmt.Sprintf("model %q's correlation matrix", in.name), false)
 		if err != nil {
 			return nil, nil, nil, err
 		}

@@ -55,20 +55,22 @@ static const char* grain_blas_open(const char* path) {
 }
 
 // grain_dsyevd runs dsyevd on the column-major n×n symmetric a (its lower
-// triangle), eigenvalues ascending into w, eigenvectors into a's columns;
-// it returns LAPACK's info, or -1000 when the library has no dsyevd_ or
-// its workspace cannot be allocated.
-static int grain_dsyevd(int n, double* a, double* w) {
+// triangle), eigenvalues ascending into w and, when vectors, eigenvectors
+// into a's columns (else a is destroyed); it returns LAPACK's info, or
+// -1000 when the library has no dsyevd_ or its workspace cannot be
+// allocated.
+static int grain_dsyevd(int n, double* a, double* w, int vectors) {
 	if (!p_dsyevd) return -1000;
+	const char* jobz = vectors ? "V" : "N";
 	int info = 0, lwork = -1, liwork = -1, iwq = 0;
 	double wq = 0;
-	p_dsyevd("V", "L", &n, a, &n, w, &wq, &lwork, &iwq, &liwork, &info, 1, 1);
+	p_dsyevd(jobz, "L", &n, a, &n, w, &wq, &lwork, &iwq, &liwork, &info, 1, 1);
 	if (info != 0) return info;
 	lwork = (int)wq; liwork = iwq;
 	double* work = malloc(sizeof(double) * (size_t)(lwork > 1 ? lwork : 1));
 	int* iwork = malloc(sizeof(int) * (size_t)(liwork > 1 ? liwork : 1));
 	if (!work || !iwork) { free(work); free(iwork); return -1000; }
-	p_dsyevd("V", "L", &n, a, &n, w, work, &lwork, iwork, &liwork, &info, 1, 1);
+	p_dsyevd(jobz, "L", &n, a, &n, w, work, &lwork, iwork, &liwork, &info, 1, 1);
 	free(work); free(iwork);
 	return info;
 }
@@ -139,8 +141,12 @@ func config() string   { return strings.TrimSpace(C.GoString(C.grain_get_config(
 
 // dsyevd runs LAPACK's dsyevd (see EigenSym); ok is false when the library
 // has no dsyevd_, err reports LAPACK's failure.
-func dsyevd(n int, a, w []float64) (ok bool, err error) {
-	switch info := int(C.grain_dsyevd(C.int(n), (*C.double)(unsafe.Pointer(&a[0])), (*C.double)(unsafe.Pointer(&w[0])))); {
+func dsyevd(n int, a, w []float64, vectors bool) (ok bool, err error) {
+	v := C.int(0)
+	if vectors {
+		v = 1
+	}
+	switch info := int(C.grain_dsyevd(C.int(n), (*C.double)(unsafe.Pointer(&a[0])), (*C.double)(unsafe.Pointer(&w[0])), v)); {
 	case info == -1000:
 		return false, nil
 	case info != 0:

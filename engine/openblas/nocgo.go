@@ -10,5 +10,5 @@ func dlopenBLAS(string) error                                                   
 func setThreads(int)                                                            {}
 func getThreads() int                                                           { return 0 }
 func config() string                                                            { return "" }
-func dsyevd(int, []float64, []float64) (bool, error)                            { return false, nil }
+func dsyevd(int, []float64, []float64, bool) (bool, error)                      { return false, nil }
 func dgesdd(int, int, []float64, []float64, []float64, []float64) (bool, error) { return false, nil }

@@ -111,22 +111,23 @@ func SetThreads(n int) {
 	}
 }
 
-// EigenSym computes all eigenvalues and eigenvectors of the n×n symmetric
-// matrix a (row-major; only its upper triangle, which is the lower one of
-// LAPACK's column-major view, is read) with LAPACK's divide-and-conquer
-// dsyevd from the loaded OpenBLAS: on return w holds the eigenvalues in
-// ascending order and row k of a the unit eigenvector of w[k]. ok is false,
+// EigenSym computes all eigenvalues and, when vectors, the eigenvectors of
+// the n×n symmetric matrix a (row-major; only its upper triangle, which is
+// the lower one of LAPACK's column-major view, is read) with LAPACK's
+// divide-and-conquer dsyevd from the loaded OpenBLAS: on return w holds the
+// eigenvalues in ascending order and row k of a the unit eigenvector of
+// w[k] (without vectors a is overwritten with scratch). ok is false,
 // and a and w are untouched, when OpenBLAS is not loaded or exports no
 // dsyevd_ (callers then use gonum's mat.EigenSym, 10–25× slower at n = 768);
 // err reports a decomposition that did not converge.
-func EigenSym(n int, a, w []float64) (ok bool, err error) {
+func EigenSym(n int, a, w []float64, vectors bool) (ok bool, err error) {
 	if len(a) != n*n || len(w) != n {
 		panic(fmt.Sprintf("openblas: EigenSym of %d×%d with %d values and %d eigenvalues", n, n, len(a), len(w)))
 	}
 	if n == 0 || !Loaded() {
 		return false, nil
 	}
-	return dsyevd(n, a, w)
+	return dsyevd(n, a, w, vectors)
 }
 
 // SVD computes the thin singular value decomposition a = u·diag(s)·vt of

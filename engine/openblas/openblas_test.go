@@ -3,6 +3,7 @@ package openblas
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
@@ -116,7 +117,7 @@ func toF64(s []float32) []float64 {
 func TestEigenSym(t *testing.T) {
 	if !Loaded() { // the contract without OpenBLAS: ok = false, nothing touched
 		a, w := []float64{2, 1, 1, 3}, []float64{7, 7}
-		if ok, err := EigenSym(2, a, w); ok || err != nil || a[1] != 1 || w[0] != 7 {
+		if ok, err := EigenSym(2, a, w, true); ok || err != nil || a[1] != 1 || w[0] != 7 {
 			t.Fatalf("without OpenBLAS: ok %v, %v, a %v, w %v", ok, err, a, w)
 		}
 		return
@@ -138,9 +139,19 @@ func TestEigenSym(t *testing.T) {
 			}
 		}
 		w := make([]float64, c.n)
-		ok, err := EigenSym(c.n, a, w)
+		// Without vectors: the same eigenvalues.
+		vals := make([]float64, c.n)
+		if ok, err := EigenSym(c.n, slices.Clone(a), vals, false); !ok || err != nil {
+			t.Fatalf("n = %d, values only: ok %v, %v", c.n, ok, err)
+		}
+		ok, err := EigenSym(c.n, a, w, true)
 		if !ok || err != nil {
 			t.Fatalf("n = %d: ok %v, %v (dsyevd_ missing from %s?)", c.n, ok, err, Describe())
+		}
+		for k := range c.n {
+			if math.Abs(vals[k]-w[k]) > 1e-12*math.Max(math.Abs(w[0]), math.Abs(w[c.n-1])) {
+				t.Fatalf("n = %d: eigenvalue %d without vectors %.15g, with %.15g", c.n, k, vals[k], w[k])
+			}
 		}
 		var e mat.EigenSym
 		if !e.Factorize(&s, false) {
